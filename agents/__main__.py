@@ -1,0 +1,1 @@
+"""python -m agents: run a Flume-equivalent agent."""

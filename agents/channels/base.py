@@ -1,0 +1,59 @@
+"""Channel contract: transactions that put or take batches, then commit or roll back.
+
+A source puts a batch in a transaction and commits; a sink takes a batch, delivers it, and
+commits only after its destination accepted it, or rolls back so the events are taken again.
+Several transactions of one sink may be open at once (a Kafka sink keeps batches in flight);
+they must be committed or rolled back in the order they were opened.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from agents.component import Component
+from agents.event import EventBatch
+
+
+class Transaction:
+    """One unit of work on a channel. Use as a context manager: an exception rolls back."""
+
+    def put(self, batch: EventBatch) -> None:
+        raise NotImplementedError
+
+    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
+        """Up to *max_events*, waiting at most *timeout* s for the first; empty if none came."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """End the transaction; rolls back if neither commit nor rollback was called."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.rollback()
+        self.close()
+
+
+class Channel(Component):
+    KIND = "CHANNEL"
+
+    def transaction(self) -> Transaction:
+        raise NotImplementedError
+
+    def size(self) -> int:
+        """Events stored and not yet taken (committed puts minus committed takes, roughly)."""
+        raise NotImplementedError

@@ -1,0 +1,53 @@
+"""Flume's component contract: configured from a Context, then started and stopped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from agents.config.context import Context
+from agents.config.spec import Prop
+from agents.counters import Counters
+
+
+class Component:
+    """Base of sources, channels, sinks and interceptors.
+
+    A subclass declares ``PROPERTIES`` and ``KIND``; ``configure`` resolves them into
+    ``self.conf`` (typed values by property name) and calls ``setup`` for what depends on them.
+    ``start``/``stop`` must be idempotent; ``stop`` must return only when the component's
+    threads have ended and what it holds is safe (committed or rolled back).
+    """
+
+    KIND: ClassVar[str] = "COMPONENT"  # SOURCE | CHANNEL | SINK | INTERCEPTOR
+    TYPE: ClassVar[str] = ""  # the Flume type alias, e.g. "spooldir"
+    PROPERTIES: ClassVar[tuple[Prop, ...]] = ()
+    PREFIXES: ClassVar[tuple[str, ...]] = ()  # undeclared key families accepted as-is
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.conf: dict[str, Any] = {}
+        self.counters = Counters(self.KIND, name)
+        self.log = logging.getLogger(f"agents.{self.KIND.lower()}.{name}")
+
+    def configure(self, context: Context) -> None:
+        """Resolve properties; problems are recorded on the context, not raised."""
+        self.conf = context.resolve(self.PROPERTIES, self.PREFIXES)
+        if not any(p.severity == "error" for p in context.problems):
+            self.setup(context)
+
+    def setup(self, context: Context) -> None:
+        """Check what needs more than types (paths exist, combinations); record problems."""
+
+    def start(self) -> None:
+        self.counters.started()
+
+    def stop(self) -> None:
+        self.counters.stopped()
+
+    def health(self) -> str:
+        """'running', 'retrying: <why>', 'stopped' or 'failed: <why>' (monitoring and logs)."""
+        return "running" if self.counters.start_time and not self.counters.stop_time else "stopped"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

@@ -1,0 +1,122 @@
+"""Events travel in batches: a column of bodies, batch-wide headers, optional per-event headers.
+
+Flume moves one ``Event`` (body + header map) at a time; we move an ``EventBatch`` so that the
+hot path (read lines -> filter -> channel -> produce) touches a Python list, not an object and a
+dict per event. The effective headers of event *i* are ``common`` overlaid with ``headers[i]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+
+class EventBatch:
+    __slots__ = ("bodies", "common", "headers")
+
+    def __init__(
+        self,
+        bodies: list[bytes] | None = None,
+        common: dict[str, str] | None = None,
+        headers: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.bodies: list[bytes] = bodies if bodies is not None else []
+        self.common: dict[str, str] = common if common is not None else {}
+        # Per-event headers aligned with bodies, or None when no event has its own.
+        self.headers: list[dict[str, str]] | None = headers
+        if headers is not None and len(headers) != len(self.bodies):
+            raise ValueError("per-event headers must align with bodies")
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    def __bool__(self) -> bool:
+        return bool(self.bodies)
+
+    def __repr__(self) -> str:
+        return f"EventBatch({len(self.bodies)} events, common={self.common!r})"
+
+    def byte_size(self) -> int:
+        return sum(map(len, self.bodies))
+
+    def event_headers(self, i: int) -> dict[str, str]:
+        """The merged headers of event *i* (a new dict)."""
+        if self.headers is None:
+            return dict(self.common)
+        return {**self.common, **self.headers[i]}
+
+    def header_of(self, i: int, key: str) -> str | None:
+        """One header of event *i*, per-event first, without building a merged dict."""
+        if self.headers is not None:
+            value = self.headers[i].get(key)
+            if value is not None:
+                return value
+        return self.common.get(key)
+
+    def iter_events(self) -> Iterator[tuple[bytes, dict[str, str]]]:
+        """(body, merged headers) pairs: for the slow paths (logger sink, event format)."""
+        for i, body in enumerate(self.bodies):
+            yield body, self.event_headers(i)
+
+    def select(self, keep: Sequence[int]) -> EventBatch:
+        """A batch of the events at the indexes *keep*, in order; shares ``common``."""
+        bodies = self.bodies
+        headers = None if self.headers is None else [self.headers[i] for i in keep]
+        return EventBatch([bodies[i] for i in keep], self.common, headers)
+
+    def split(self, n: int) -> tuple[EventBatch, EventBatch]:
+        """The first *n* events and the rest, as two batches sharing ``common``."""
+        h = self.headers
+        head = EventBatch(self.bodies[:n], self.common, None if h is None else h[:n])
+        tail = EventBatch(self.bodies[n:], self.common, None if h is None else h[n:])
+        return head, tail
+
+    def with_bodies(self, bodies: list[bytes]) -> EventBatch:
+        """The same events (same headers) with new bodies (a body-rewriting interceptor)."""
+        return EventBatch(bodies, self.common, self.headers)
+
+    def set_header(self, key: str, value: str, preserve_existing: bool = False) -> None:
+        """Set a header on every event of the batch."""
+        if preserve_existing and key in self.common:
+            return
+        if self.headers is not None:
+            if preserve_existing:
+                # Events that already carry the key keep it; the others get the value.
+                for h in self.headers:
+                    h.setdefault(key, value)
+                return
+            for h in self.headers:
+                h.pop(key, None)
+        self.common = {**self.common, key: value}  # copy: common may be shared
+
+    def per_event(self) -> list[dict[str, str]]:
+        """Per-event header dicts, materialised (for interceptors that vary by event)."""
+        if self.headers is None:
+            self.headers = [{} for _ in self.bodies]
+        return self.headers
+
+    @staticmethod
+    def concat(batches: Iterable[EventBatch]) -> EventBatch:
+        """Join batches into one. Batches with different ``common`` get per-event headers."""
+        parts = [b for b in batches if b.bodies]
+        if not parts:
+            return EventBatch()
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0].common
+        if all(p.common == first and p.headers is None for p in parts):
+            bodies: list[bytes] = []
+            for p in parts:
+                bodies.extend(p.bodies)
+            return EventBatch(bodies, first)
+        bodies, headers = [], []
+        for p in parts:
+            bodies.extend(p.bodies)
+            if p.headers is None:
+                headers.extend(dict(p.common) for _ in p.bodies)
+            else:
+                headers.extend({**p.common, **h} for h in p.headers)
+        return EventBatch(bodies, {}, headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bodies": self.bodies, "common": self.common, "headers": self.headers}

@@ -1,0 +1,1 @@
+"""`make bench`: every benchmark of the project, figures and ratios from one run."""

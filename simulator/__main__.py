@@ -1,0 +1,1 @@
+"""python -m simulator: the smart-car log generator."""

@@ -1,0 +1,61 @@
+"""Pure logic of the agent's shared pieces: event batches and declared properties."""
+
+import re
+
+from agents.config.context import Context, Raw
+from agents.config.spec import Prop
+from agents.event import EventBatch
+
+
+def test_batch_select_split_and_headers():
+    b = EventBatch([b"a", b"b", b"c"], {"file": "x"})
+    kept = b.select([0, 2])
+    assert kept.bodies == [b"a", b"c"] and kept.common == {"file": "x"}
+    head, tail = b.split(1)
+    assert head.bodies == [b"a"] and tail.bodies == [b"b", b"c"]
+    b.per_event()[1]["key"] = "K"
+    assert b.header_of(1, "key") == "K" and b.header_of(0, "key") is None
+    assert b.event_headers(1) == {"file": "x", "key": "K"}
+
+
+def test_set_header_preserve_existing_and_copy_on_write():
+    shared = {"a": "1"}
+    b1 = EventBatch([b"x"], shared)
+    b1.set_header("t", "5")
+    assert shared == {"a": "1"}, "common dicts may be shared between batches"
+    b1.set_header("t", "6", preserve_existing=True)
+    assert b1.common["t"] == "5"
+
+
+def test_concat_mixed_common_headers():
+    joined = EventBatch.concat([EventBatch([b"1"], {"f": "a"}), EventBatch([b"2"], {"f": "b"})])
+    assert joined.bodies == [b"1", b"2"]
+    assert [joined.header_of(i, "f") for i in range(2)] == ["a", "b"]
+
+
+def test_context_resolves_types_defaults_aliases_and_reports_problems():
+    props = (
+        Prop("batchSize", "int", 100, minimum=1),
+        Prop("kafka.topic", "str", "default-flume-topic", aliases=("topic",)),
+        Prop("regex", "regex", ".*"),
+        Prop("kafka.producer.", "prefix"),
+    )
+    ctx = Context(
+        "a.conf",
+        "ag.sinks.k",
+        {
+            "batchSize": Raw("0", 3),
+            "topic": Raw("T", 4),
+            "regex": Raw(r"^\d{14}", 5),
+            "kafka.producer.linger.ms": Raw("5", 6),
+            "batchsize": Raw("1", 7),
+            "type": Raw("kafka", 2),
+        },
+    )
+    values = ctx.resolve(props)
+    assert values["kafka.topic"] == "T"
+    assert values["regex"].pattern == r"^\d{14}" and isinstance(values["regex"], re.Pattern)
+    assert values["kafka.producer."] == {"linger.ms": "5"}
+    msgs = {(p.line, p.key): p for p in ctx.problems}
+    assert "at least 1" in msgs[(3, "ag.sinks.k.batchSize")].message
+    assert "case-sensitive" in (msgs[(7, "ag.sinks.k.batchsize")].suggestion or "")
