@@ -83,7 +83,7 @@ class LabPaths:
     # The agents
     @property
     def agents_dir(self) -> Path:
-        """Rendered agent configs and their state (position files, tracker dirs, file_roll output)."""
+        """Rendered agent configs and their state (positions, trackers, file_roll output)."""
         return self.home / "agents"
 
     # Runs and reports

@@ -8,7 +8,7 @@ from typing import Any
 from agents.config.spec import Prop, convert, suggest
 from agents.errors import Problem
 
-# Keys that every component of a kind may carry; they are handled by the topology, not the component.
+# Keys any component may carry; the topology handles them, not the component.
 TOPOLOGY_KEYS = frozenset({"type", "channels", "channel", "interceptors", "selector.type"})
 
 
