@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: setup kafka test pilot bench lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) kafka
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,8 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 pilot: setup
-	$(BIN)/labctl pilot
+	$(BIN)/labctl up
+	$(BIN)/labctl status
 
 bench: setup
 	$(BIN)/python -m bench

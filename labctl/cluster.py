@@ -1,0 +1,327 @@
+"""The local backend: a real ZooKeeper and real Kafka brokers as detached `java` processes.
+
+One ``Cluster`` per lab home. ``up()`` is idempotent: it starts what is not running and
+returns only when every broker is registered, a controller is elected and every partition of
+the pilot's topic has a leader and a full ISR. The shape is recorded in ``lab.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from labctl.errors import LabHomeError, NotRunningError, PortInUseError, ReadinessTimeout
+from labctl.kafka.dist import KAFKA_VERSION, ensure_kafka, require_java
+from labctl.paths import LabPaths
+from labctl.supervisor import Managed
+
+TOOL = "labctl"
+STATE_FORMAT = 1
+TOPIC = "SmartCar-Topic"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TopicSpec:
+    name: str = TOPIC
+    partitions: int = 1  # the book's topic
+    replication_factor: int = 0  # 0: min(3, brokers)
+
+    def configs(self) -> dict[str, str]:
+        """Topic configs: acks=all survives one broker loss at RF>=3; LogAppendTime stamps each
+        record with the broker's append time, which `labctl verify` uses for latency."""
+        min_isr = 2 if self.replication_factor >= 3 else 1
+        return {"min.insync.replicas": str(min_isr), "message.timestamp.type": "LogAppendTime"}
+
+
+@dataclass
+class ClusterSpec:
+    """The shape of a lab: what `lab.json` records."""
+
+    brokers: int = 3
+    zookeeper_port: int = 2181
+    base_port: int = 9092
+    topic: TopicSpec = field(default_factory=TopicSpec)
+    backend: str = "local"
+    mode: str = "zookeeper"
+    kafka_version: str = KAFKA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.topic.replication_factor <= 0:
+            self.topic.replication_factor = min(3, self.brokers)
+
+    @property
+    def broker_ports(self) -> list[int]:
+        return [self.base_port + i for i in range(self.brokers)]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.broker_ports)
+
+    def to_json(self) -> dict:
+        return {"tool": TOOL, "format": STATE_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ClusterSpec:
+        fields = {k: v for k, v in data.items() if k not in ("tool", "format")}
+        fields["topic"] = TopicSpec(**fields.get("topic", {}))
+        return cls(**fields)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def load_spec(paths: LabPaths) -> ClusterSpec | None:
+    """The recorded shape, None for an empty or new home, LabHomeError for anything else."""
+    if not paths.state_file.exists():
+        if paths.home.exists() and any(paths.home.iterdir()):
+            raise LabHomeError(
+                f"{paths.home} has files but no lab.json, so it is not a lab home; "
+                "choose an empty directory with --home."
+            )
+        return None
+    try:
+        data = json.loads(paths.state_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise LabHomeError(f"{paths.state_file} is not valid JSON ({exc}); "
+                           "remove the home or choose another with --home.") from exc  # fmt: skip
+    if not isinstance(data, dict) or data.get("tool") != TOOL or data.get("format") != STATE_FORMAT:
+        raise LabHomeError(
+            f"{paths.state_file} was not written by this version of labctl; "
+            "choose another --home or remove that directory."
+        )
+    try:
+        return ClusterSpec.from_json(data)
+    except TypeError as exc:
+        raise LabHomeError(f"{paths.state_file} is damaged ({exc}); remove it and run up.") from exc
+
+
+class Cluster:
+    """A lab's ZooKeeper and brokers in one home."""
+
+    def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:
+        self.paths = paths
+        self.spec = spec
+
+    @classmethod
+    def open(cls, paths: LabPaths) -> Cluster:
+        """The lab recorded in a home; NotRunningError if there is none."""
+        spec = load_spec(paths)
+        if spec is None:
+            raise NotRunningError(f"there is no lab in {paths.home}; start one with `labctl up`.")
+        return cls(paths, spec)
+
+    # -- components ---------------------------------------------------------------------
+    @property
+    def zookeeper(self) -> Managed:
+        return self._managed("zookeeper")
+
+    def broker(self, index: int) -> Managed:
+        return self._managed(f"broker-{index}")
+
+    def components(self) -> list[tuple[Managed, int]]:
+        """Every component with its port, ZooKeeper first."""
+        brokers = [(self.broker(i), p) for i, p in enumerate(self.spec.broker_ports)]
+        return [(self.zookeeper, self.spec.zookeeper_port), *brokers]
+
+    def _managed(self, name: str) -> Managed:
+        token = f"{self.paths.config_dir / name}.properties"
+        return Managed(name, self.paths.run_dir / f"{name}.pid",
+                       self.paths.logs_dir / f"{name}.log", token)  # fmt: skip
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def up(self, progress: Progress = lambda _: None, timeout: float = 90.0) -> float:
+        """Start what is not running and wait until ready; returns the seconds it took."""
+        began = time.monotonic()
+        java = require_java()
+        dist = ensure_kafka()
+        self.paths.home.mkdir(parents=True, exist_ok=True)
+        for directory in (self.paths.config_dir, self.paths.data_dir, self.paths.logs_dir,
+                          self.paths.run_dir, *self.paths.working_dirs()):  # fmt: skip
+            directory.mkdir(parents=True, exist_ok=True)
+        self.paths.state_file.write_text(json.dumps(self.spec.to_json(), indent=2) + "\n")
+        self._write_log4j()
+        for managed, port in self.components():
+            if managed.process() is not None:
+                continue
+            if not port_free(port):
+                raise PortInUseError(
+                    f"port {port} for {managed.name} is taken by another program; "
+                    "stop it or pick other ports with --base-port / --zookeeper-port."
+                )
+            progress(f"starting {managed.name} on port {port}")
+            managed.start(self._command(java, dist.classpath, managed.name), self._env())
+            if managed.name == "zookeeper":
+                self._wait_port(managed, port, began + timeout)
+        progress("waiting for brokers and a controller")
+        self.wait_ready(began + timeout, progress)
+        return time.monotonic() - began
+
+    def down(self, purge: bool = False, timeout: float = 20.0) -> list[str]:
+        """Stop brokers, then ZooKeeper; returns the names stopped. ``purge`` deletes data."""
+        stopped = [m.name for m, _ in reversed(self.components()) if m.stop(timeout)]
+        if purge:
+            shutil.rmtree(self.paths.data_dir, ignore_errors=True)
+            shutil.rmtree(self.paths.logs_dir, ignore_errors=True)
+        return stopped
+
+    def admin(self) -> AdminClient:
+        return AdminClient(self.client_config())
+
+    def client_config(self) -> dict[str, object]:
+        """confluent-kafka settings for this lab (librdkafka's connect noise silenced)."""
+        return {"bootstrap.servers": self.spec.bootstrap, "log_level": 0}
+
+    def wait_ready(self, deadline: float, progress: Progress = lambda _: None) -> None:
+        admin = self.admin()
+        problem = "no answer from the brokers"
+        created = False
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                metadata = admin.list_topics(timeout=3)
+                if len(metadata.brokers) < self.spec.brokers or metadata.controller_id < 0:
+                    problem = f"{len(metadata.brokers)} of {self.spec.brokers} brokers registered"
+                elif self.spec.topic.name not in metadata.topics:
+                    if not created:
+                        progress(f"creating topic {self.spec.topic.name}")
+                        self._create_topic(admin)
+                        created = True
+                    problem = f"topic {self.spec.topic.name} not yet in metadata"
+                else:
+                    problem = self._partition_problem(metadata)
+                    if problem is None:
+                        return
+            except KafkaException as exc:
+                problem = str(exc)
+            time.sleep(0.3)
+        raise ReadinessTimeout(f"the cluster was not ready in time ({problem}); see logs in "
+                               f"{self.paths.logs_dir}.")  # fmt: skip
+
+    def _partition_problem(self, metadata) -> str | None:
+        topic = metadata.topics[self.spec.topic.name]
+        if topic.error is not None:
+            return str(topic.error)
+        for pid, part in topic.partitions.items():
+            if part.leader < 0:
+                return f"partition {pid} has no leader"
+            if len(part.isrs) < len(part.replicas):
+                return f"partition {pid} ISR {part.isrs} is not full ({part.replicas})"
+        return None
+
+    def _create_topic(self, admin: AdminClient) -> None:
+        topic = self.spec.topic
+        new = NewTopic(topic.name, topic.partitions, topic.replication_factor,
+                       config=topic.configs())  # fmt: skip
+        for future in admin.create_topics([new], operation_timeout=20).values():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+
+    def topic_configs(self, name: str) -> dict[str, str]:
+        resource = ConfigResource("topic", name)
+        admin = self.admin()
+        result = admin.describe_configs([resource])[resource].result(timeout=10)
+        return {key: entry.value for key, entry in result.items()}
+
+    def _check_alive(self, only: Managed | None = None) -> None:
+        for managed in [only] if only else [m for m, _ in self.components()]:
+            if managed.process() is None:
+                tail = _tail(managed.log_file)
+                raise ReadinessTimeout(
+                    f"{managed.name} exited during start-up; last log line: {tail!r} "
+                    f"(full log: {managed.log_file})."
+                )
+
+    def _wait_port(self, managed: Managed, port: int, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self._check_alive(managed)
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise ReadinessTimeout(f"{managed.name} did not open port {port}; see {managed.log_file}.")
+
+    # -- rendering ----------------------------------------------------------------------
+    def _command(self, java: str, classpath: str, name: str) -> list[str]:
+        config = self.paths.config_dir / f"{name}.properties"
+        if name == "zookeeper":
+            config.write_text(self._zookeeper_properties())
+            main, heap = "org.apache.zookeeper.server.quorum.QuorumPeerMain", "-Xmx256m"
+        else:
+            config.write_text(self._broker_properties(int(name.split("-")[1])))
+            main, heap = "kafka.Kafka", "-Xmx512m"
+        log4j = self.paths.config_dir / "log4j.properties"
+        return [java, "-Xms64m", heap, "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{log4j}", "-cp", classpath, main,
+                str(config)]  # fmt: skip
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "LABCTL_HOME": str(self.paths.home)}
+
+    def _zookeeper_properties(self) -> str:
+        data = self.paths.data_dir / "zookeeper"
+        data.mkdir(parents=True, exist_ok=True)
+        return _properties({
+            "dataDir": data, "clientPort": self.spec.zookeeper_port,
+            "clientPortAddress": "127.0.0.1", "maxClientCnxns": 0, "tickTime": 2000,
+            "admin.enableServer": "false", "4lw.commands.whitelist": "ruok,srvr,stat",
+        })  # fmt: skip
+
+    def _broker_properties(self, index: int) -> str:
+        n = self.spec.brokers
+        port = self.spec.broker_ports[index]
+        return _properties({
+            "broker.id": index, "listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "log.dirs": self.paths.data_dir / f"broker-{index}",
+            "zookeeper.connect": f"127.0.0.1:{self.spec.zookeeper_port}",
+            "zookeeper.connection.timeout.ms": 18000,
+            "num.partitions": 1, "default.replication.factor": min(3, n),
+            "offsets.topic.replication.factor": min(3, n), "offsets.topic.num.partitions": 5,
+            "transaction.state.log.replication.factor": min(3, n),
+            "transaction.state.log.min.isr": min(2, n), "transaction.state.log.num.partitions": 5,
+            "group.initial.rebalance.delay.ms": 0, "num.network.threads": 2,
+            "num.io.threads": 4, "log.retention.hours": 168,
+            "controlled.shutdown.enable": "true", "replica.lag.time.max.ms": 10000,
+        })  # fmt: skip
+
+    def _write_log4j(self) -> None:
+        (self.paths.config_dir / "log4j.properties").write_text(
+            "log4j.rootLogger=INFO, stdout\n"
+            "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+            "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.zookeeper=WARN\n"
+            "log4j.logger.state.change.logger=WARN\nlog4j.logger.kafka.request.logger=WARN\n"
+        )
+
+
+def _properties(values: dict[str, object]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""

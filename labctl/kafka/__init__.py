@@ -1,0 +1,1 @@
+"""The Apache Kafka distribution the lab runs, resolved from Maven Central."""

@@ -1,0 +1,82 @@
+"""Detached processes with pid and log files: start, find, stop.
+
+A process outlives the CLI (its own session), logs to one file and is known by its pid file.
+A pid file whose process is gone, or whose pid now belongs to another program, is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Managed:
+    """One supervised process: its name, pid file, log file and a token of its command line."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+    token: str  # a string its command line contains (tells a reused pid apart)
+
+    def process(self) -> psutil.Process | None:
+        """The running process, or None (no pid file, process gone, or pid reused)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            proc = psutil.Process(pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            if self.token not in " ".join(proc.cmdline()):
+                return None
+            return proc
+        except (FileNotFoundError, ValueError, psutil.Error):
+            return None
+
+    def start(self, argv: list[str], env: dict[str, str] | None = None) -> int:
+        """Start detached (new session, stdin closed, output appended to the log)."""
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """SIGTERM, then SIGKILL after ``timeout``. True if a process was stopped."""
+        proc = self.process()
+        self.pid_file.unlink(missing_ok=True)
+        if proc is None:
+            return False
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        except psutil.NoSuchProcess:
+            pass
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL at once (for failure drills); the pid file stays, now stale."""
+        proc = self.process()
+        if proc is not None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    def uptime(self) -> float | None:
+        proc = self.process()
+        return None if proc is None else time.time() - proc.create_time()
