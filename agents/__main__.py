@@ -1,1 +1,117 @@
-"""python -m agents: run a Flume-equivalent agent."""
+"""``python -m agents``: run a Flume-equivalent agent, like ``flume-ng agent``.
+
+    python -m agents --conf-file SmartCar_Agent.conf --name SmartCar_Agent
+    python -m agents -f SmartCar_Agent.conf -n SmartCar_Agent --check
+
+Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors,
+2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+
+from agents.config.properties import load_properties
+from agents.config.topology import build_plan
+from agents.errors import ConfigError
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m agents", description=__doc__.splitlines()[0])
+    p.add_argument("-f", "--conf-file", required=True, help="Flume properties file")
+    p.add_argument("-n", "--name", required=True, help="agent name in the file")
+    p.add_argument("-c", "--conf", help="accepted for flume-ng compatibility; unused")
+    p.add_argument("--monitoring-port", type=int, help="serve /metrics on this port")
+    p.add_argument("--monitoring-host", default="127.0.0.1", help="default 127.0.0.1")
+    p.add_argument("--check", action="store_true", help="validate the config and exit 0/1")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s [%(name)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    events = logging.getLogger("agents.events")  # logger sink lines, already formatted
+    events.propagate = False
+    raw = logging.StreamHandler(sys.stdout)
+    raw.setFormatter(logging.Formatter("%(message)s"))
+    events.handlers[:] = [raw]
+    events.setLevel(logging.INFO)
+
+
+def check(conf_file: str, name: str) -> int:
+    from agents.runtime import Agent
+
+    plan = build_plan(load_properties(conf_file), name)
+    with contextlib.suppress(ConfigError):
+        Agent(plan)
+    problems = sorted(set(plan.problems), key=lambda p: (p.line or 0, str(p)))
+    for problem in problems:
+        print(f"{problem.severity}: {problem}")
+    errors = sum(p.severity == "error" for p in problems)
+    flows = plan.describe()
+    print(
+        f"{conf_file}: agent {name}: {errors} error(s), "
+        f"{len(problems) - errors} warning(s)"
+        + ("; these would run:" if flows else "; nothing would run")
+    )
+    for line in flows:
+        print(f"  {line}")
+    return 1 if errors else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.monitoring import MonitoringServer
+    from agents.runtime import Agent
+
+    log = logging.getLogger("agents")
+    plan = build_plan(load_properties(args.conf_file), args.name)
+    try:
+        agent = Agent(plan)
+    except ConfigError as exc:
+        for p in exc.problems:
+            log.error("%s", p)
+        log.error("agent %s: nothing can run; stopping", args.name)
+        return 1
+    for p in sorted(set(plan.problems), key=lambda p: p.line or 0):
+        (log.error if p.severity == "error" else log.warning)("%s", p)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: draining and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    monitor = None
+    if args.monitoring_port is not None:
+        monitor = MonitoringServer(agent, args.monitoring_port, args.monitoring_host)
+        monitor.start()
+        log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
+    agent.start()
+    log.info("agent %s started from %s", args.name, args.conf_file)
+    stop.wait()
+    agent.stop()
+    if monitor is not None:
+        monitor.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.check:
+        return check(args.conf_file, args.name)
+    setup_logging(args.log_level)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

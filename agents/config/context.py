@@ -80,7 +80,7 @@ class Context:
                 if prop.required:
                     self.problem(prop.name, "is required but not set")
                 else:
-                    values[prop.name] = prop.default
+                    values[prop.name] = _default(prop)
                 continue
             key = present[0]
             try:
@@ -88,8 +88,8 @@ class Context:
             except ValueError as exc:
                 self.problem(key, str(exc))
                 if not prop.required:
-                    values[prop.name] = prop.default
-        candidates = sorted(known - TOPOLOGY_KEYS) + prefixes
+                    values[prop.name] = _default(prop)
+        candidates = sorted(known) + prefixes
         for key in self.raw:
             if key in known or any(key.startswith(p) for p in prefixes):
                 continue
@@ -100,3 +100,10 @@ class Context:
                 severity="warning",
             )
         return values
+
+
+def _default(prop: Prop) -> Any:
+    """A declared default, typed like a configured value (a regex default is compiled)."""
+    if prop.kind == "regex" and isinstance(prop.default, str):
+        return convert(prop, prop.default)
+    return prop.default

@@ -1,0 +1,231 @@
+"""The memory channel: Flume's MemoryChannel semantics over a queue of batches.
+
+Capacity counts events that are stored *or taken but not yet committed* (as Flume's does), so
+a sink's in-flight batches keep their slots until Kafka acknowledged them. A put that finds no
+room waits up to ``keep-alive`` seconds, then fails with ChannelFullError: the source retries,
+nothing is dropped. A rolled-back take goes back to the head of the queue, in order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from agents.channels.base import Channel, Transaction
+from agents.config.spec import Prop
+from agents.errors import ChannelClosedError, ChannelFullError
+from agents.event import EventBatch
+
+
+class MemoryChannel(Channel):
+    TYPE = "memory"
+    PROPERTIES = (
+        Prop(
+            "capacity",
+            "int",
+            100,
+            "Most events stored (taken-but-uncommitted included).",
+            minimum=1,
+        ),
+        Prop(
+            "transactionCapacity",
+            "int",
+            100,
+            "Most events one put or take transaction holds.",
+            minimum=1,
+        ),
+        Prop(
+            "byteCapacity",
+            "bytes",
+            0,
+            "Most body bytes stored; 0 means no byte limit (Flume: 80% of the JVM heap).",
+        ),
+        Prop(
+            "byteCapacityBufferPercentage",
+            "int",
+            20,
+            "Share of byteCapacity reserved for headers, as Flume counts it.",
+            minimum=0,
+        ),
+        Prop(
+            "keep-alive",
+            "float",
+            3.0,
+            "Seconds a put waits for room, or a take for an event, before giving up.",
+            minimum=0,
+        ),
+    )
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._cond = threading.Condition()
+        self._queue: deque[EventBatch] = deque()
+        self._stored = 0  # events in the queue
+        self._taken = 0  # events taken, not yet committed
+        self._bytes = 0  # body bytes stored or taken
+        self._closed = False
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        if self.conf["transactionCapacity"] > self.conf["capacity"]:
+            context.problem(
+                "transactionCapacity",
+                f"({self.conf['transactionCapacity']}) exceeds capacity ({self.conf['capacity']})",
+                "make it at most capacity",
+            )
+        pct = self.conf["byteCapacityBufferPercentage"]
+        self._byte_limit = int(self.conf["byteCapacity"] * (100 - pct) / 100)
+        self.counters.set("ChannelCapacity", self.conf["capacity"])
+
+    @property
+    def transaction_capacity(self) -> int:
+        return self.conf["transactionCapacity"]
+
+    def start(self) -> None:
+        with self._cond:
+            self._closed = False
+        super().start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        super().stop()
+
+    def size(self) -> int:
+        return self._stored
+
+    def transaction(self) -> MemoryTransaction:
+        if self._closed:
+            raise ChannelClosedError(f"channel {self.name} is stopped")
+        return MemoryTransaction(self)
+
+    # Called by MemoryTransaction under no lock.
+    def _commit_put(self, batches: list[EventBatch], events: int, nbytes: int) -> None:
+        keep_alive = self.conf["keep-alive"]
+        capacity = self.conf["capacity"]
+        with self._cond:
+            fits = self._cond.wait_for(
+                lambda: (
+                    self._closed
+                    or (
+                        self._stored + self._taken + events <= capacity
+                        and (
+                            not self._byte_limit
+                            or self._bytes + nbytes <= self._byte_limit
+                            or self._bytes == 0
+                        )
+                    )
+                ),
+                timeout=keep_alive,
+            )
+            if self._closed:
+                raise ChannelClosedError(f"channel {self.name} is stopping")
+            if not fits:
+                raise ChannelFullError(
+                    f"channel {self.name} is full ({self._stored + self._taken} of {capacity} "
+                    f"events); a sink is not keeping up"
+                )
+            self._queue.extend(batches)
+            self._stored += events
+            self._bytes += nbytes
+            self.counters.add("EventPutSuccessCount", events)
+            self.counters.set("ChannelSize", self._stored)
+            self._cond.notify_all()
+
+    def _take(self, max_events: int, timeout: float | None) -> EventBatch:
+        with self._cond:
+            if not self._queue and timeout:
+                self._cond.wait_for(lambda: self._queue or self._closed, timeout=timeout)
+            parts: list[EventBatch] = []
+            want = max_events
+            while want and self._queue:
+                head = self._queue[0]
+                if len(head) <= want:
+                    parts.append(self._queue.popleft())
+                    want -= len(head)
+                else:
+                    first, rest = head.split(want)
+                    self._queue[0] = rest
+                    parts.append(first)
+                    want = 0
+            taken = max_events - want
+            self._stored -= taken
+            self._taken += taken
+            self.counters.set("ChannelSize", self._stored)
+        return EventBatch.concat(parts) if len(parts) != 1 else parts[0]
+
+    def _commit_take(self, batch: EventBatch, nbytes: int) -> None:
+        with self._cond:
+            self._taken -= len(batch)
+            self._bytes -= nbytes
+            self.counters.add("EventTakeSuccessCount", len(batch))
+            self._cond.notify_all()
+
+    def _rollback_take(self, batch: EventBatch) -> None:
+        with self._cond:
+            self._queue.appendleft(batch)
+            self._taken -= len(batch)
+            self._stored += len(batch)
+            self.counters.set("ChannelSize", self._stored)
+            self._cond.notify_all()
+
+
+class MemoryTransaction(Transaction):
+    """Either puts or takes (Flume's rule); commit/rollback once."""
+
+    __slots__ = ("_ch", "_done", "_put_bytes", "_put_events", "_puts", "_taken", "_taken_bytes")
+
+    def __init__(self, channel: MemoryChannel) -> None:
+        self._ch = channel
+        self._puts: list[EventBatch] = []
+        self._put_events = 0
+        self._put_bytes = 0
+        self._taken: EventBatch | None = None
+        self._taken_bytes = 0
+        self._done = False
+
+    def put(self, batch: EventBatch) -> None:
+        n = len(batch)
+        if self._put_events + n > self._ch.transaction_capacity:
+            raise ChannelFullError(
+                f"a put of {self._put_events + n} events exceeds channel {self._ch.name}'s "
+                f"transactionCapacity ({self._ch.transaction_capacity})"
+            )
+        self._ch.counters.add("EventPutAttemptCount", n)
+        self._puts.append(batch)
+        self._put_events += n
+        if self._ch._byte_limit:
+            self._put_bytes += batch.byte_size()
+
+    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
+        if self._taken is not None:
+            raise RuntimeError("one take per memory-channel transaction")
+        limit = min(max_events, self._ch.transaction_capacity)
+        self._ch.counters.add("EventTakeAttemptCount", limit)
+        batch = self._ch._take(limit, timeout)
+        self._taken = batch
+        if self._ch._byte_limit:
+            self._taken_bytes = batch.byte_size()
+        return batch
+
+    def commit(self) -> None:
+        if self._done:
+            return
+        if self._puts:
+            self._ch._commit_put(self._puts, self._put_events, self._put_bytes)
+        if self._taken is not None:
+            self._ch._commit_take(self._taken, self._taken_bytes)
+        self._done = True
+
+    def rollback(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._taken:
+            self._ch._rollback_take(self._taken)
+        elif self._taken is not None:
+            self._ch._commit_take(self._taken, 0)
+
+    def close(self) -> None:
+        if not self._done:
+            self.rollback()

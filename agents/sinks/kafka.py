@@ -1,0 +1,300 @@
+"""Flume's Kafka sink on confluent-kafka: at-least-once, several batches in flight.
+
+A batch is taken from the channel in its own transaction and produced; the transaction is
+committed only when Kafka acknowledged every record of it (per-record delivery reports), and
+transactions are settled in the order they were opened. A failed record rolls back its batch
+and every later one still open (newest first, so the channel keeps its order); they are taken
+and produced again: duplicates are possible, loss is not. While the broker is away librdkafka
+retries; the in-flight limit then stops new takes, the channel fills, and the sources wait.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import confluent_kafka as ck
+
+from agents.channels.base import Transaction
+from agents.config.spec import Prop
+from agents.event import EventBatch
+from agents.sinks.base import Sink, Status
+
+TAKE_WAIT = 0.05
+# Java producer settings librdkafka does not know; dropped with a warning.
+JAVA_ONLY = {
+    "key.serializer",
+    "value.serializer",
+    "buffer.memory",
+    "max.block.ms",
+    "partitioner.class",
+    "interceptor.classes",
+}
+
+
+class _Tracker:
+    """Delivery reports of one batch."""
+
+    __slots__ = ("error", "pending")
+
+    def __init__(self, n: int) -> None:
+        self.pending = n
+        self.error: str | None = None
+
+    def done(self, err: Any, _msg: Any) -> None:
+        self.pending -= 1
+        if err is not None and self.error is None:
+            self.error = str(err)
+
+
+def avro_event(body: bytes, headers: dict[str, str]) -> bytes:
+    """Flume's AvroFlumeEvent in Avro binary (``useFlumeEventFormat``): a map, then bytes.
+
+    Written by hand: the schema is two fields, and an Avro library would cost more per event.
+    """
+    out = bytearray()
+    if headers:
+        out += _zigzag(len(headers))
+        for k, v in headers.items():
+            kb, vb = k.encode(), v.encode()
+            out += _zigzag(len(kb)) + kb + _zigzag(len(vb)) + vb
+    out += b"\x00"
+    out += _zigzag(len(body)) + body
+    return bytes(out)
+
+
+def _zigzag(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n & ~0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class KafkaSink(Sink):
+    TYPE = "kafka"
+    PROPERTIES = (
+        Prop(
+            "kafka.bootstrap.servers",
+            "str",
+            doc="Brokers to bootstrap from (host:port,...).",
+            aliases=("brokerList",),
+        ),
+        Prop(
+            "kafka.topic", "str", "default-flume-topic", "Topic to publish to.", aliases=("topic",)
+        ),
+        Prop(
+            "flumeBatchSize",
+            "int",
+            100,
+            "Most events taken and produced per transaction.",
+            aliases=("batchSize",),
+            minimum=1,
+        ),
+        Prop(
+            "kafka.producer.acks",
+            "str",
+            "1",
+            "Acks a record needs: 0, 1 or -1/all.",
+            aliases=("requiredAcks",),
+        ),
+        Prop(
+            "useFlumeEventFormat",
+            "bool",
+            False,
+            "Publish Flume's Avro event (headers + body) instead of the bare body.",
+        ),
+        Prop("allowTopicOverride", "bool", True, "Let the topicHeader header pick the topic."),
+        Prop("topicHeader", "str", "topic", "Header naming an event's topic."),
+        Prop("partitionIdHeader", "str", "", "Header naming an event's partition."),
+        Prop("defaultPartitionId", "int", -1, "Partition for every event (-1: the partitioner)."),
+        Prop(
+            "maxInFlightBatches",
+            "int",
+            8,
+            "Batches produced and awaiting acknowledgement at once (ours, not Flume's).",
+            minimum=1,
+        ),
+        Prop(
+            "kafka.producer.",
+            "prefix",
+            doc="Any producer setting, passed to librdkafka (e.g. linger.ms, compression.type).",
+        ),
+    )
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.conf["kafka.bootstrap.servers"],
+            "acks": self.conf["kafka.producer.acks"],
+            "linger.ms": 5,
+            "queue.buffering.max.messages": 1_000_000,
+            "log_level": 3,
+        }
+        for key, value in self.conf["kafka.producer."].items():
+            if key == "acks":
+                continue
+            if key in JAVA_ONLY:
+                context.problem(
+                    f"kafka.producer.{key}",
+                    "is a Java client setting that librdkafka does not use; ignored",
+                    severity="warning",
+                )
+                continue
+            conf[key] = value
+        if str(conf["acks"]) == "-1":
+            conf["acks"] = "all"
+        self._producer_conf = conf
+        try:
+            ck.Producer({**conf, "log_level": 0}).flush(0)
+        except ck.KafkaException as exc:
+            context.problem("kafka.producer.", f"librdkafka rejects the settings: {exc}")
+        self._producer: ck.Producer | None = None
+        self._inflight: deque[tuple[Transaction, _Tracker, int]] = deque()
+        self._connected = False
+
+    def start(self) -> None:
+        conf = dict(self._producer_conf)
+        conf["error_cb"] = self._on_error
+        self._producer = ck.Producer(conf)
+        self.counters.add("ConnectionCreatedCount")
+        super().start()
+
+    def _on_error(self, err: ck.KafkaError) -> None:
+        if err.code() in (ck.KafkaError._ALL_BROKERS_DOWN, ck.KafkaError._TRANSPORT):
+            self.counters.add("ConnectionFailedCount")
+        self.counters.error(str(err))
+        self.log.warning("kafka: %s", err)
+
+    def process(self) -> Status:
+        producer = self._producer
+        assert producer is not None and self.channel is not None
+        producer.poll(0)
+        self._settle()
+        if len(self._inflight) >= self.conf["maxInFlightBatches"]:
+            producer.poll(0.01)
+            self._settle()
+            return Status.READY
+        tx = self.channel.transaction()
+        batch = tx.take(self.conf["flumeBatchSize"], TAKE_WAIT)
+        n = len(batch)
+        if not n:
+            tx.commit()
+            tx.close()
+            self.counters.add("BatchEmptyCount")
+            if self._inflight:
+                producer.poll(0.005)
+                self._settle()
+                return Status.READY
+            return Status.BACKOFF
+        self.counters.add("EventDrainAttemptCount", n)
+        tracker = _Tracker(n)
+        try:
+            self._produce(batch, tracker)
+        except Exception as exc:  # a record Kafka refuses at once (e.g. too large)
+            tracker.pending -= n  # nothing more will report for this batch
+            tracker.error = tracker.error or str(exc)
+        self._inflight.append((tx, tracker, n))
+        self.counters.add(
+            "BatchCompleteCount" if n == self.conf["flumeBatchSize"] else "BatchUnderflowCount"
+        )
+        return Status.READY
+
+    def _produce(self, batch: EventBatch, tracker: _Tracker) -> None:
+        producer = self._producer
+        assert producer is not None
+        produce = producer.produce
+        topic = self.conf["kafka.topic"]
+        done = tracker.done
+        conf = self.conf
+        plain = (
+            batch.headers is None
+            and not conf["useFlumeEventFormat"]
+            and "key" not in batch.common
+            and not (conf["allowTopicOverride"] and conf["topicHeader"] in batch.common)
+            and not (conf["partitionIdHeader"] and conf["partitionIdHeader"] in batch.common)
+            and conf["defaultPartitionId"] < 0
+        )
+        if plain:
+            # The hot path: one topic, no key, no headers to read per event.
+            bodies = batch.bodies
+            i = 0
+            try:
+                for i, body in enumerate(bodies):  # noqa: B007
+                    produce(topic, body, on_delivery=done)
+            except BufferError:
+                self._produce_slowly(bodies[i:], topic, done)
+            return
+        for i, body in enumerate(batch.bodies):
+            headers = batch.event_headers(i)
+            t = topic
+            if conf["allowTopicOverride"] and conf["topicHeader"] in headers:
+                t = headers[conf["topicHeader"]]
+            kwargs: dict[str, Any] = {"on_delivery": done}
+            if "key" in headers:
+                kwargs["key"] = headers["key"].encode()
+            part = headers.get(conf["partitionIdHeader"]) if conf["partitionIdHeader"] else None
+            if part is not None:
+                kwargs["partition"] = int(part)
+            elif conf["defaultPartitionId"] >= 0:
+                kwargs["partition"] = conf["defaultPartitionId"]
+            value = avro_event(body, headers) if conf["useFlumeEventFormat"] else body
+            self._produce_one(t, value, kwargs)
+
+    def _produce_slowly(self, bodies: list[bytes], topic: str, done: Any) -> None:
+        for body in bodies:
+            self._produce_one(topic, body, {"on_delivery": done})
+
+    def _produce_one(self, topic: str, value: bytes, kwargs: dict[str, Any]) -> None:
+        producer = self._producer
+        assert producer is not None
+        while True:
+            try:
+                producer.produce(topic, value, **kwargs)
+                return
+            except BufferError:  # librdkafka's queue is full: serve delivery reports
+                producer.poll(0.05)
+
+    def _settle(self) -> None:
+        """Commit finished batches in order; on a failure roll back it and all after it."""
+        inflight = self._inflight
+        c = self.counters
+        while inflight and inflight[0][1].pending <= 0:
+            tx, tracker, n = inflight[0]
+            if tracker.error is not None:
+                self._rollback_all(tracker.error)
+                return
+            inflight.popleft()
+            tx.commit()
+            tx.close()
+            c.add("EventDrainSuccessCount", n)
+
+    def _rollback_all(self, reason: str) -> None:
+        c = self.counters
+        c.add("EventWriteFail")
+        c.error(reason)
+        self.log.error(
+            "kafka did not acknowledge a batch (%s); rolling back %d batch(es) to send again",
+            reason,
+            len(self._inflight),
+        )
+        while self._inflight:
+            tx, _tracker, _n = self._inflight.pop()
+            tx.rollback()
+            tx.close()
+            c.add("RollbackCount")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight batches (up to *timeout*), then roll back what is left."""
+        if self._producer is not None:
+            deadline = time.monotonic() + timeout
+            while self._inflight and time.monotonic() < deadline:
+                self._producer.poll(0.1)
+                self._settle()
+            if self._inflight:
+                self._rollback_all("stopping before Kafka acknowledged")
+            self._producer.flush(1)
+            self.counters.add("ConnectionClosedCount")
+        super().stop()

@@ -1,0 +1,170 @@
+"""Sinks that end a flow on this machine: logger, file_roll and null.
+
+Each takes up to ``batchSize`` events in one transaction, writes them, and commits; a failed
+write rolls the batch back so it is taken again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from agents.config.spec import Prop
+from agents.event import EventBatch
+from agents.sinks.base import Sink, Status
+
+TAKE_WAIT = 0.1  # s a take waits for the first event before the runner backs off
+
+# Bytes shown as themselves in the logger's text column; the rest become '.'.
+_PRINTABLE = bytes(range(32, 127))
+_DOTS = bytes(b if b in _PRINTABLE else ord(".") for b in range(256))
+
+
+class BatchSink(Sink):
+    """Take a batch, ``write`` it, commit; roll back if ``write`` raises."""
+
+    BATCH_PROP = Prop("batchSize", "int", 100, "Most events taken in one transaction.", minimum=1)
+
+    def process(self) -> Status:
+        assert self.channel is not None
+        c = self.counters
+        tx = self.channel.transaction()
+        try:
+            batch = tx.take(self.conf["batchSize"], TAKE_WAIT)
+            n = len(batch)
+            if n:
+                c.add("EventDrainAttemptCount", n)
+                self.write(batch)
+            tx.commit()
+        except Exception as exc:
+            tx.rollback()
+            c.add("RollbackCount")
+            c.add("EventWriteFail")
+            c.error(str(exc))
+            self.log.error("write failed, batch rolled back and will be retried: %s", exc)
+            return Status.BACKOFF
+        finally:
+            tx.close()
+        if not n:
+            c.add("BatchEmptyCount")
+            return Status.BACKOFF
+        c.add("BatchCompleteCount" if n == self.conf["batchSize"] else "BatchUnderflowCount")
+        c.add("EventDrainSuccessCount", n)
+        return Status.READY
+
+    def write(self, batch: EventBatch) -> None:
+        raise NotImplementedError
+
+
+def render_event(body: bytes, headers: dict[str, str], max_bytes: int) -> str:
+    """Flume's LoggerSink rendering: headers, then the first bytes as hex and as text."""
+    head = body[:max_bytes]
+    hexed = head.hex(" ").upper()
+    text = head.translate(_DOTS).decode("ascii")
+    hdrs = ", ".join(f"{k}={v}" for k, v in headers.items())
+    return f"Event: {{ headers:{{{hdrs}}} body: {hexed:<47} {text} }}"
+
+
+class LoggerSink(BatchSink):
+    """Logs each event at INFO, one line per event, the way Flume's LoggerSink shows it."""
+
+    TYPE = "logger"
+    PROPERTIES = (
+        BatchSink.BATCH_PROP,
+        Prop("maxBytesToLog", "int", 16, "Body bytes shown per event.", minimum=0),
+    )
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        self._events_log = logging.getLogger("agents.events")
+
+    def write(self, batch: EventBatch) -> None:
+        n = self.conf["maxBytesToLog"]
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        prefix = f"{stamp} INFO  [{self.name}] "
+        lines = [prefix + render_event(b, h, n) for b, h in batch.iter_events()]
+        self._events_log.info("\n".join(lines))
+
+
+class NullSink(BatchSink):
+    """Takes and discards (for measuring the rest of a flow)."""
+
+    TYPE = "null"
+    PROPERTIES = (BatchSink.BATCH_PROP,)
+
+    def write(self, batch: EventBatch) -> None:
+        return None
+
+
+class RollingFileSink(BatchSink):
+    """Appends bodies (one per line, TEXT serializer) to files in ``sink.directory``, rolling
+    to a new file every ``sink.rollInterval`` seconds (0: never). Flushed before each commit.
+    """
+
+    TYPE = "file_roll"
+    PROPERTIES = (
+        Prop("sink.directory", "str", doc="Directory of the output files (created if missing)."),
+        Prop("sink.rollInterval", "int", 30, "Seconds per file; 0 keeps one file.", minimum=0),
+        Prop(
+            "sink.serializer",
+            "choice",
+            "TEXT",
+            "TEXT: body + newline; HEADER_AND_TEXT: headers, then the body.",
+            choices=("TEXT", "HEADER_AND_TEXT"),
+        ),
+        Prop("sink.pathManager.prefix", "str", "", "File name prefix."),
+        Prop("sink.pathManager.extension", "str", "", "File name extension (without dot)."),
+        Prop(
+            "sink.batchSize",
+            "int",
+            100,
+            "Most events taken in one transaction.",
+            minimum=1,
+            aliases=("batchSize",),
+        ),
+    )
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        self.conf["batchSize"] = self.conf["sink.batchSize"]
+        self._dir = Path(self.conf["sink.directory"])
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            context.problem("sink.directory", f"cannot create {self._dir}: {exc.strerror}")
+        self._fh = None
+        self._opened = 0.0
+        self._seq = 0
+        self._base = int(time.time() * 1000)
+
+    def _file(self):  # type: ignore[no-untyped-def]
+        interval = self.conf["sink.rollInterval"]
+        if self._fh is not None and interval and time.monotonic() - self._opened >= interval:
+            self._fh.close()
+            self._fh = None
+        if self._fh is None:
+            self._seq += 1
+            ext = self.conf["sink.pathManager.extension"]
+            name = f"{self.conf['sink.pathManager.prefix']}{self._base}-{self._seq}"
+            path = self._dir / (f"{name}.{ext}" if ext else name)
+            self._fh = open(path, "ab")  # noqa: SIM115  (kept open across batches)
+            self._opened = time.monotonic()
+            self.counters.add("ConnectionCreatedCount")
+        return self._fh
+
+    def write(self, batch: EventBatch) -> None:
+        fh = self._file()
+        if self.conf["sink.serializer"] == "TEXT":
+            fh.write(b"\n".join(batch.bodies) + b"\n")
+        else:
+            for body, headers in batch.iter_events():
+                fh.write(repr(headers).encode() + b" " + body + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    def stop(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self.counters.add("ConnectionClosedCount")
+        super().stop()

@@ -1,0 +1,52 @@
+"""Helpers for agent tests: write a config, run an agent in-process or as a process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agents.config.properties import parse_properties
+from agents.config.topology import build_plan
+from agents.runtime import Agent
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def agent_from_text(text: str, name: str = "a") -> Agent:
+    plan = build_plan(parse_properties(text, "test.conf"), name)
+    return Agent(plan)
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 20.0, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
+def run_agent_process(conf: Path, name: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open(log, "ab") as fh:
+        return subprocess.Popen(
+            [sys.executable, "-m", "agents", "-f", str(conf), "-n", name],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+        )  # fmt: skip
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(30)
+
+
+def lines_in(directory: Path) -> list[bytes]:
+    out: list[bytes] = []
+    for f in sorted(directory.iterdir()):
+        out.extend(f.read_bytes().splitlines())
+    return out

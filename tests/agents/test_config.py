@@ -1,0 +1,135 @@
+"""Flume properties syntax, the book's configs, and what --check tells the user."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.config.properties import load_properties, parse_properties
+from agents.config.topology import build_plan
+from agents.runtime import Agent
+from tests.agents.agent_helpers import REPO
+from tests.conftest import SHARED
+
+BOOK = SHARED / "pilot" / "book-conf"
+
+
+def test_java_properties_rules():
+    text = (
+        "# comment\n! also a comment\n"
+        "a.regex = ^\\\\d{14}\n"
+        "b:colon\n"
+        "c space separated\n"
+        "d = one \\\n    two\n"
+        "e = trailing  \n"
+        "f\\ key = x\n"
+        "g = \\u0041\\t\n"
+        "h = ${HOME_X}/x\n"
+    )
+    props = parse_properties(text, "t.conf", env={"HOME_X": "/h"})
+    v = {k: e.value for k, e in props.entries.items()}
+    assert v["a.regex"] == "^\\d{14}"
+    assert v["b"] == "colon" and v["c"] == "space separated"
+    assert v["d"] == "one two"
+    assert v["e"] == "trailing  "
+    assert v["f key"] == "x"
+    assert v["g"] == "A\t"
+    assert v["h"] == "/h/x"
+    assert props.entries["d"].line == 6
+    assert not props.problems
+
+
+def test_unset_variable_and_duplicate_key_are_reported():
+    props = parse_properties("x = ${NOPE_NOT_SET}\nx = 2\n", "t.conf", env={})
+    messages = [str(p) for p in props.problems]
+    assert any("NOPE_NOT_SET is not set" in m and "t.conf:1" in m for m in messages)
+    assert any("set again" in m and "t.conf:2" in m for m in messages)
+
+
+@pytest.mark.parametrize("conf", sorted(BOOK.glob("*.conf")), ids=lambda p: p.name)
+def test_every_book_config_parses_into_the_books_topology(conf: Path):
+    plan = build_plan(load_properties(str(conf)), "SmartCar_Agent")
+    assert "SmartCarInfo_SpoolSource" in plan.sources
+    spool = plan.sources["SmartCarInfo_SpoolSource"]
+    assert spool.type_name == "spooldir"
+    regex = [i for i in spool.interceptors if i.type_name == "regex_filter"]
+    if "3.1" not in conf.name:
+        assert regex and regex[0].context.get("regex") == "^\\d{14}"
+    if "3.4" in conf.name or "4.2" in conf.name:
+        assert plan.sinks["DriverCarInfo_KafkaSink"].type_name == "kafka"
+        assert plan.sources["DriverCarInfo_TailSource"].type_name == "exec"
+
+
+def test_ex33_says_exactly_what_is_wrong():
+    conf = BOOK / "ex3.3-SmartCar_Agent.conf"
+    plan = build_plan(load_properties(str(conf)), "SmartCar_Agent")
+    with contextlib.suppress(Exception):
+        Agent(plan)
+    text = "\n".join(str(p) for p in plan.problems)
+    for name in ("DriverCarInfo_TailSource", "DriverCarInfo_Channel", "DriverCarInfo_KafkaSink"):
+        assert f"{name!r}, which is never configured" in text
+    assert "ex3.3-SmartCar_Agent.conf:6" in text and "contains a space" in text
+
+
+def test_ex33_valid_flow_still_runs(tmp_path: Path):
+    spool = tmp_path / "car-batch-log"
+    spool.mkdir()
+    text = (BOOK / "ex3.3-SmartCar_Agent.conf").read_text()
+    text = text.replace("/home/pilot-pjt/working /car-batch-log", str(spool))
+    agent = Agent(build_plan(parse_properties(text, "ex3.3"), "SmartCar_Agent"))
+    assert sorted(agent.sources) == ["SmartCarInfo_SpoolSource"]
+    assert sorted(agent.sinks) == ["SmartCarInfo_LoggerSink"]
+
+
+def check(conf: Path, name: str = "a") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agents", "-f", str(conf), "-n", name, "--check"],
+                          capture_output=True, text=True, cwd=REPO)  # fmt: skip
+
+
+def test_check_names_file_line_key_and_suggests(tmp_path: Path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        "a.sources = s\na.channels = c\na.sinks = k\n"
+        "a.sources.s.type = exec\na.sources.s.command = true\na.sources.s.chanels = c\n"
+        "a.sources.s.channels = c\n"
+        "a.sources.s.interceptors = f\n"
+        "a.sources.s.interceptors.f.type = regex_filter\n"
+        "a.sources.s.interceptors.f.regex = ^(\\\\d{14}\n"
+        "a.channels.c.type = memroy\n"
+        "a.sinks.k.type = logger\na.sinks.k.channel = c\n"
+    )
+    result = check(conf)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "bad.conf:6: a.sources.s.chanels: is not a property" in out
+    assert "did you mean 'channels'?" in out
+    assert "bad.conf:10: a.sources.s.interceptors.f.regex: invalid regular expression" in out
+    assert "bad.conf:11: a.channels.c.type: unknown channel type 'memroy'" in out
+    assert "did you mean 'memory'?" in out
+
+
+def test_check_passes_a_good_config_and_flume_class_names(tmp_path: Path):
+    conf = tmp_path / "good.conf"
+    conf.write_text(
+        "a.sources = s\na.channels = c\na.sinks = k\n"
+        "a.sources.s.type = org.apache.flume.source.ExecSource\n"
+        "a.sources.s.command = true\na.sources.s.channels = c\n"
+        "a.channels.c.type = org.apache.flume.channel.MemoryChannel\n"
+        "a.sinks.k.type = org.apache.flume.sink.NullSink\na.sinks.k.channel = c\n"
+    )
+    result = check(conf)
+    assert result.returncode == 0, result.stdout
+    assert "source s (exec)" in result.stdout and "sink k (null)" in result.stdout
+
+
+def test_check_missing_file_and_unknown_agent(tmp_path: Path):
+    result = check(tmp_path / "nope.conf")
+    assert result.returncode == 1 and "does not exist" in result.stdout
+    conf = tmp_path / "x.conf"
+    conf.write_text("SmartCar_Agent.sources = s\n")
+    result = check(conf, "SmartCar_Agnet")
+    assert result.returncode == 1 and "did you mean 'SmartCar_Agent'?" in result.stdout
