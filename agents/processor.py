@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agents.acks import Ack
 from agents.channels.base import Channel
 from agents.errors import ChannelClosedError, ChannelFullError
 from agents.event import EventBatch
@@ -34,7 +35,7 @@ class ChannelProcessor:
             batch = interceptor.intercept(batch)
         return batch
 
-    def process(self, batch: EventBatch, source: Source) -> bool:
+    def process(self, batch: EventBatch, source: Source, ack: Ack | None = None) -> bool:
         counters = source.counters
         received = len(batch)
         counters.add("EventReceivedCount", received)
@@ -49,7 +50,7 @@ class ChannelProcessor:
         while pending:
             for channel, rest in list(pending.items()):
                 try:
-                    self._put(channel, rest)
+                    self._put(channel, rest, ack)
                     del pending[channel]
                 except _Partial as exc:
                     pending[channel] = exc.remaining
@@ -71,11 +72,11 @@ class ChannelProcessor:
         return True
 
     @staticmethod
-    def _put(channel: Channel, batch: EventBatch) -> None:
+    def _put(channel: Channel, batch: EventBatch, ack: Ack | None) -> None:
         cap = getattr(channel, "transaction_capacity", len(batch)) or len(batch)
         if len(batch) <= cap:
             with channel.transaction() as tx:
-                tx.put(batch)
+                tx.put(batch, ack)
                 tx.commit()
             return
         # Larger than one transaction: all-or-nothing is impossible; put in order, and on a
@@ -85,7 +86,7 @@ class ChannelProcessor:
             head, rest = rest.split(cap)
             try:
                 with channel.transaction() as tx:
-                    tx.put(head)
+                    tx.put(head, ack)
                     tx.commit()
             except (ChannelFullError, ChannelClosedError):
                 raise _Partial(EventBatch.concat([head, rest])) from None

@@ -194,6 +194,8 @@ class Agent:
             runner.stop()
         for sink in self.sinks.values():
             sink.stop()
+        for source in self.sources.values():
+            source.checkpoint()
         for ch in self.channels.values():
             ch.stop()
         log.info("agent %s stopped", self.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from agents.acks import Ack
 from agents.component import Component
 from agents.event import EventBatch
 
@@ -17,7 +18,8 @@ from agents.event import EventBatch
 class Transaction:
     """One unit of work on a channel. Use as a context manager: an exception rolls back."""
 
-    def put(self, batch: EventBatch) -> None:
+    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
+        """Add *batch*; *ack* (if given) is counted down as sinks commit its events."""
         raise NotImplementedError
 
     def take(self, max_events: int, timeout: float | None = None) -> EventBatch:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from agents.acks import Ack
 from agents.channels.base import Channel, Transaction
 from agents.config.spec import Prop
 from agents.errors import ChannelClosedError, ChannelFullError
@@ -59,7 +60,7 @@ class MemoryChannel(Channel):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self._cond = threading.Condition()
-        self._queue: deque[EventBatch] = deque()
+        self._queue: deque[tuple[EventBatch, Ack | None]] = deque()
         self._stored = 0  # events in the queue
         self._taken = 0  # events taken, not yet committed
         self._bytes = 0  # body bytes stored or taken
@@ -100,7 +101,9 @@ class MemoryChannel(Channel):
         return MemoryTransaction(self)
 
     # Called by MemoryTransaction under no lock.
-    def _commit_put(self, batches: list[EventBatch], events: int, nbytes: int) -> None:
+    def _commit_put(
+        self, batches: list[tuple[EventBatch, Ack | None]], events: int, nbytes: int
+    ) -> None:
         keep_alive = self.conf["keep-alive"]
         capacity = self.conf["capacity"]
         with self._cond:
@@ -132,38 +135,46 @@ class MemoryChannel(Channel):
             self.counters.set("ChannelSize", self._stored)
             self._cond.notify_all()
 
-    def _take(self, max_events: int, timeout: float | None) -> EventBatch:
+    def _take(
+        self, max_events: int, timeout: float | None
+    ) -> tuple[EventBatch, list[tuple[EventBatch, Ack | None]]]:
         with self._cond:
             if not self._queue and timeout:
                 self._cond.wait_for(lambda: self._queue or self._closed, timeout=timeout)
-            parts: list[EventBatch] = []
+            parts: list[tuple[EventBatch, Ack | None]] = []
             want = max_events
             while want and self._queue:
-                head = self._queue[0]
+                head, ack = self._queue[0]
                 if len(head) <= want:
                     parts.append(self._queue.popleft())
                     want -= len(head)
                 else:
                     first, rest = head.split(want)
-                    self._queue[0] = rest
-                    parts.append(first)
+                    self._queue[0] = (rest, ack)
+                    parts.append((first, ack))
                     want = 0
             taken = max_events - want
             self._stored -= taken
             self._taken += taken
             self.counters.set("ChannelSize", self._stored)
-        return EventBatch.concat(parts) if len(parts) != 1 else parts[0]
+        batch = parts[0][0] if len(parts) == 1 else EventBatch.concat(p for p, _ in parts)
+        return batch, parts
 
-    def _commit_take(self, batch: EventBatch, nbytes: int) -> None:
+    def _commit_take(
+        self, batch: EventBatch, parts: list[tuple[EventBatch, Ack | None]], nbytes: int
+    ) -> None:
+        for part, ack in parts:
+            if ack is not None:
+                ack.done(len(part))
         with self._cond:
             self._taken -= len(batch)
             self._bytes -= nbytes
             self.counters.add("EventTakeSuccessCount", len(batch))
             self._cond.notify_all()
 
-    def _rollback_take(self, batch: EventBatch) -> None:
+    def _rollback_take(self, batch: EventBatch, parts: list[tuple[EventBatch, Ack | None]]) -> None:
         with self._cond:
-            self._queue.appendleft(batch)
+            self._queue.extendleft(reversed(parts))
             self._taken -= len(batch)
             self._stored += len(batch)
             self.counters.set("ChannelSize", self._stored)
@@ -177,14 +188,15 @@ class MemoryTransaction(Transaction):
 
     def __init__(self, channel: MemoryChannel) -> None:
         self._ch = channel
-        self._puts: list[EventBatch] = []
+        self._puts: list[tuple[EventBatch, Ack | None]] = []
+        self._parts: list[tuple[EventBatch, Ack | None]] = []
         self._put_events = 0
         self._put_bytes = 0
         self._taken: EventBatch | None = None
         self._taken_bytes = 0
         self._done = False
 
-    def put(self, batch: EventBatch) -> None:
+    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
         n = len(batch)
         if self._put_events + n > self._ch.transaction_capacity:
             raise ChannelFullError(
@@ -192,17 +204,19 @@ class MemoryTransaction(Transaction):
                 f"transactionCapacity ({self._ch.transaction_capacity})"
             )
         self._ch.counters.add("EventPutAttemptCount", n)
-        self._puts.append(batch)
+        self._puts.append((batch, ack))
         self._put_events += n
         if self._ch._byte_limit:
             self._put_bytes += batch.byte_size()
+        if ack is not None:
+            ack.add(n)
 
     def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
         if self._taken is not None:
             raise RuntimeError("one take per memory-channel transaction")
         limit = min(max_events, self._ch.transaction_capacity)
         self._ch.counters.add("EventTakeAttemptCount", limit)
-        batch = self._ch._take(limit, timeout)
+        batch, self._parts = self._ch._take(limit, timeout)
         self._taken = batch
         if self._ch._byte_limit:
             self._taken_bytes = batch.byte_size()
@@ -214,17 +228,21 @@ class MemoryTransaction(Transaction):
         if self._puts:
             self._ch._commit_put(self._puts, self._put_events, self._put_bytes)
         if self._taken is not None:
-            self._ch._commit_take(self._taken, self._taken_bytes)
+            self._ch._commit_take(self._taken, self._parts, self._taken_bytes)
         self._done = True
 
     def rollback(self) -> None:
         if self._done:
             return
         self._done = True
+        if self._puts:
+            for batch, ack in self._puts:  # never stored: these events are not pending
+                if ack is not None:
+                    ack.done(len(batch))
         if self._taken:
-            self._ch._rollback_take(self._taken)
+            self._ch._rollback_take(self._taken, self._parts)
         elif self._taken is not None:
-            self._ch._commit_take(self._taken, 0)
+            self._ch._commit_take(self._taken, [], 0)
 
     def close(self) -> None:
         if not self._done:

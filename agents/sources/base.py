@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from agents.acks import Ack
 from agents.component import Component
 from agents.event import EventBatch
 
@@ -26,7 +27,13 @@ class Source(Component):
         self.processor: ChannelProcessor | None = None  # set by the runtime before start()
         self.stopping = threading.Event()
 
-    def deliver(self, batch: EventBatch) -> bool:
-        """Interceptors + channel put, retried while channels are full. False if stopping."""
+    def deliver(self, batch: EventBatch, ack: Ack | None = None) -> bool:
+        """Interceptors + channel put, retried while channels are full. False if stopping.
+
+        *ack* is counted down as sinks commit the events (see ``agents.acks``).
+        """
         assert self.processor is not None, "source started without a channel processor"
-        return self.processor.process(batch, self)
+        return self.processor.process(batch, self, ack)
+
+    def checkpoint(self) -> None:
+        """Record the read position of everything sinks committed (after the agent drained)."""

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.acks import Checkpoints
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.sources.base import Source
@@ -305,6 +306,8 @@ class SpoolDirSource(Source):
             self._reject(cand, f"cannot be read: {exc.strerror}")
             return
         self.log.info("reading %s%s", cand.path, f" from byte {offset}" if offset else "")
+        marks = Checkpoints()
+        self._current = (cand, marks)
         with fh:
             fh.seek(offset)
             while True:
@@ -312,7 +315,7 @@ class SpoolDirSource(Source):
                 try:
                     lines = splitter.feed(chunk) if chunk else splitter.flush()
                 except DecodeFailure as exc:
-                    if self._deliver_all(exc.good, common, batch_size):
+                    if self._deliver_all(exc.good, common, batch_size, marks):
                         self.counters.add("EventReadFail")
                         self._reject(
                             cand,
@@ -320,18 +323,37 @@ class SpoolDirSource(Source):
                             " the lines before it were delivered",
                         )
                     return
-                if not self._deliver_all(lines, common, batch_size):
+                if not self._deliver_all(lines, common, batch_size, marks):
                     return  # stopping: the saved position is before these lines
                 if not chunk:
                     break
                 # Progress is saved per chunk: a crash re-reads at most one chunk (duplicates,
                 # never loss).
-                self._save_meta(cand, fh.tell() - splitter.pending)
+                marks.mark(fh.tell() - splitter.pending)
+                self._save_safe(cand, marks)
+        # The file may go only when sinks committed every line of it (a crash would lose
+        # lines that were only in the memory channel).
+        while not marks.idle:
+            if self.stopping.wait(0.02):
+                return
+            self._save_safe(cand, marks)
         self._finish(cand)
 
-    def _deliver_all(self, lines: list[bytes], common: dict[str, str], batch_size: int) -> bool:
+    def _save_safe(self, cand: _Candidate, marks: Checkpoints) -> None:
+        safe = marks.safe()
+        if safe is not None:
+            self._save_meta(cand, safe)  # type: ignore[arg-type]
+
+    def checkpoint(self) -> None:
+        current = getattr(self, "_current", None)
+        if current is not None and current[0].path.exists():
+            self._save_safe(*current)
+
+    def _deliver_all(
+        self, lines: list[bytes], common: dict[str, str], batch_size: int, marks: Checkpoints
+    ) -> bool:
         for i in range(0, len(lines), batch_size):
-            if not self.deliver(EventBatch(lines[i : i + batch_size], common)):
+            if not self.deliver(EventBatch(lines[i : i + batch_size], common), marks.ack()):
                 return False
         return True
 
@@ -361,6 +383,7 @@ class SpoolDirSource(Source):
             done.mkdir(exist_ok=True)
             (done / cand.path.name).write_text(str(cand.inode))
         self._meta_path().unlink(missing_ok=True)
+        self._current = None
         self.files_done += 1
         self.log.info("consumed %s", cand.path)
 

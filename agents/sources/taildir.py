@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents.acks import Checkpoints
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.sources.base import Source
@@ -39,6 +40,14 @@ class _Tail:
     last_read: float = field(default_factory=time.monotonic)
     rotated: bool = False  # the name now belongs to another inode: read to the end, then drop
     splitter: LineSplitter | None = None
+    marks: Checkpoints = field(default_factory=Checkpoints)
+    safe_pos: int = -1  # furthest position sinks committed (-1: pos at load time)
+
+    def committed(self) -> int:
+        safe = self.marks.safe()
+        if safe is not None:
+            self.safe_pos = safe  # type: ignore[assignment]
+        return self.safe_pos if self.safe_pos >= 0 else self.pos
 
 
 class TaildirSource(Source):
@@ -140,12 +149,15 @@ class TaildirSource(Source):
         self.stopping.set()
         if self._thread is not None:
             self._thread.join()
-        self._write_positions()
         for tail in self._tails.values():
             if tail.fd is not None:
                 os.close(tail.fd)
                 tail.fd = None
+        self._write_positions()
         super().stop()
+
+    def checkpoint(self) -> None:
+        self._write_positions()
 
     def _run(self) -> None:
         last_write = time.monotonic()
@@ -179,10 +191,13 @@ class TaildirSource(Source):
             )
             return
         for e in entries:
-            self._tails[int(e["inode"])] = _Tail(int(e["inode"]), e["file"], "", int(e["pos"]))
+            pos = int(e["pos"])
+            self._tails[int(e["inode"])] = _Tail(int(e["inode"]), e["file"], "", pos, safe_pos=pos)
 
     def _write_positions(self) -> None:
-        data = [{"inode": t.inode, "pos": t.pos, "file": t.path} for t in self._tails.values()]
+        data = [
+            {"inode": t.inode, "pos": t.committed(), "file": t.path} for t in self._tails.values()
+        ]
         tmp = self._posfile.with_name(self._posfile.name + ".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self._posfile)
@@ -204,7 +219,7 @@ class TaildirSource(Source):
                 pos = 0
                 if self.conf["skipToEnd"]:
                     pos = os.stat(path).st_size
-                self._tails[inode] = _Tail(inode, path, group, pos)
+                self._tails[inode] = _Tail(inode, path, group, pos, safe_pos=pos)
                 self.log.info("following %s (inode %d) from byte %d", path, inode, pos)
             else:
                 if tail.path != path:
@@ -252,7 +267,7 @@ class TaildirSource(Source):
             tail.pos = 0
             tail.splitter = None
         if size == tail.pos:
-            if tail.rotated:
+            if tail.rotated and tail.marks.idle:
                 self._drop(tail)
             return False
         if tail.splitter is None:
@@ -274,6 +289,7 @@ class TaildirSource(Source):
                 tail.splitter = None  # read again from tail.pos next time
                 return delivered
             tail.pos = read_from - splitter.pending
+            tail.marks.mark(tail.pos)
             delivered = True
             batches += 1
             tail.last_read = time.monotonic()
@@ -281,6 +297,7 @@ class TaildirSource(Source):
             # A rotated file's last line without a newline: it will never be finished.
             self._deliver_lines(tail, splitter.flush(), tail.pos)
             tail.pos = size
+            tail.marks.mark(size)
         return delivered
 
     def _deliver_lines(self, tail: _Tail, lines: list[bytes], start: int) -> bool:
@@ -296,7 +313,7 @@ class TaildirSource(Source):
                 at += len(line) + 1
         for i in range(0, len(lines), size):
             headers = None if offsets is None else offsets[i : i + size]
-            if not self.deliver(EventBatch(lines[i : i + size], common, headers)):
+            if not self.deliver(EventBatch(lines[i : i + size], common, headers), tail.marks.ack()):
                 return False
         return True
 

@@ -1,0 +1,213 @@
+"""Sources with real files and processes: spooldir, TAILDIR, exec, and channel backpressure."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tests.agents.agent_helpers import (
+    agent_from_text,
+    lines_in,
+    run_agent_process,
+    stop_process,
+    wait_for,
+)
+
+
+def spool_conf(spool: Path, out: Path, extra: str = "", capacity: int = 100000) -> str:
+    return (
+        "a.sources = s\na.channels = c\na.sinks = k\n"
+        f"a.sources.s.type = spooldir\na.sources.s.spoolDir = {spool}\n"
+        "a.sources.s.readyAfter = 100\na.sources.s.pollDelay = 50\na.sources.s.batchSize = 100\n"
+        f"a.sources.s.channels = c\n{extra}"
+        f"a.channels.c.type = memory\na.channels.c.capacity = {capacity}\n"
+        "a.channels.c.transactionCapacity = 1000\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.batchSize = 1000\na.sinks.k.channel = c\n"
+    )
+
+
+def test_spooldir_reads_filters_and_renames(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    records = [b"20160101%06d,K0001,1" % i for i in range(5000)]
+    (spool / "day.txt").write_bytes(b"SmartCar Status Information,CarNum\n" + b"\n".join(records))
+    (spool / ".hidden.tmp").write_bytes(b"20160101000000,never read\n")
+    extra = ("a.sources.s.interceptors = f\na.sources.s.interceptors.f.type = regex_filter\n"
+             "a.sources.s.interceptors.f.regex = ^\\\\d{14}\n")  # fmt: skip
+    agent = agent_from_text(spool_conf(spool, out, extra))
+    agent.start()
+    try:
+        assert wait_for(lambda: (spool / "day.txt.COMPLETED").exists())
+        assert wait_for(lambda: len(lines_in(out)) == 5000)
+    finally:
+        agent.stop()
+    assert lines_in(out) == records  # every record, in order, header filtered, last line kept
+    assert (spool / ".hidden.tmp").exists()
+
+
+def test_spooldir_bad_input_is_reported_and_set_aside(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    (spool / "bad-utf8.txt").write_bytes(b"good1\nbad \xff\xfe here\ngood2\n")
+    (spool / "empty.txt").write_bytes(b"")
+    (spool / "huge.txt").write_bytes(b"x" * (10 << 20) + b"\nafter\n")
+    agent = agent_from_text(spool_conf(spool, out))
+    agent.start()
+    try:
+        assert wait_for(lambda: (spool / "bad-utf8.txt.REJECTED").exists())
+        assert wait_for(lambda: (spool / "empty.txt.COMPLETED").exists())
+        assert wait_for(lambda: (spool / "huge.txt.COMPLETED").exists())
+        # a second file with a consumed name is set aside, and the source keeps going
+        (spool / "empty.txt").write_bytes(b"again\n")
+        assert wait_for(lambda: (spool / "empty.txt.REJECTED").exists())
+        (spool / "later.txt").write_bytes(b"later\n")
+        assert wait_for(lambda: (spool / "later.txt.COMPLETED").exists())
+        assert wait_for(lambda: b"later" in lines_in(out))
+    finally:
+        agent.stop()
+    got = lines_in(out)
+    assert b"good1" in got and b"good2" not in got  # FAIL: lines before the bad one only
+    assert b"x" * 2048 in got and b"after" in got  # the 10 MB line cut to maxLineLength
+    assert max(map(len, got)) == 2048
+
+
+def test_decode_error_policies_replace_and_ignore(tmp_path: Path):
+    for policy, expected in (("REPLACE", "bad \ufffd\ufffd".encode()), ("IGNORE", b"bad ")):
+        spool, out = tmp_path / policy / "spool", tmp_path / policy / "out"
+        spool.mkdir(parents=True)
+        (spool / "f.txt").write_bytes(b"ok\nbad \xff\xfe\n")
+        extra = f"a.sources.s.decodeErrorPolicy = {policy}\n"
+        agent = agent_from_text(spool_conf(spool, out, extra))
+        agent.start()
+        try:
+            assert wait_for(lambda out=out: len(lines_in(out)) == 2)
+        finally:
+            agent.stop()
+        assert lines_in(out) == [b"ok", expected]
+
+
+def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    records = [b"%014d,%s" % (i, b"y" * 60) for i in range(400_000)]
+    (spool / "big.txt").write_bytes(b"\n".join(records) + b"\n")
+    conf = tmp_path / "a.conf"
+    conf.write_text(spool_conf(spool, out, capacity=20000))
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    assert wait_for(lambda: out.exists() and len(lines_in(out)) > 50_000, timeout=60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (spool / "big.txt.COMPLETED").exists(), "killed before the end: test too slow"
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    try:
+        assert wait_for(lambda: (spool / "big.txt.COMPLETED").exists(), timeout=90)
+        assert wait_for(lambda: len(set(lines_in(out))) == len(records), timeout=30)
+    finally:
+        assert stop_process(proc) == 0
+    got = lines_in(out)
+    assert set(got) == set(records)
+    duplicates = len(got) - len(records)
+    assert duplicates < len(records) // 2  # resumed near where it was, not from the start
+
+
+def test_taildir_follows_rotation_without_duplicates_or_loss(tmp_path: Path):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = (
+        "a.sources = t\na.channels = c\na.sinks = k\n"
+        f"a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {logdir}/app\\\\.log.*\n"
+        f"a.sources.t.positionFile = {tmp_path}/pos.json\na.sources.t.channels = c\n"
+        "a.sources.t.writePosInterval = 100\n"
+        "a.channels.c.type = memory\na.channels.c.capacity = 10000\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
+    )
+    agent = agent_from_text(conf)
+    agent.start()
+    expected = []
+    try:
+        for round_ in range(3):
+            with open(log, "ab") as fh:
+                for i in range(100):
+                    line = b"r%d-%d" % (round_, i)
+                    expected.append(line)
+                    fh.write(line + b"\n")
+            assert wait_for(lambda: len(lines_in(out)) == len(expected))
+            os.rename(log, logdir / f"app.log.{round_ + 1}")  # rotated name still matches
+        with open(log, "ab") as fh:
+            fh.write(b"final\n")
+        expected.append(b"final")
+        assert wait_for(lambda: len(lines_in(out)) >= len(expected))
+    finally:
+        agent.stop()
+    assert sorted(lines_in(out)) == sorted(expected)
+
+
+def test_taildir_restart_resumes_from_its_position(tmp_path: Path):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = (
+        "a.sources = t\na.channels = c\na.sinks = k\n"
+        f"a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {log}\na.sources.t.positionFile = {tmp_path}/pos.json\n"
+        "a.sources.t.channels = c\na.channels.c.type = memory\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
+    )
+    log.write_bytes(b"one\ntwo\n")
+    agent = agent_from_text(conf)
+    agent.start()
+    assert wait_for(lambda: len(lines_in(out)) == 2)
+    agent.stop()
+    with open(log, "ab") as fh:
+        fh.write(b"three\n")
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: len(lines_in(out)) == 3)
+    finally:
+        agent.stop()
+    assert lines_in(out) == [b"one", b"two", b"three"]
+
+
+def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path):
+    """A sink slower than the source: the channel (capacity 50) fills, the source waits."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    script = tmp_path / "slow_sink.py"
+    script.write_text(
+        "import time\nfrom agents.sinks.simple import RollingFileSink\n"
+        "class Slow(RollingFileSink):\n"
+        "    def write(self, batch):\n"
+        "        time.sleep(0.01)\n"
+        "        super().write(batch)\n"
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    out = tmp_path / "out"
+    conf = (
+        "a.sources = x\na.channels = c\na.sinks = k\n"
+        "a.sources.x.type = exec\na.sources.x.command = seq 1 3000\na.sources.x.batchSize = 20\n"
+        "a.sources.x.channels = c\n"
+        "a.channels.c.type = memory\na.channels.c.capacity = 50\n"
+        "a.channels.c.transactionCapacity = 20\na.channels.c.keep-alive = 0\n"
+        f"a.sinks.k.type = slow_sink.Slow\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.batchSize = 10\na.sinks.k.channel = c\n"
+    )
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: len(lines_in(out)) == 3000, timeout=60)
+    finally:
+        agent.stop()
+        sys.path.remove(str(tmp_path))
+    assert lines_in(out) == [str(i).encode() for i in range(1, 3001)]
+    source = agent.sources["x"]
+    assert source.counters.get("ChannelWriteFail") > 0, "the channel never filled up"
+    assert source.counters.get("EventAcceptedCount") == 3000
