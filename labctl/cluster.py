@@ -78,6 +78,9 @@ class ClusterSpec:
         return cls(**fields)
 
 
+SESSION_TIMEOUT_MS = 6000
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -166,6 +169,8 @@ class Cluster:
                     f"port {port} for {managed.name} is taken by another program; "
                     "stop it or pick other ports with --base-port / --zookeeper-port."
                 )
+            if managed.name.startswith("broker-"):
+                self._wait_old_session(managed.name, began + timeout, progress)
             progress(f"starting {managed.name} on port {port}")
             managed.start(self._command(java, dist.classpath, managed.name), self._env())
             if managed.name == "zookeeper":
@@ -173,6 +178,31 @@ class Cluster:
         progress("waiting for brokers and a controller")
         self.wait_ready(began + timeout, progress)
         return time.monotonic() - began
+
+    def _wait_old_session(self, name: str, deadline: float, progress: Progress) -> None:
+        """A broker killed moments ago is still registered in ZooKeeper; starting it now would
+        fail with NodeExists. Wait (at most a session timeout) until ZooKeeper dropped it."""
+        if self.spec.mode != "zookeeper" or self.zookeeper.process() is None:
+            return
+        node = f"/brokers/ids/{int(name.split('-')[1])}"
+        waited = False
+        while time.monotonic() < deadline and node in self._zk_four_letters("dump"):
+            if not waited:
+                progress(f"waiting for ZooKeeper to expire {name}'s old session")
+                waited = True
+            time.sleep(0.5)
+
+    def _zk_four_letters(self, word: str) -> str:
+        """A ZooKeeper four-letter command's answer ('' if ZooKeeper does not answer)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.spec.zookeeper_port), 3) as sock:
+                sock.sendall(word.encode())
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError:
+            return ""
+        return b"".join(chunks).decode("utf-8", "replace")
 
     def down(self, purge: bool = False, timeout: float = 20.0) -> list[str]:
         """Stop brokers, then ZooKeeper; returns the names stopped. ``purge`` deletes data."""
@@ -226,8 +256,8 @@ class Cluster:
                 return f"partition {pid} ISR {part.isrs} is not full ({part.replicas})"
         return None
 
-    def _create_topic(self, admin: AdminClient) -> None:
-        topic = self.spec.topic
+    def _create_topic(self, admin: AdminClient, topic: TopicSpec | None = None) -> None:
+        topic = topic or self.spec.topic
         new = NewTopic(topic.name, topic.partitions, topic.replication_factor,
                        config=topic.configs())  # fmt: skip
         for future in admin.create_topics([new], operation_timeout=20).values():
@@ -236,6 +266,11 @@ class Cluster:
             except KafkaException as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
+
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 0) -> None:
+        """Create a topic shaped like the pilot's (RF 0: min(3, brokers)); exists is fine."""
+        rf = replication_factor or min(3, self.spec.brokers)
+        self._create_topic(self.admin(), TopicSpec(name, partitions, rf))
 
     def topic_configs(self, name: str) -> dict[str, str]:
         resource = ConfigResource("topic", name)
@@ -284,7 +319,7 @@ class Cluster:
         return _properties({
             "dataDir": data, "clientPort": self.spec.zookeeper_port,
             "clientPortAddress": "127.0.0.1", "maxClientCnxns": 0, "tickTime": 2000,
-            "admin.enableServer": "false", "4lw.commands.whitelist": "ruok,srvr,stat",
+            "admin.enableServer": "false", "4lw.commands.whitelist": "ruok,srvr,stat,dump",
         })  # fmt: skip
 
     def _broker_properties(self, index: int) -> str:
@@ -295,6 +330,9 @@ class Cluster:
             "log.dirs": self.paths.data_dir / f"broker-{index}",
             "zookeeper.connect": f"127.0.0.1:{self.spec.zookeeper_port}",
             "zookeeper.connection.timeout.ms": 18000,
+            # A killed broker's registration lives until its session expires; keep that short
+            # so `labctl up` can bring it back soon (ZooKeeper's floor is 2 ticks = 4 s).
+            "zookeeper.session.timeout.ms": SESSION_TIMEOUT_MS,
             "num.partitions": 1, "default.replication.factor": min(3, n),
             "offsets.topic.replication.factor": min(3, n), "offsets.topic.num.partitions": 5,
             "transaction.state.log.replication.factor": min(3, n),

@@ -15,7 +15,6 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import NewTopic
 
 from labctl.app import app, console
 from labctl.cluster import Cluster
@@ -33,7 +32,7 @@ def topics(
     create: Annotated[str | None, typer.Option(help="Create this topic.")] = None,
     describe: Annotated[str | None, typer.Option(help="Describe this topic.")] = None,
     partitions: Annotated[int, typer.Option(min=1)] = 1,
-    replication_factor: Annotated[int, typer.Option(min=1)] = 1,
+    replication_factor: Annotated[int, typer.Option(min=0, help="0: min(3, brokers).")] = 0,
     home: HomeOption = None,
 ) -> None:
     """List topics, or create / describe one."""
@@ -41,8 +40,7 @@ def topics(
     admin = cluster.admin()
     try:
         if create:
-            future = admin.create_topics([NewTopic(create, partitions, replication_factor)])
-            future[create].result(timeout=30)
+            cluster.create_topic(create, partitions, replication_factor)
             console.print(f"created {create}")
             return
         metadata = admin.list_topics(timeout=10)

@@ -1,0 +1,64 @@
+"""Benchmark of the status simulator: a 100-car day (2,160,100 records) against 10 s.
+
+Run with ``python -m bench simulator`` or ``python -m bench.simulator``. Writes into a
+temporary folder; measures in-process with 1 worker and with 2 worker processes, and the
+CLI end to end (``python -m simulator car-status``, its default workers).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from simulator.status import write_status_file
+
+CARS = 100
+TARGET_SECONDS = 10.0
+DATE = "20160101"
+
+
+def _row(label: str, seconds: float, records: int, size: int) -> str:
+    ratio = TARGET_SECONDS / seconds
+    verdict = "ok" if seconds <= TARGET_SECONDS else "MISSED"
+    return (
+        f"{label:<26} {seconds:7.2f} s {records / seconds:12,.0f} rec/s "
+        f"{size / seconds / 1e6:7.1f} MB/s   target {TARGET_SECONDS:.0f} s  "
+        f"ratio {ratio:5.2f}x  {verdict}"
+    )
+
+
+def run() -> list[tuple[str, float]]:
+    """Print the figures; return ``[(label, seconds), ...]``."""
+    print(f"simulator car-status: {CARS} cars, one day, {os.cpu_count()} CPUs")
+    results: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
+        for workers in (1, 2):
+            out = Path(tmp) / f"w{workers}"
+            began = time.perf_counter()
+            manifest = write_status_file(DATE, CARS, out, seed=1, workers=workers)
+            seconds = time.perf_counter() - began
+            size = Path(manifest.output).stat().st_size
+            label = f"api, {workers} worker{'s' if workers > 1 else ''}"
+            print(_row(label, seconds, manifest.records, size))
+            results.append((label, seconds))
+        out = Path(tmp) / "cli"
+        cmd = [sys.executable, "-m", "simulator", "car-status", "--date", DATE]
+        began = time.perf_counter()
+        subprocess.run(
+            [*cmd, "--cars", str(CARS), "--out", str(out), "--seed", "1"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        seconds = time.perf_counter() - began
+        path = out / f"SmartCarStatusInfo_{DATE}.txt"
+        print(_row("cli (default workers)", seconds, CARS * 21_601, path.stat().st_size))
+        results.append(("cli", seconds))
+    return results
+
+
+if __name__ == "__main__":
+    run()
