@@ -23,8 +23,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 pilot: setup
-	$(BIN)/labctl up
-	$(BIN)/labctl status
+	$(BIN)/labctl pilot
 
 bench: setup
 	$(BIN)/python -m bench

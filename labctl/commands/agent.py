@@ -1,1 +1,74 @@
-"""Commands of this area register on labctl.app.app (filled in by its issue)."""
+"""`labctl agent start|stop|status`: the lab's Flume-equivalent agent as a detached process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from labctl.app import app, console
+from labctl.cluster import Cluster
+from labctl.commands.cluster import HomeOption
+from labctl.errors import NotRunningError
+from labctl.paths import LabPaths, resolve_home
+from labctl.pilot import agent as lab_agent
+
+agent_app = typer.Typer(help="Run the lab's agent (python -m agents) with the pilot config.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.command("start")
+def start(
+    conf_file: Annotated[
+        Path | None, typer.Option(help="Agent config (default: the pilot's).")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Agent name in the config.")] = lab_agent.AGENT_NAME,
+    home: HomeOption = None,
+) -> None:
+    """Start the agent (no-op if it runs); returns when its metrics endpoint answers."""
+    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    pid = lab_agent.start(cluster.paths, cluster.spec, conf_file, name)
+    console.print(
+        f"agent {name} running (pid {pid}); log: {lab_agent.managed(cluster.paths).log_file}"
+    )
+
+
+@agent_app.command("stop")
+def stop(home: HomeOption = None) -> None:
+    """Stop the agent gracefully (it drains its channels first)."""
+    paths = LabPaths(resolve_home(home))
+    if not lab_agent.stop(paths):
+        raise NotRunningError("the agent is not running.")
+    console.print("agent stopped")
+
+
+@agent_app.command("status")
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Is the agent up, and its components' counters (from its /metrics)."""
+    paths = LabPaths(resolve_home(home))
+    proc = lab_agent.managed(paths).process()
+    if proc is None:
+        raise NotRunningError("the agent is not running.")
+    data = lab_agent.metrics(paths)
+    if as_json:
+        console.print_json(json.dumps({"pid": proc.pid, "metrics": data}))
+        return
+    table = Table(title=f"agent pid {proc.pid}")
+    for col in ("component", "health", "in", "out"):
+        table.add_column(col)
+    for key, m in data.items():
+        ins = (
+            m.get("EventAcceptedCount")
+            or m.get("EventPutSuccessCount")
+            or m.get("EventDrainAttemptCount", "")
+        )
+        outs = m.get("EventTakeSuccessCount") or m.get("EventDrainSuccessCount", "")
+        table.add_row(key, str(m.get("Health")), str(ins), str(outs))
+    console.print(table)

@@ -1,0 +1,400 @@
+"""The pilot's stage checks. They read Kafka, the files and the agent's log themselves and
+compare with the simulator's manifests; they never trust the agent's own counters.
+
+Stage 1 architecture, 2 environment, 3 Flume collection (status file -> logger), 4 Kafka
+collection (driving log -> SmartCar-Topic), 5 collection test (a full run against manifests).
+Stages 3-5 share one simulator run (``collect``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from agents.config.properties import load_properties
+from agents.config.topology import build_plan
+from labctl.cluster import Cluster
+from labctl.pilot import agent as lab_agent
+from simulator.driver import run_driver
+from simulator.manifest import Digest, Manifest
+from simulator.status import write_status_file
+
+RECORD = re.compile(rb"^\d{14}")
+EVENT_MARK = "[SmartCarInfo_LoggerSink] Event: "
+
+
+@dataclass
+class Check:
+    stage: int
+    name: str
+    ok: bool
+    measured: str = ""
+    hint: str = ""
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, stage: int, name: str, ok: bool, measured: object = "", hint: str = "") -> None:
+        self.checks.append(Check(stage, name, bool(ok), str(measured), "" if ok else hint))
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "labctl-verify/1", "ok": self.ok,
+                "checks": [asdict(c) for c in self.checks], "figures": self.figures}  # fmt: skip
+
+
+# stage 1
+def stage1(cluster: Cluster, report: Report) -> Any:
+    st = lab_agent.state(cluster.paths)
+    conf = st.get("conf_file") or str(lab_agent.pilot_conf())
+    env = lab_agent.agent_env(cluster.paths, cluster.spec)
+    plan = build_plan(load_properties(str(conf), env), str(st.get("name", lab_agent.AGENT_NAME)))
+    spool = [s for s in plan.sources.values() if s.type_name == "spooldir"]
+    tail = [s for s in plan.sources.values() if s.type_name in ("exec", "taildir")]
+
+    def filtered(src: Any) -> bool:
+        return any(i.type_name == "regex_filter" and i.context.get("regex") == r"^\d{14}"
+                   and (i.context.get("excludeEvents") or "false") == "false"
+                   for i in src.interceptors)  # fmt: skip
+
+    def sink_of(src: Any, kind: str) -> bool:
+        return any(k.type_name == kind and k.channels[0] in src.channels
+                   for k in plan.sinks.values())  # fmt: skip
+
+    report.add(
+        1,
+        "spooldir flow: regex_filter ^\\d{14} -> logger sink",
+        spool and filtered(spool[0]) and sink_of(spool[0], "logger"),
+        ", ".join(plan.describe()[:1]),
+        "the agent config lacks the status-file flow",
+    )
+    kafka_ok = (
+        tail
+        and filtered(tail[0])
+        and any(
+            k.type_name == "kafka"
+            and (k.context.get("topic") or k.context.get("kafka.topic")) == cluster.spec.topic.name
+            for k in plan.sinks.values()
+        )
+    )
+    report.add(
+        1,
+        "tail flow: regex_filter ^\\d{14} -> kafka sink on SmartCar-Topic",
+        kafka_ok,
+        "",
+        "the agent config lacks the driving-log flow to SmartCar-Topic",
+    )
+    report.add(1, "memory channels", plan.channels and all(
+        c.type_name == "memory" for c in plan.channels.values()), len(plan.channels),
+        "the pilot buffers in memory channels")  # fmt: skip
+    return plan
+
+
+# stage 2
+def stage2(cluster: Cluster, report: Report) -> None:
+    answer = cluster._zk_four_letters("ruok")
+    report.add(
+        2,
+        "ZooKeeper answers",
+        answer == "imok",
+        answer or "no answer",
+        "start the lab with `labctl up`; see `labctl logs zookeeper`",
+    )
+    try:
+        md = cluster.admin().list_topics(timeout=5)
+    except KafkaException as exc:
+        report.add(2, "brokers in metadata", False, str(exc), "no broker answers: `labctl up`")
+        return
+    report.add(
+        2,
+        "every broker in metadata",
+        len(md.brokers) == cluster.spec.brokers,
+        f"{len(md.brokers)}/{cluster.spec.brokers}",
+        "a broker is down: `labctl up`",
+    )
+    report.add(
+        2,
+        "controller elected",
+        md.controller_id >= 0,
+        md.controller_id,
+        "no controller: check `labctl logs broker-0`",
+    )
+    topic = md.topics.get(cluster.spec.topic.name)
+    report.add(
+        2,
+        f"{cluster.spec.topic.name} exists",
+        topic is not None,
+        "yes" if topic else "missing",
+        "create it again with `labctl up`",
+    )
+    if topic is not None:
+        problem = cluster._partition_problem(md)
+        report.add(
+            2,
+            "every partition has a leader and a full ISR",
+            problem is None,
+            problem or "ok",
+            "a replica is behind or a broker is down",
+        )
+    try:
+        lab_agent.metrics(cluster.paths)
+        up = lab_agent.managed(cluster.paths).process() is not None
+    except Exception:
+        up = False
+    report.add(
+        2,
+        "agent up, metrics answering",
+        up,
+        "yes" if up else "no",
+        "start it with `labctl agent start`",
+    )
+    writable = all(d.is_dir() and _writable(d) for d in cluster.paths.working_dirs())
+    report.add(
+        2,
+        "working directories present and writable",
+        writable,
+        "",
+        f"check {cluster.paths.working_dir}",
+    )
+
+
+def _writable(d: Path) -> bool:
+    probe = d / f".probe-{uuid.uuid4().hex}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+# stages 3-5: one run
+def _end_offsets(cluster: Cluster) -> dict[int, int]:
+    c = Consumer({**cluster.client_config(), "group.id": "labctl-verify"})
+    md = c.list_topics(cluster.spec.topic.name, timeout=10)
+    ends = {p: c.get_watermark_offsets(TopicPartition(cluster.spec.topic.name, p), timeout=10)[1]
+            for p in md.topics[cluster.spec.topic.name].partitions}  # fmt: skip
+    c.close()
+    return ends
+
+
+def _read_from(cluster: Cluster, starts: dict[int, int], expect: int,
+               idle: float = 10.0) -> list[tuple[int, bytes, int]]:  # fmt: skip
+    """(partition, value, append-time ms) of records after *starts*, until *expect* or idle."""
+    c = Consumer({**cluster.client_config(), "group.id": uuid.uuid4().hex,
+                  "enable.auto.commit": False})  # fmt: skip
+    c.assign([TopicPartition(cluster.spec.topic.name, p, o) for p, o in starts.items()])
+    out: list[tuple[int, bytes, int]] = []
+    last = time.monotonic()
+    while len(out) < expect and time.monotonic() - last < idle:
+        batch = c.consume(5000, 0.5)
+        for m in batch:
+            if not m.error():
+                out.append((m.partition(), m.value(), m.timestamp()[1]))
+        if batch:
+            last = time.monotonic()
+    c.close()
+    return out
+
+
+def _logger_events(log: Path, start: int) -> tuple[int, int]:
+    """(events, header lines) the logger sink printed after byte *start* of the agent log."""
+    events = headers = 0
+    with open(log, "rb") as fh:
+        fh.seek(start)
+        for line in fh:
+            text = line.decode("utf-8", "replace")
+            if EVENT_MARK in text:
+                events += 1
+                if "SmartCar Status" in text or "Status Informa" in text:
+                    headers += 1
+    return events, headers
+
+
+def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: int | None,
+            stages: set[int], date: str = "20160101") -> None:  # fmt: skip
+    paths = cluster.paths
+    log = lab_agent.managed(paths).log_file
+    if lab_agent.managed(paths).process() is None:
+        for s in sorted(stages):
+            report.add(s, "agent running", False, "no", "start it with `labctl agent start`")
+        return
+    run_dir = paths.runs_dir / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_start = log.stat().st_size if log.exists() else 0
+    try:
+        starts = _end_offsets(cluster)
+    except KafkaException as exc:
+        for s in sorted(stages & {4, 5}):
+            report.add(s, "topic readable", False, str(exc), "a broker is down (`labctl status`)")
+        return
+    realtime = paths.realtime_log
+    realtime.parent.mkdir(parents=True, exist_ok=True)
+    if realtime.exists():
+        realtime.rename(run_dir / "previous-driver.log")  # tail -F follows the new file
+    time.sleep(1.5)  # let tail -F notice the new file before lines arrive
+    driver_box: dict[str, Manifest] = {}
+
+    def drive() -> None:
+        driver_box["m"] = run_driver(date, cars, realtime, duration=duration, seed=seed,
+                                     garbage_rate=0.01)  # fmt: skip
+
+    began = time.monotonic()
+    t = threading.Thread(target=drive, daemon=True)
+    t.start()
+    status = write_status_file(date, cars, paths.status_staging_dir, seed=seed,
+                               spool_dir=paths.spool_dir)  # fmt: skip
+    t.join()
+    driver = driver_box["m"]
+    for m in (status, driver):
+        m.write(run_dir / f"{m.kind}.manifest.json")
+    spooled = paths.spool_dir / Path(status.output).name
+    rejected = spooled.with_name(spooled.name + ".REJECTED")
+    # stage 3: the status file consumed and logged
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        events, headers = _logger_events(log, log_start)
+        if (events >= status.records and not spooled.exists()) or rejected.exists():
+            break
+        time.sleep(1)
+    events, headers = _logger_events(log, log_start)
+    report.add(
+        3,
+        "status file consumed (deletePolicy immediate)",
+        not spooled.exists(),
+        spooled.name,
+        "the spooldir source did not finish the file: `labctl logs agent`",
+    )
+    report.add(
+        3,
+        "one logger event per valid record",
+        events == status.records,
+        f"{events} logged / {status.records} valid",
+        "records were lost or garbage passed the filter: check the regex_filter",
+    )
+    report.add(
+        3,
+        "no header line logged",
+        headers == 0,
+        headers,
+        "the regex_filter ^\\d{14} is missing or wrong",
+    )
+    # stages 4-5: the driving records in Kafka
+    got = _read_from(cluster, starts, driver.records)
+    values = [v for _, v, _ in got]
+    digest = Digest()
+    digest.add_many(v for v in values if RECORD.match(v))
+    distinct = len(set(values))
+    garbage = sum(1 for v in values if not RECORD.match(v))
+    dupes = len(values) - distinct
+    missing = max(driver.records - (distinct - garbage), 0)
+    exact = digest == driver.record_digest if dupes == 0 else None
+    report.add(
+        4,
+        "driving records arrive in SmartCar-Topic",
+        len(values) > 0,
+        f"{len(values)} read",
+        "nothing arrived: is the Kafka sink running? `labctl logs agent`",
+    )
+    report.add(
+        4,
+        "byte for byte (manifest digest)",
+        exact is True,
+        f"digest {'matches' if exact else 'differs'}",
+        "records differ from what the simulator wrote",
+    )
+    report.add(5, "0 missing", missing == 0, missing, "records were lost between log and topic")
+    report.add(5, "0 duplicates", dupes == 0, dupes, "the agent re-sent records (restart?)")
+    report.add(
+        5,
+        "0 garbage let through",
+        garbage == 0,
+        garbage,
+        "the regex_filter let malformed lines through",
+    )
+    report.add(
+        5,
+        "logger events = valid status records",
+        events == status.records,
+        f"{events}/{status.records}",
+        "status records were lost or duplicated",
+    )
+    order_ok = _per_car_order(got)
+    report.add(
+        5, "each car's records in order (per partition)", order_ok, "", "records were reordered"
+    )
+    lat = _latencies(got, driver)
+    elapsed = time.monotonic() - began
+    report.figures.update({
+        "run": run_dir.name, "cars": cars, "duration_s": duration,
+        "status_records": status.records, "status_garbage": status.garbage_lines,
+        "driving_records": driver.records, "driving_garbage": driver.garbage_lines,
+        "delivered": len(values), "elapsed_s": round(elapsed, 1),
+        "throughput_rps": round(len(values) / max(duration, 1e-9), 1), **lat,
+    })  # fmt: skip
+
+
+def _per_car_order(got: list[tuple[int, bytes, int]]) -> bool:
+    last: dict[tuple[int, bytes], bytes] = {}
+    for part, value, _ in got:
+        car = value[15:20]
+        key = (part, car)
+        if key in last and value[:14] < last[key]:
+            return False
+        last[key] = value[:14]
+    return True
+
+
+def _latencies(got: list[tuple[int, bytes, int]], driver: Manifest) -> dict[str, Any]:
+    """Append time minus the time the driver scheduled the line (its clock: +2 s a record,
+    ``rate`` records a second): approximate, as the driver's own jitter is included."""
+    try:
+        start = datetime.fromisoformat(driver.started).timestamp() * 1000
+        rate = float(driver.parameters.get("rate", 10))
+        day0 = datetime.strptime(str(driver.parameters.get("date", "20160101")), "%Y%m%d")
+    except (ValueError, TypeError):
+        return {}
+    lat = []
+    for _, value, ts in got:
+        if not RECORD.match(value):
+            continue
+        sim = datetime.strptime(value[:14].decode(), "%Y%m%d%H%M%S")
+        index = (sim - day0).total_seconds() / 2
+        lat.append(ts - (start + index / rate * 1000))
+    if not lat:
+        return {}
+    lat.sort()
+    return {"latency_p50_ms": round(lat[len(lat) // 2], 1),
+            "latency_p99_ms": round(lat[int(len(lat) * 0.99)], 1)}  # fmt: skip
+
+
+def verify(cluster: Cluster, stages: set[int], cars: int = 5, duration: float = 10.0,
+           seed: int | None = None) -> Report:  # fmt: skip
+    report = Report()
+    if 1 in stages:
+        stage1(cluster, report)
+    if 2 in stages:
+        stage2(cluster, report)
+    if stages & {3, 4, 5}:
+        collect(cluster, report, cars, duration, seed, stages & {3, 4, 5})
+        report.checks = [c for c in report.checks if c.stage in stages]
+    cluster.paths.reports_dir.mkdir(parents=True, exist_ok=True)
+    out = cluster.paths.reports_dir / f"verify-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    report.figures["report"] = str(out)
+    return report
