@@ -73,7 +73,7 @@ class ChannelProcessor:
 
     @staticmethod
     def _put(channel: Channel, batch: EventBatch, ack: Ack | None) -> None:
-        cap = getattr(channel, "transaction_capacity", len(batch)) or len(batch)
+        cap = channel.transaction_capacity or len(batch)
         if len(batch) <= cap:
             with channel.transaction() as tx:
                 tx.put(batch, ack)

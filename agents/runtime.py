@@ -74,10 +74,6 @@ class Agent:
         self._supervisor: threading.Thread | None = None
         self._build()
 
-    @classmethod
-    def from_plan(cls, plan: AgentPlan) -> Agent:
-        return cls(plan)
-
     def _configure(self, cp: ComponentPlan) -> Component:
         comp: Component = cp.cls(cp.name)
         comp.configure(cp.context)

@@ -186,13 +186,13 @@ class Cluster:
             return
         node = f"/brokers/ids/{int(name.split('-')[1])}"
         waited = False
-        while time.monotonic() < deadline and node in self._zk_four_letters("dump"):
+        while time.monotonic() < deadline and node in self.zk_four_letters("dump"):
             if not waited:
                 progress(f"waiting for ZooKeeper to expire {name}'s old session")
                 waited = True
             time.sleep(0.5)
 
-    def _zk_four_letters(self, word: str) -> str:
+    def zk_four_letters(self, word: str) -> str:
         """A ZooKeeper four-letter command's answer ('' if ZooKeeper does not answer)."""
         try:
             with socket.create_connection(("127.0.0.1", self.spec.zookeeper_port), 3) as sock:
@@ -236,7 +236,7 @@ class Cluster:
                         created = True
                     problem = f"topic {self.spec.topic.name} not yet in metadata"
                 else:
-                    problem = self._partition_problem(metadata)
+                    problem = self.partition_problem(metadata)
                     if problem is None:
                         return
             except KafkaException as exc:
@@ -245,7 +245,7 @@ class Cluster:
         raise ReadinessTimeout(f"the cluster was not ready in time ({problem}); see logs in "
                                f"{self.paths.logs_dir}.")  # fmt: skip
 
-    def _partition_problem(self, metadata) -> str | None:
+    def partition_problem(self, metadata) -> str | None:
         topic = metadata.topics[self.spec.topic.name]
         if topic.error is not None:
             return str(topic.error)

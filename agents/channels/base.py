@@ -53,6 +53,11 @@ class Transaction:
 class Channel(Component):
     KIND = "CHANNEL"
 
+    @property
+    def transaction_capacity(self) -> int | None:
+        """Most events one transaction may hold; None for no limit."""
+        return None
+
     def transaction(self) -> Transaction:
         raise NotImplementedError
 

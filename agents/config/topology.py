@@ -29,6 +29,7 @@ class ComponentPlan:
     context: Context
     channels: list[str] = field(default_factory=list)  # sources: channels; sinks: [channel]
     interceptors: list[ComponentPlan] = field(default_factory=list)
+    broken: bool = False  # an interceptor of this source cannot be built
 
 
 @dataclass
@@ -182,16 +183,20 @@ def _plan_component(
                     severity="warning",
                 )
             )
-        comp.interceptors = _plan_interceptors(plan, where, raw)
+        comp.interceptors, comp.broken = _plan_interceptors(plan, where, raw)
     elif kind == "sink":
         comp.channels = raw["channel"].value.split() if "channel" in raw else []
     return comp
 
 
-def _plan_interceptors(plan: AgentPlan, where: str, raw: dict[str, Raw]) -> list[ComponentPlan]:
+def _plan_interceptors(
+    plan: AgentPlan, where: str, raw: dict[str, Raw]
+) -> tuple[list[ComponentPlan], bool]:
+    """The source's interceptor chain, and whether any link of it is broken."""
     if "interceptors" not in raw:
-        return []
+        return [], False
     out = []
+    broken = False
     names = raw["interceptors"].value.split()
     for iname in names:
         sub = {
@@ -211,7 +216,8 @@ def _plan_interceptors(plan: AgentPlan, where: str, raw: dict[str, Raw]) -> list
                     f"add {iwhere}.type = ...",
                 )
             )
-            return [None]  # type: ignore[list-item]  # marks the chain broken
+            broken = True
+            continue
         found = resolve("interceptor", sub["type"].value)
         if found.cls is None:
             plan.problems.append(
@@ -223,7 +229,8 @@ def _plan_interceptors(plan: AgentPlan, where: str, raw: dict[str, Raw]) -> list
                     found.suggestion,
                 )
             )
-            return [None]  # type: ignore[list-item]
+            broken = True
+            continue
         out.append(
             ComponentPlan(
                 "interceptor",
@@ -244,13 +251,13 @@ def _plan_interceptors(plan: AgentPlan, where: str, raw: dict[str, Raw]) -> list
                 severity="warning",
             )
         )
-    return out
+    return out, broken
 
 
 def _drop(plan: AgentPlan, table: dict[str, ComponentPlan], name: str) -> None:
     """Leave a component out, still reporting its property problems (for --check)."""
     cp = table.pop(name)
-    for c in [cp, *(i for i in cp.interceptors if i is not None)]:
+    for c in [cp, *cp.interceptors]:
         c.context.resolve(c.cls.PROPERTIES, getattr(c.cls, "PREFIXES", ()))
         plan.problems.extend(c.context.problems)
 
@@ -259,7 +266,7 @@ def _link(plan: AgentPlan, prefix: str) -> None:
     """Drop sources and sinks whose channels do not exist, and channels nothing uses."""
     for name, src in list(plan.sources.items()):
         line = src.context.line_of("channels")
-        if any(i is None for i in src.interceptors):
+        if src.broken:
             _drop(plan, plan.sources, name)
             continue
         if not src.channels:

@@ -91,7 +91,6 @@ class RegexFilterInterceptor(Interceptor):
         except (UnicodeEncodeError, re.error):
             self._bytes_search = None
         self._text_search = self.conf["regex"].search
-        self.dropped = 0
 
     def _matches(self, body: bytes) -> bool:
         if self._bytes_search is not None:
@@ -107,8 +106,6 @@ class RegexFilterInterceptor(Interceptor):
                 kept = [b for b in bodies if search(b) is None]
             else:
                 kept = [b for b in bodies if search(b) is not None]
-            self.dropped += len(bodies) - len(kept)
             return EventBatch(kept, batch.common) if len(kept) != len(bodies) else batch
         keep = [i for i, b in enumerate(bodies) if self._matches(b) != exclude]
-        self.dropped += len(bodies) - len(keep)
         return batch.select(keep) if len(keep) != len(bodies) else batch

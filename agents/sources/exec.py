@@ -2,8 +2,9 @@
 
 Latency: Flume's exec source holds lines until ``batchSize`` lines or ``batchTimeout`` (3 s)
 pass. Ours hands over whatever complete lines one read of the pipe returns, at once (up to
-``batchSize`` per batch), so ``tail -F`` lines reach the channel within milliseconds;
-``batchTimeout`` only bounds how long a partial line can wait.
+``batchSize`` per batch), so ``tail -F`` lines reach the channel within milliseconds. It never
+holds complete lines, so ``batchTimeout`` has nothing to time out: it is accepted for
+compatibility and unused. A partial last line waits for its newline or the command's end.
 Guarantee: like Flume's, at most once across an agent crash (the command's output cannot be
 replayed); use TAILDIR for at-least-once from files.
 """
@@ -15,17 +16,16 @@ import os
 import shlex
 import signal
 import subprocess
-import threading
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.base import Source
+from agents.sources.base import ThreadedSource
 from agents.sources.lines import LineSplitter
 
 READ_SIZE = 1 << 16
 
 
-class ExecSource(Source):
+class ExecSource(ThreadedSource):
     TYPE = "exec"
     PROPERTIES = (
         Prop("command", "str", doc="The command to run (e.g. tail -F /path/to/log)."),
@@ -34,7 +34,13 @@ class ExecSource(Source):
         Prop("restartThrottle", "int", 10000, "Milliseconds to wait before a restart.", minimum=0),
         Prop("logStdErr", "bool", False, "Log the command's stderr."),
         Prop("batchSize", "int", 20, "Most lines per batch.", minimum=1),
-        Prop("batchTimeout", "int", 3000, "Milliseconds a partial last line may wait.", minimum=0),
+        Prop(
+            "batchTimeout",
+            "int",
+            3000,
+            "Accepted for compatibility; unused (lines are handed over as soon as they are read).",
+            minimum=0,
+        ),
         Prop("charset", "str", "UTF-8", "Charset of the command's output (bad bytes replaced)."),
         Prop("maxLineLength", "int", 1 << 20, "Longer lines are cut (ours).", minimum=1),
     )
@@ -52,26 +58,15 @@ class ExecSource(Source):
         if not self._argv:
             context.problem("command", "is empty")
         self._proc: subprocess.Popen[bytes] | None = None
-        self._thread: threading.Thread | None = None
         self.restarts = 0
 
-    def start(self) -> None:
-        self.stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.name}", daemon=True)
-        self._thread.start()
-        super().start()
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def interrupt(self) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        if self._thread is not None:
-            self._thread.join(10)
-        super().stop()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         while not self.stopping.is_set():
             code = self._run_once()
             if self.stopping.is_set():

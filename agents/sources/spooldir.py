@@ -20,15 +20,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from agents.acks import Checkpoints
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.base import Source
+from agents.sources.base import ThreadedSource
 from agents.sources.lines import POLICIES, DecodeFailure, LineSplitter
 
 CHUNK = 1 << 20
@@ -42,9 +40,10 @@ class _Candidate:
     size: int
     mtime_ns: int
     inode: int
+    offset: int = 0  # where an earlier run stopped reading
 
 
-class SpoolDirSource(Source):
+class SpoolDirSource(ThreadedSource):
     TYPE = "spooldir"
     PROPERTIES = (
         Prop("spoolDir", "str", doc="Directory to read files from."),
@@ -151,28 +150,12 @@ class SpoolDirSource(Source):
         self.files_done = 0
         self.files_rejected = 0
         self._seen: dict[str, tuple[int, int]] = {}  # name -> (size, mtime) at the last look
-        self._thread: threading.Thread | None = None
+        self._skip: set[str] = set()  # rejected files that could not be renamed
 
-    # lifecycle
-    def start(self) -> None:
+    def prepare(self) -> None:
         self.tracker.mkdir(parents=True, exist_ok=True)
-        self.stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.name}", daemon=True)
-        self._thread.start()
-        super().start()
 
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-        super().stop()
-
-    def health(self) -> str:
-        if self._thread is not None and not self._thread.is_alive() and not self.stopping.is_set():
-            return "failed: reader thread ended"
-        return super().health()
-
-    def _run(self) -> None:
+    def run(self) -> None:
         pause = self.conf["pollDelay"] / 1000
         while not self.stopping.is_set():
             try:
@@ -210,6 +193,7 @@ class SpoolDirSource(Source):
             name.startswith(".")
             or name.endswith(c["fileSuffix"])
             or name.endswith(REJECTED)
+            or name in self._skip
             or not c["includePattern"].search(name)
             or (c["ignorePattern"].pattern != "^$" and c["ignorePattern"].search(name))
         )
@@ -272,9 +256,7 @@ class SpoolDirSource(Source):
         if st.st_ino != meta["inode"]:
             self._meta_path().unlink(missing_ok=True)
             return None
-        cand = _Candidate(path, meta["size"], meta["mtime_ns"], meta["inode"])
-        cand.offset = meta["offset"]  # type: ignore[attr-defined]
-        return cand
+        return _Candidate(path, meta["size"], meta["mtime_ns"], meta["inode"], meta["offset"])
 
     def _already_consumed(self, cand: _Candidate) -> bool:
         if self.conf["deletePolicy"] == "immediate":
@@ -289,7 +271,7 @@ class SpoolDirSource(Source):
         if not resume and self._already_consumed(cand):
             self._reject(cand, "a file of this name was already consumed")
             return
-        offset = getattr(cand, "offset", 0)
+        offset = cand.offset
         c = self.conf
         common: dict[str, str] = {}
         if c["fileHeader"]:
@@ -397,9 +379,6 @@ class SpoolDirSource(Source):
             where = f"set aside as {target.name}"
         except OSError as exc:
             where = f"left in place (cannot rename: {exc.strerror}); it will be skipped"
-            self._seen.pop(cand.path.name, None)
-            self.conf["ignorePattern"] = re.compile(
-                f"{self.conf['ignorePattern'].pattern}|^{re.escape(cand.path.name)}$"
-            )
+            self._skip.add(cand.path.name)
         self._meta_path().unlink(missing_ok=True)
         self.log.error("%s %s; %s", cand.path, why, where)

@@ -4,7 +4,9 @@ Files are tracked by inode, not by name. When a log is rotated (renamed, then cr
 the renamed file keeps its inode: we finish reading it to its end through the descriptor we
 hold, then drop it, and read the new file from its start, so no line is read twice and none
 is skipped (Flume's TAILDIR re-reads or loses lines here: FLUME-3216, FLUME-3342). A file
-truncated in place (copytruncate) is read again from its start, with a warning.
+truncated in place (copytruncate) is read again from its start, with a warning. A file created
+and renamed away to a non-matching name within one ``pollInterval`` is never seen (no tailer
+can know it existed); include rotated names in the pattern if rotations can be that fast.
 
 Positions are written to ``positionFile`` (Flume's JSON shape: inode, pos, file) every
 ``writePosInterval`` ms and at stop, and only for lines the channel accepted: after a crash
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 from agents.acks import Checkpoints
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.base import Source
+from agents.sources.base import ThreadedSource
 from agents.sources.lines import LineSplitter
 
 READ_SIZE = 1 << 20
@@ -50,7 +51,7 @@ class _Tail:
         return self.safe_pos if self.safe_pos >= 0 else self.pos
 
 
-class TaildirSource(Source):
+class TaildirSource(ThreadedSource):
     TYPE = "TAILDIR"
     PROPERTIES = (
         Prop("filegroups", "list", doc="Names of the file groups (space separated)."),
@@ -134,32 +135,22 @@ class TaildirSource(Source):
             self._headers.setdefault(group, {})[hkey] = value
         self._posfile = Path(os.path.expanduser(self.conf["positionFile"]))
         self._tails: dict[int, _Tail] = {}
-        self._thread: threading.Thread | None = None
 
-    # lifecycle
-    def start(self) -> None:
+    def prepare(self) -> None:
         self._posfile.parent.mkdir(parents=True, exist_ok=True)
         self._load_positions()
-        self.stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.name}", daemon=True)
-        self._thread.start()
-        super().start()
 
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join()
+    def release(self) -> None:
         for tail in self._tails.values():
             if tail.fd is not None:
                 os.close(tail.fd)
                 tail.fd = None
         self._write_positions()
-        super().stop()
 
     def checkpoint(self) -> None:
         self._write_positions()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         last_write = time.monotonic()
         interval = self.conf["pollInterval"] / 1000
         while not self.stopping.is_set():

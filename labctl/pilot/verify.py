@@ -107,7 +107,7 @@ def stage1(cluster: Cluster, report: Report) -> Any:
 
 # stage 2
 def stage2(cluster: Cluster, report: Report) -> None:
-    answer = cluster._zk_four_letters("ruok")
+    answer = cluster.zk_four_letters("ruok")
     report.add(
         2,
         "ZooKeeper answers",
@@ -143,7 +143,7 @@ def stage2(cluster: Cluster, report: Report) -> None:
         "create it again with `labctl up`",
     )
     if topic is not None:
-        problem = cluster._partition_problem(md)
+        problem = cluster.partition_problem(md)
         report.add(
             2,
             "every partition has a leader and a full ISR",

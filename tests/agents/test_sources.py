@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.agents.agent_helpers import (
     agent_from_text,
@@ -112,36 +115,44 @@ def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
     assert duplicates < len(records) // 2  # resumed near where it was, not from the start
 
 
-def test_taildir_follows_rotation_without_duplicates_or_loss(tmp_path: Path):
-    logdir, out = tmp_path / "logs", tmp_path / "out"
-    logdir.mkdir()
-    log = logdir / "app.log"
-    conf = (
+def taildir_conf(pattern: str, state: Path, out: Path) -> str:
+    return (
         "a.sources = t\na.channels = c\na.sinks = k\n"
-        f"a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
-        f"a.sources.t.filegroups.g = {logdir}/app\\\\.log.*\n"
-        f"a.sources.t.positionFile = {tmp_path}/pos.json\na.sources.t.channels = c\n"
-        "a.sources.t.writePosInterval = 100\n"
+        "a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {pattern}\na.sources.t.positionFile = {state}/pos.json\n"
+        "a.sources.t.writePosInterval = 100\na.sources.t.channels = c\n"
         "a.channels.c.type = memory\na.channels.c.capacity = 10000\n"
         f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
         "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
     )
-    agent = agent_from_text(conf)
+
+
+@pytest.mark.parametrize("pattern", ["app\\\\.log.*", "app\\\\.log"],
+                         ids=["rotated-name-matches", "rotated-name-does-not-match"])  # fmt: skip
+def test_taildir_follows_rotation_without_duplicates_or_loss(tmp_path: Path, pattern: str):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    agent = agent_from_text(taildir_conf(f"{logdir}/{pattern}", tmp_path, out))
     agent.start()
     expected = []
     try:
         for round_ in range(3):
-            with open(log, "ab") as fh:
-                for i in range(100):
+            for i in range(100):
+                with open(log, "ab") as fh:
                     line = b"r%d-%d" % (round_, i)
                     expected.append(line)
                     fh.write(line + b"\n")
-            assert wait_for(lambda: len(lines_in(out)) == len(expected))
-            os.rename(log, logdir / f"app.log.{round_ + 1}")  # rotated name still matches
+                if i == 0:  # the agent follows this file before the rest is written
+                    assert wait_for(lambda: len(lines_in(out)) == len(expected))
+            if round_ % 2:  # rotate before the agent read the rest, and after
+                assert wait_for(lambda: len(lines_in(out)) == len(expected))
+            os.rename(log, logdir / f"app.log.{round_ + 1}")
         with open(log, "ab") as fh:
             fh.write(b"final\n")
         expected.append(b"final")
         assert wait_for(lambda: len(lines_in(out)) >= len(expected))
+        time.sleep(0.3)  # a duplicate would arrive now
     finally:
         agent.stop()
     assert sorted(lines_in(out)) == sorted(expected)
@@ -151,14 +162,7 @@ def test_taildir_restart_resumes_from_its_position(tmp_path: Path):
     logdir, out = tmp_path / "logs", tmp_path / "out"
     logdir.mkdir()
     log = logdir / "app.log"
-    conf = (
-        "a.sources = t\na.channels = c\na.sinks = k\n"
-        f"a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
-        f"a.sources.t.filegroups.g = {log}\na.sources.t.positionFile = {tmp_path}/pos.json\n"
-        "a.sources.t.channels = c\na.channels.c.type = memory\n"
-        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
-        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
-    )
+    conf = taildir_conf(str(log), tmp_path, out)
     log.write_bytes(b"one\ntwo\n")
     agent = agent_from_text(conf)
     agent.start()
