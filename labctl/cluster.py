@@ -7,11 +7,14 @@ the pilot's topic has a leader and a full ISR. The shape is recorded in ``lab.js
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import socket
+import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +22,13 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from labctl.errors import LabHomeError, NotRunningError, PortInUseError, ReadinessTimeout
+from labctl.errors import (
+    LabError,
+    LabHomeError,
+    NotRunningError,
+    PortInUseError,
+    ReadinessTimeout,
+)
 from labctl.kafka.dist import KAFKA_VERSION, ensure_kafka, require_java
 from labctl.paths import LabPaths
 from labctl.supervisor import Managed
@@ -53,12 +62,43 @@ class ClusterSpec:
     base_port: int = 9092
     topic: TopicSpec = field(default_factory=TopicSpec)
     backend: str = "local"
-    mode: str = "zookeeper"
+    mode: str = "zookeeper"  # or "kraft"
     kafka_version: str = KAFKA_VERSION
+    quorum: int = 1  # ZooKeeper servers, or KRaft controllers
+    cluster_id: str = ""  # KRaft only: the id its storage is formatted with
 
     def __post_init__(self) -> None:
         if self.topic.replication_factor <= 0:
             self.topic.replication_factor = min(3, self.brokers)
+        if self.mode not in ("zookeeper", "kraft"):
+            raise ValueError(f"unknown mode {self.mode!r}")
+        if self.mode == "kraft" and not self.cluster_id:
+            self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+    @property
+    def quorum_ports(self) -> list[int]:
+        """Client ports of the ZooKeeper servers, or listener ports of the KRaft controllers."""
+        return [self.zookeeper_port + i for i in range(self.quorum)]
+
+    @property
+    def quorum_names(self) -> list[str]:
+        if self.mode == "kraft":
+            return [f"controller-{i}" for i in range(self.quorum)]
+        return ["zookeeper"] if self.quorum == 1 else [f"zookeeper-{i}" for i in range(self.quorum)]
+
+    @property
+    def zookeeper_connect(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.quorum_ports)
+
+    @property
+    def controller_voters(self) -> str:
+        return ",".join(f"{CONTROLLER_ID_BASE + i}@127.0.0.1:{p}"
+                        for i, p in enumerate(self.quorum_ports))  # fmt: skip
+
+    def describe(self) -> str:
+        quorum = (f"{self.quorum} KRaft controller(s)" if self.mode == "kraft"
+                  else f"{self.quorum} ZooKeeper server(s)")  # fmt: skip
+        return f"{quorum} + {self.brokers} broker(s)"
 
     @property
     def broker_ports(self) -> list[int]:
@@ -79,6 +119,9 @@ class ClusterSpec:
 
 
 SESSION_TIMEOUT_MS = 6000
+CONTROLLER_ID_BASE = 100  # KRaft controllers' node ids (brokers are 0..n-1)
+# Peer ports of a ZooKeeper ensemble member: client port + these offsets.
+ZK_QUORUM_OFFSET, ZK_ELECTION_OFFSET = 100, 200
 
 
 def port_free(port: int) -> bool:
@@ -132,17 +175,30 @@ class Cluster:
         return cls(paths, spec)
 
     # -- components ---------------------------------------------------------------------
-    @property
-    def zookeeper(self) -> Managed:
-        return self._managed("zookeeper")
+    def quorum(self) -> list[tuple[Managed, int]]:
+        """The ZooKeeper servers or KRaft controllers, with their ports."""
+        names, ports = self.spec.quorum_names, self.spec.quorum_ports
+        return [(self._managed(n), p) for n, p in zip(names, ports, strict=True)]
 
     def broker(self, index: int) -> Managed:
         return self._managed(f"broker-{index}")
 
     def components(self) -> list[tuple[Managed, int]]:
-        """Every component with its port, ZooKeeper first."""
+        """Every component with its port, the quorum first."""
         brokers = [(self.broker(i), p) for i, p in enumerate(self.spec.broker_ports)]
-        return [(self.zookeeper, self.spec.zookeeper_port), *brokers]
+        return [*self.quorum(), *brokers]
+
+    def quorum_health(self) -> tuple[int, str]:
+        """(members serving, what was seen): ZooKeeper's ``ruok``, or a KRaft controller's
+        process and port."""
+        seen = []
+        for managed, port in self.quorum():
+            if self.spec.mode == "zookeeper":
+                ok = self.zk_four_letters("ruok", port) == "imok"
+            else:
+                ok = managed.process() is not None and not port_free(port)
+            seen.append(f"{managed.name} {'ok' if ok else 'down'}")
+        return sum(s.endswith(" ok") for s in seen), ", ".join(seen)
 
     def _managed(self, name: str) -> Managed:
         token = f"{self.paths.config_dir / name}.properties"
@@ -161,7 +217,21 @@ class Cluster:
             directory.mkdir(parents=True, exist_ok=True)
         self.paths.state_file.write_text(json.dumps(self.spec.to_json(), indent=2) + "\n")
         self._write_log4j()
-        for managed, port in self.components():
+        if self.spec.mode == "kraft":
+            self._format_storage(java, dist.classpath, progress)
+        deadline = began + timeout
+        self._start_missing(self.quorum(), java, dist.classpath, deadline, progress)
+        for member, member_port in self.quorum():
+            self._wait_port(member, member_port, deadline)
+        brokers = [(self.broker(i), p) for i, p in enumerate(self.spec.broker_ports)]
+        self._start_missing(brokers, java, dist.classpath, deadline, progress)
+        progress("waiting for brokers and a controller")
+        self.wait_ready(began + timeout, progress)
+        return time.monotonic() - began
+
+    def _start_missing(self, members: list[tuple[Managed, int]], java: str, classpath: str,
+                       deadline: float, progress: Progress) -> None:  # fmt: skip
+        for managed, port in members:
             if managed.process() is not None:
                 continue
             if not port_free(port):
@@ -170,19 +240,14 @@ class Cluster:
                     "stop it or pick other ports with --base-port / --zookeeper-port."
                 )
             if managed.name.startswith("broker-"):
-                self._wait_old_session(managed.name, began + timeout, progress)
+                self._wait_old_session(managed.name, deadline, progress)
             progress(f"starting {managed.name} on port {port}")
-            managed.start(self._command(java, dist.classpath, managed.name), self._env())
-            if managed.name == "zookeeper":
-                self._wait_port(managed, port, began + timeout)
-        progress("waiting for brokers and a controller")
-        self.wait_ready(began + timeout, progress)
-        return time.monotonic() - began
+            managed.start(self._command(java, classpath, managed.name), self._env())
 
     def _wait_old_session(self, name: str, deadline: float, progress: Progress) -> None:
         """A broker killed moments ago is still registered in ZooKeeper; starting it now would
         fail with NodeExists. Wait (at most a session timeout) until ZooKeeper dropped it."""
-        if self.spec.mode != "zookeeper" or self.zookeeper.process() is None:
+        if self.spec.mode != "zookeeper":
             return
         node = f"/brokers/ids/{int(name.split('-')[1])}"
         waited = False
@@ -192,10 +257,12 @@ class Cluster:
                 waited = True
             time.sleep(0.5)
 
-    def zk_four_letters(self, word: str) -> str:
+    def zk_four_letters(self, word: str, port: int | None = None) -> str:
         """A ZooKeeper four-letter command's answer ('' if ZooKeeper does not answer)."""
         try:
-            with socket.create_connection(("127.0.0.1", self.spec.zookeeper_port), 3) as sock:
+            with socket.create_connection(
+                ("127.0.0.1", port or self.spec.zookeeper_port), 3
+            ) as sock:
                 sock.sendall(word.encode())
                 chunks = []
                 while chunk := sock.recv(65536):
@@ -204,8 +271,24 @@ class Cluster:
             return ""
         return b"".join(chunks).decode("utf-8", "replace")
 
+    def _format_storage(self, java: str, classpath: str, progress: Progress) -> None:
+        """KRaft nodes need their log dirs formatted with the cluster id, once."""
+        for name in [*self.spec.quorum_names, *(f"broker-{i}" for i in range(self.spec.brokers))]:
+            if (self.paths.data_dir / name / "meta.properties").exists():
+                continue
+            progress(f"formatting {name}'s storage for KRaft")
+            config = self._write_config(name)
+            result = subprocess.run(
+                [java, "-Xmx128m", "-cp", classpath, "kafka.tools.StorageTool", "format",
+                 "-t", self.spec.cluster_id, "-c", str(config), "--ignore-formatted"],
+                capture_output=True, text=True, env=self._env(),
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise LabError(f"formatting {name}'s storage failed: "
+                               f"{(result.stderr or result.stdout).strip()[-300:]}")  # fmt: skip
+
     def down(self, purge: bool = False, timeout: float = 20.0) -> list[str]:
-        """Stop brokers, then ZooKeeper; returns the names stopped. ``purge`` deletes data."""
+        """Stop brokers, then the quorum; returns the names stopped. ``purge`` deletes data."""
         stopped = [m.name for m, _ in reversed(self.components()) if m.stop(timeout)]
         if purge:
             shutil.rmtree(self.paths.data_dir, ignore_errors=True)
@@ -297,13 +380,24 @@ class Cluster:
         raise ReadinessTimeout(f"{managed.name} did not open port {port}; see {managed.log_file}.")
 
     # -- rendering ----------------------------------------------------------------------
-    def _command(self, java: str, classpath: str, name: str) -> list[str]:
+    def _write_config(self, name: str) -> Path:
         config = self.paths.config_dir / f"{name}.properties"
-        if name == "zookeeper":
-            config.write_text(self._zookeeper_properties())
-            main, heap = "org.apache.zookeeper.server.quorum.QuorumPeerMain", "-Xmx256m"
+        if name.startswith("zookeeper"):
+            index = 0 if name == "zookeeper" else int(name.split("-")[1])
+            config.write_text(self._zookeeper_properties(index))
+        elif name.startswith("controller-"):
+            config.write_text(self._controller_properties(int(name.split("-")[1])))
         else:
             config.write_text(self._broker_properties(int(name.split("-")[1])))
+        return config
+
+    def _command(self, java: str, classpath: str, name: str) -> list[str]:
+        config = self._write_config(name)
+        if name.startswith("zookeeper"):
+            main, heap = "org.apache.zookeeper.server.quorum.QuorumPeerMain", "-Xmx256m"
+        elif name.startswith("controller-"):
+            main, heap = "kafka.Kafka", "-Xmx256m"
+        else:
             main, heap = "kafka.Kafka", "-Xmx512m"
         log4j = self.paths.config_dir / "log4j.properties"
         return [java, "-Xms64m", heap, "-XX:+UseSerialGC", "-Djava.awt.headless=true",
@@ -313,26 +407,56 @@ class Cluster:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "LABCTL_HOME": str(self.paths.home)}
 
-    def _zookeeper_properties(self) -> str:
-        data = self.paths.data_dir / "zookeeper"
+    def _zookeeper_properties(self, index: int) -> str:
+        name = self.spec.quorum_names[index]
+        data = self.paths.data_dir / name
         data.mkdir(parents=True, exist_ok=True)
-        return _properties({
-            "dataDir": data, "clientPort": self.spec.zookeeper_port,
+        values: dict[str, object] = {
+            "dataDir": data, "clientPort": self.spec.quorum_ports[index],
             "clientPortAddress": "127.0.0.1", "maxClientCnxns": 0, "tickTime": 2000,
             "admin.enableServer": "false", "4lw.commands.whitelist": "ruok,srvr,stat,dump",
+        }  # fmt: skip
+        if self.spec.quorum > 1:  # a real ensemble: each server knows its peers and its id
+            (data / "myid").write_text(f"{index + 1}\n")
+            values.update({"initLimit": 10, "syncLimit": 5})
+            for i, port in enumerate(self.spec.quorum_ports):
+                values[f"server.{i + 1}"] = (f"127.0.0.1:{port + ZK_QUORUM_OFFSET}:"
+                                             f"{port + ZK_ELECTION_OFFSET}")  # fmt: skip
+        return _properties(values)
+
+    def _controller_properties(self, index: int) -> str:
+        port = self.spec.quorum_ports[index]
+        return _properties({
+            "process.roles": "controller", "node.id": CONTROLLER_ID_BASE + index,
+            "controller.quorum.voters": self.spec.controller_voters,
+            "listeners": f"CONTROLLER://127.0.0.1:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT",
+            "log.dirs": self.paths.data_dir / f"controller-{index}",
         })  # fmt: skip
 
     def _broker_properties(self, index: int) -> str:
         n = self.spec.brokers
         port = self.spec.broker_ports[index]
+        if self.spec.mode == "kraft":
+            coordination: dict[str, object] = {
+                "process.roles": "broker", "node.id": index,
+                "controller.quorum.voters": self.spec.controller_voters,
+                "controller.listener.names": "CONTROLLER",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name": "PLAINTEXT",
+            }  # fmt: skip
+        else:
+            coordination = {
+                "broker.id": index, "zookeeper.connect": self.spec.zookeeper_connect,
+                "zookeeper.connection.timeout.ms": 18000,
+                # A killed broker's registration lives until its session expires; keep it
+                # short so `labctl up` can bring it back soon (ZooKeeper's floor: 4 s).
+                "zookeeper.session.timeout.ms": SESSION_TIMEOUT_MS,
+            }  # fmt: skip
         return _properties({
-            "broker.id": index, "listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            **coordination, "listeners": f"PLAINTEXT://127.0.0.1:{port}",
             "log.dirs": self.paths.data_dir / f"broker-{index}",
-            "zookeeper.connect": f"127.0.0.1:{self.spec.zookeeper_port}",
-            "zookeeper.connection.timeout.ms": 18000,
-            # A killed broker's registration lives until its session expires; keep that short
-            # so `labctl up` can bring it back soon (ZooKeeper's floor is 2 ticks = 4 s).
-            "zookeeper.session.timeout.ms": SESSION_TIMEOUT_MS,
             "num.partitions": 1, "default.replication.factor": min(3, n),
             "offsets.topic.replication.factor": min(3, n), "offsets.topic.num.partitions": 5,
             "transaction.state.log.replication.factor": min(3, n),

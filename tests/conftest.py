@@ -1,8 +1,8 @@
 """Shared fixtures: real ZooKeeper and Kafka brokers in temporary lab homes on free ports.
 
 - ``kafka_cluster`` (session): ZooKeeper + 3 brokers, ``SmartCar-Topic`` created (RF 3).
-- ``lab_factory`` (function): ``lab_factory(brokers=1, partitions=1)`` -> a ready ``Cluster``
-  of its own, stopped after the test.
+- ``lab_factory`` (function): ``lab_factory(brokers=1, partitions=1, mode="zookeeper",
+  quorum=1)`` -> a ready ``Cluster`` of its own, stopped after the test.
 Both are lazy: a session that uses neither starts no JVM. They never touch ./.lab or the
 book's ports (2181, 9092).
 """
@@ -30,9 +30,12 @@ def free_port_block(size: int) -> int:
     raise RuntimeError("no block of free ports found")
 
 
-def start_cluster(home: Path, brokers: int, partitions: int = 1) -> Cluster:
-    base = free_port_block(brokers + 1)
-    spec = ClusterSpec(brokers, base, base + 1, TopicSpec(partitions=partitions))
+def start_cluster(
+    home: Path, brokers: int, partitions: int = 1, mode: str = "zookeeper", quorum: int = 1
+) -> Cluster:
+    base = free_port_block(brokers + quorum)
+    spec = ClusterSpec(brokers, base, base + quorum, TopicSpec(partitions=partitions),
+                       mode=mode, quorum=quorum)  # fmt: skip
     cluster = Cluster(LabPaths(home), spec)
     try:
         cluster.up()
@@ -53,8 +56,11 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
 def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
     started: list[Cluster] = []
 
-    def make(brokers: int = 1, partitions: int = 1) -> Cluster:
-        cluster = start_cluster(tmp_path / f"lab{len(started)}", brokers, partitions)
+    def make(
+        brokers: int = 1, partitions: int = 1, mode: str = "zookeeper", quorum: int = 1
+    ) -> Cluster:
+        cluster = start_cluster(tmp_path / f"lab{len(started)}", brokers, partitions, mode,
+                                quorum)  # fmt: skip
         started.append(cluster)
         return cluster
 

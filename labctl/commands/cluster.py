@@ -34,7 +34,16 @@ def fetch_kafka() -> None:
 @app.command()
 def up(
     brokers: Annotated[int, typer.Option(min=1, max=9, help="Number of brokers.")] = 3,
-    zookeeper_port: Annotated[int, typer.Option(help="ZooKeeper client port.")] = 2181,
+    zookeepers: Annotated[
+        int, typer.Option(help="ZooKeeper servers: 1, or 3 for a real ensemble.")
+    ] = 1,
+    kraft: Annotated[
+        bool, typer.Option("--kraft", help="A KRaft controller quorum instead of ZooKeeper.")
+    ] = False,
+    controllers: Annotated[int, typer.Option(help="KRaft controllers (with --kraft): 1 or 3.")] = 1,
+    zookeeper_port: Annotated[
+        int, typer.Option(help="First ZooKeeper client port (KRaft: controller port).")
+    ] = 2181,
     base_port: Annotated[int, typer.Option(help="First broker's port; the next add 1.")] = 9092,
     partitions: Annotated[int, typer.Option(min=1, help="SmartCar-Topic partitions.")] = 1,
     replication_factor: Annotated[
@@ -47,12 +56,16 @@ def up(
     spec = load_spec(paths)
     if spec is None:
         topic = TopicSpec(partitions=partitions, replication_factor=replication_factor)
-        spec = ClusterSpec(brokers, zookeeper_port, base_port, topic)
+        quorum = controllers if kraft else zookeepers
+        if quorum not in (1, 3):
+            raise typer.BadParameter("a quorum of 1 or 3 (an even count adds nothing)")
+        spec = ClusterSpec(brokers, zookeeper_port, base_port, topic,
+                           mode="kraft" if kraft else "zookeeper", quorum=quorum)  # fmt: skip
     cluster = Cluster(paths, spec)
     with console.status("starting the lab") as status:
         took = cluster.up(lambda message: status.update(message))
     console.print(
-        f"[green]ready[/] in {took:.1f} s: ZooKeeper + {spec.brokers} broker(s), "
+        f"[green]ready[/] in {took:.1f} s: {spec.describe()}, "
         f"bootstrap [bold]{spec.bootstrap}[/], topic {spec.topic.name} "
         f"(partitions {spec.topic.partitions}, RF {spec.topic.replication_factor})"
     )
@@ -68,10 +81,11 @@ def cluster_status(cluster: Cluster) -> dict:
             "state": "running" if proc else "stopped",
             "uptime_s": round(time.time() - proc.create_time(), 1) if proc else None,
         })  # fmt: skip
-    result: dict = {"home": str(cluster.paths.home), "bootstrap": cluster.spec.bootstrap,
+    result: dict = {"home": str(cluster.paths.home), "mode": cluster.spec.mode,
+                    "bootstrap": cluster.spec.bootstrap,
                     "components": components, "brokers": [], "controller": None,
                     "partitions": []}  # fmt: skip
-    if not any(c["state"] == "running" for c in components[1:]):
+    if not any(c["state"] == "running" for c in components[cluster.spec.quorum :]):
         return result
     try:
         metadata = cluster.admin().list_topics(timeout=5)
