@@ -12,11 +12,13 @@ import typer
 from confluent_kafka import KafkaException
 from rich.table import Table
 
+from labctl import docker_backend
 from labctl.app import app, console
 from labctl.cluster import Cluster, ClusterSpec, TopicSpec, load_spec
 from labctl.errors import LabError, NotRunningError
 from labctl.kafka.dist import ensure_kafka
 from labctl.paths import LabPaths, resolve_home
+from labctl.pilot.agent import managed as agent_managed
 
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Lab home (default $LABCTL_HOME or ./.lab).")
@@ -49,11 +51,22 @@ def up(
     replication_factor: Annotated[
         int, typer.Option(min=0, help="SmartCar-Topic RF (0: min(3, brokers)).")
     ] = 0,
+    backend: Annotated[
+        str, typer.Option(help="local (processes, the default) or docker (docker-compose.yml).")
+    ] = "local",
     home: HomeOption = None,
 ) -> None:
     """Start ZooKeeper and the brokers (idempotent) and wait until the cluster is ready."""
     paths = LabPaths(resolve_home(home))
     spec = load_spec(paths)
+    if backend not in ("local", "docker"):
+        raise typer.BadParameter("backend is local or docker")
+    if backend == "docker" or (spec is not None and spec.backend == "docker"):
+        with console.status("starting the lab with Docker Compose") as status:
+            took = docker_backend.up(paths, lambda message: status.update(message))
+        console.print(f"[green]ready[/] in {took:.1f} s (Docker Compose): "
+                      f"{docker_backend.docker_spec().describe()}")  # fmt: skip
+        return
     if spec is None:
         topic = TopicSpec(partitions=partitions, replication_factor=replication_factor)
         quorum = controllers if kraft else zookeepers
@@ -73,6 +86,18 @@ def up(
 
 def cluster_status(cluster: Cluster) -> dict:
     """What `status` shows, as data: processes, then what the brokers report."""
+    if cluster.spec.backend == "docker":
+        components = docker_backend.components(cluster.paths)
+    else:
+        components = _process_rows(cluster)
+    result: dict = {"home": str(cluster.paths.home), "mode": cluster.spec.mode,
+                    "backend": cluster.spec.backend, "bootstrap": cluster.spec.bootstrap,
+                    "components": components, "brokers": [], "controller": None,
+                    "partitions": []}  # fmt: skip
+    return _with_metadata(cluster, result)
+
+
+def _process_rows(cluster: Cluster) -> list[dict]:
     components = []
     for managed, port in cluster.components():
         proc = managed.process()
@@ -81,10 +106,11 @@ def cluster_status(cluster: Cluster) -> dict:
             "state": "running" if proc else "stopped",
             "uptime_s": round(time.time() - proc.create_time(), 1) if proc else None,
         })  # fmt: skip
-    result: dict = {"home": str(cluster.paths.home), "mode": cluster.spec.mode,
-                    "bootstrap": cluster.spec.bootstrap,
-                    "components": components, "brokers": [], "controller": None,
-                    "partitions": []}  # fmt: skip
+    return components
+
+
+def _with_metadata(cluster: Cluster, result: dict) -> dict:
+    components = result["components"]
     if not any(c["state"] == "running" for c in components[cluster.spec.quorum :]):
         return result
     try:
@@ -137,6 +163,10 @@ def down(
 ) -> None:
     """Stop the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
+    if cluster.spec.backend == "docker":
+        docker_backend.down(cluster.paths, purge)
+        console.print("stopped the Docker Compose lab" + (" (volumes removed)" if purge else ""))
+        return
     stopped = cluster.down(purge=purge)
     if not stopped and not purge:
         raise NotRunningError(f"nothing of the lab in {cluster.paths.home} is running.")
@@ -152,7 +182,16 @@ def logs(
 ) -> None:
     """Print a component's log file."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
+    if cluster.spec.backend == "docker":
+        if component not in docker_backend.SERVICES:
+            raise LabError(f"no service {component!r}; choose from "
+                           f"{', '.join(docker_backend.SERVICES)}.")  # fmt: skip
+        docker_backend.require_engine()
+        subprocess.run(docker_backend.compose_argv("logs", *(["-f"] if follow else []),
+                                                   component), check=False)  # fmt: skip
+        return
     names = {managed.name: managed for managed, _ in cluster.components()}
+    names["agent"] = agent_managed(cluster.paths)
     if component not in names:
         raise LabError(f"no component {component!r}; choose from {', '.join(names)}.")
     log = names[component].log_file
