@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -24,9 +23,8 @@ from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
-from simulator.driver import run_driver
+from labctl.pilot.simulation import simulate
 from simulator.manifest import Digest, Manifest
-from simulator.status import write_status_file
 
 RECORD = re.compile(rb"^\d{14}")
 EVENT_MARK = "[SmartCarInfo_LoggerSink] Event: "
@@ -234,8 +232,6 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
         for s in sorted(stages):
             report.add(s, "agent running", False, "no", "start it with `labctl agent start`")
         return
-    run_dir = paths.runs_dir / time.strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
     log_start = log.stat().st_size if log.exists() else 0
     try:
         starts = _end_offsets(cluster)
@@ -243,27 +239,9 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
         for s in sorted(stages & {4, 5}):
             report.add(s, "topic readable", False, str(exc), "a broker is down (`labctl status`)")
         return
-    realtime = paths.realtime_log
-    realtime.parent.mkdir(parents=True, exist_ok=True)
-    if realtime.exists():
-        realtime.rename(run_dir / "previous-driver.log")  # tail -F follows the new file
-    time.sleep(1.5)  # let tail -F notice the new file before lines arrive
-    driver_box: dict[str, Manifest] = {}
-
-    def drive() -> None:
-        driver_box["m"] = run_driver(date, cars, realtime, duration=duration, seed=seed,
-                                     garbage_rate=0.01)  # fmt: skip
-
-    began = time.monotonic()
-    t = threading.Thread(target=drive, daemon=True)
-    t.start()
-    status = write_status_file(date, cars, paths.status_staging_dir, seed=seed,
-                               spool_dir=paths.spool_dir)  # fmt: skip
-    t.join()
-    driver = driver_box["m"]
-    for m in (status, driver):
-        m.write(run_dir / f"{m.kind}.manifest.json")
-    spooled = paths.spool_dir / Path(status.output).name
+    run = simulate(paths, cars, duration, seed, date)
+    status, driver, began = run.status, run.driver, run.started
+    spooled = run.spooled
     rejected = spooled.with_name(spooled.name + ".REJECTED")
     # stage 3: the status file consumed and logged
     deadline = time.monotonic() + 120
@@ -276,7 +254,7 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     report.add(
         3,
         "status file consumed (deletePolicy immediate)",
-        not spooled.exists(),
+        not spooled.exists() and not rejected.exists(),
         spooled.name,
         "the spooldir source did not finish the file: `labctl logs agent`",
     )
@@ -341,7 +319,7 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     lat = _latencies(got, driver)
     elapsed = time.monotonic() - began
     report.figures.update({
-        "run": run_dir.name, "cars": cars, "duration_s": duration,
+        "run": run.run_dir.name, "cars": cars, "duration_s": duration,
         "status_records": status.records, "status_garbage": status.garbage_lines,
         "driving_records": driver.records, "driving_garbage": driver.garbage_lines,
         "delivered": len(values), "elapsed_s": round(elapsed, 1),
