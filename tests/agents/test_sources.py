@@ -17,6 +17,14 @@ from tests.agents.agent_helpers import (
     wait_for,
 )
 
+SLOW_SINK = (
+    "import time\nfrom agents.sinks.simple import RollingFileSink\n"
+    "class Slow(RollingFileSink):\n"
+    "    def write(self, batch):\n"
+    "        time.sleep(0.01)\n"
+    "        super().write(batch)\n"
+)
+
 
 def spool_conf(spool: Path, out: Path, extra: str = "", capacity: int = 100000) -> str:
     return (
@@ -179,21 +187,10 @@ def test_taildir_restart_resumes_from_its_position(tmp_path: Path):
     assert lines_in(out) == [b"one", b"two", b"three"]
 
 
-def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path):
+def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path, monkeypatch):
     """A sink slower than the source: the channel (capacity 50) fills, the source waits."""
-    logdir = tmp_path / "logs"
-    logdir.mkdir()
-    script = tmp_path / "slow_sink.py"
-    script.write_text(
-        "import time\nfrom agents.sinks.simple import RollingFileSink\n"
-        "class Slow(RollingFileSink):\n"
-        "    def write(self, batch):\n"
-        "        time.sleep(0.01)\n"
-        "        super().write(batch)\n"
-    )
-    import sys
-
-    sys.path.insert(0, str(tmp_path))
+    (tmp_path / "slow_sink.py").write_text(SLOW_SINK)
+    monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
     conf = (
         "a.sources = x\na.channels = c\na.sinks = k\n"
@@ -210,8 +207,115 @@ def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path):
         assert wait_for(lambda: len(lines_in(out)) == 3000, timeout=60)
     finally:
         agent.stop()
-        sys.path.remove(str(tmp_path))
     assert lines_in(out) == [str(i).encode() for i in range(1, 3001)]
     source = agent.sources["x"]
     assert source.counters.get("ChannelWriteFail") > 0, "the channel never filled up"
     assert source.counters.get("EventAcceptedCount") == 3000
+
+
+def test_file_modified_after_pickup_is_set_aside_and_the_source_goes_on(
+    tmp_path: Path, monkeypatch
+):
+    (tmp_path / "slow_sink2.py").write_text(SLOW_SINK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    (spool / "a.txt").write_bytes(b"".join(b"%d\n" % i for i in range(3000)))
+    conf = (
+        spool_conf(spool, out, capacity=50)
+        .replace("a.sinks.k.type = file_roll", "a.sinks.k.type = slow_sink2.Slow")
+        .replace("a.sinks.k.batchSize = 1000", "a.sinks.k.batchSize = 10")
+    )
+    conf = conf.replace(
+        "a.channels.c.transactionCapacity = 1000", "a.channels.c.transactionCapacity = 50"
+    )
+    conf = conf.replace("a.sources.s.batchSize = 100", "a.sources.s.batchSize = 50")
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: out.exists() and len(lines_in(out)) > 100)
+        with open(spool / "a.txt", "ab") as fh:
+            fh.write(b"appended after pickup\n")
+        assert wait_for(lambda: (spool / "a.txt.REJECTED").exists(), timeout=60)
+        (spool / "b.txt").write_bytes(b"next\n")
+        assert wait_for(lambda: (spool / "b.txt.COMPLETED").exists(), timeout=30)
+    finally:
+        agent.stop()
+    errors = " ".join(agent.sources["s"].counters.errors)
+    assert "modified after it was picked up" in errors
+    got = lines_in(out)
+    assert got[:3000] == [b"%d" % i for i in range(3000)] and got[-1] == b"next"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file; run as a user to check")
+def test_unreadable_file_is_set_aside(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    secret = spool / "secret.txt"
+    secret.write_bytes(b"x\n")
+    secret.chmod(0)
+    (spool / "ok.txt").write_bytes(b"ok\n")
+    agent = agent_from_text(spool_conf(spool, out))
+    agent.start()
+    try:
+        assert wait_for(lambda: (spool / "secret.txt.REJECTED").exists())
+        assert wait_for(lambda: (spool / "ok.txt.COMPLETED").exists())
+    finally:
+        agent.stop()
+    assert lines_in(out) == [b"ok"]
+
+
+def test_taildir_agent_killed_then_restarted_loses_nothing(tmp_path: Path):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = tmp_path / "t.conf"
+    conf.write_text(taildir_conf(str(log), tmp_path, out))
+    written = [b"%014d,K0001" % i for i in range(200_000)]
+    log.write_bytes(b"".join(line + b"\n" for line in written[:100_000]))
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    assert wait_for(lambda: out.exists() and len(lines_in(out)) > 10_000, timeout=60)
+    with open(log, "ab") as fh:  # more lines while it runs
+        fh.write(b"".join(line + b"\n" for line in written[100_000:150_000]))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with open(log, "ab") as fh:  # and while it is down
+        fh.write(b"".join(line + b"\n" for line in written[150_000:]))
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    try:
+        assert wait_for(lambda: len(set(lines_in(out))) == len(written), timeout=90)
+    finally:
+        assert stop_process(proc) == 0
+    got = lines_in(out)
+    assert set(got) == set(written)
+    print(f"duplicates after SIGKILL: {len(got) - len(written)}")
+
+
+def test_a_component_that_fails_to_start_is_retried(tmp_path: Path, monkeypatch):
+    (tmp_path / "flaky_sink.py").write_text(
+        "from agents.sinks.simple import RollingFileSink\n"
+        "class Flaky(RollingFileSink):\n"
+        "    attempts = 0\n"
+        "    def start(self):\n"
+        "        type(self).attempts += 1\n"
+        "        if type(self).attempts < 3:\n"
+        "            raise OSError('destination not reachable yet')\n"
+        "        super().start()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    agent = agent_from_text(
+        "a.sources = x\na.channels = c\na.sinks = k\n"
+        "a.sources.x.type = exec\na.sources.x.command = seq 1 100\na.sources.x.channels = c\n"
+        "a.channels.c.type = memory\n"
+        f"a.sinks.k.type = flaky_sink.Flaky\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.channel = c\n"
+    )
+    agent.start()
+    try:
+        sink = agent.sinks["k"]
+        assert agent.health(sink).startswith("retrying: destination not reachable yet")
+        assert wait_for(lambda: out.exists() and len(lines_in(out)) == 100, timeout=30)
+        assert agent.health(sink) == "running"
+    finally:
+        agent.stop()
