@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("simulator",)
+BENCHMARKS: tuple[str, ...] = ("simulator", "agents")
 
 
 def main(argv: list[str]) -> int:

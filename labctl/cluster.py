@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -132,6 +133,16 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port_block(size: int) -> int:
+    """The first of ``size`` consecutive free ports, away from the book's (2181, 9092...),
+    for labs that must not collide with a lab the user runs (tests, benchmarks)."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000)
+        if all(port_free(base + i) for i in range(size)):
+            return base
+    raise LabError("no block of free ports found")
 
 
 def load_spec(paths: LabPaths) -> ClusterSpec | None:

@@ -26,16 +26,20 @@ class Managed:
     token: str  # a string its command line contains (tells a reused pid apart)
 
     def process(self) -> psutil.Process | None:
-        """The running process, or None (no pid file, process gone, or pid reused)."""
+        """The running process, or None (no pid file, process gone, or pid reused).
+
+        The pid file holds the pid and the process's start time: a reused pid has another
+        start time. (Older pid files without it are checked by the command-line token.)
+        """
         try:
-            pid = int(self.pid_file.read_text().strip())
-            proc = psutil.Process(pid)
+            fields = self.pid_file.read_text().split()
+            proc = psutil.Process(int(fields[0]))
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return None
-            if self.token not in " ".join(proc.cmdline()):
-                return None
-            return proc
-        except (FileNotFoundError, ValueError, psutil.Error):
+            if len(fields) > 1:
+                return proc if abs(proc.create_time() - float(fields[1])) < 0.01 else None
+            return proc if self.token in " ".join(proc.cmdline()) else None
+        except (FileNotFoundError, ValueError, IndexError, psutil.Error):
             return None
 
     def start(self, argv: list[str], env: dict[str, str] | None = None) -> int:
@@ -51,7 +55,11 @@ class Managed:
                 start_new_session=True,
                 env=env,
             )
-        self.pid_file.write_text(f"{proc.pid}\n")
+        try:
+            started = psutil.Process(proc.pid).create_time()
+        except psutil.Error:  # died at once: leave a pid file that process() finds stale
+            started = 0.0
+        self.pid_file.write_text(f"{proc.pid} {started}\n")
         return proc.pid
 
     def stop(self, timeout: float = 15.0) -> bool:

@@ -9,25 +9,15 @@ book's ports (2181, 9092).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from labctl.cluster import Cluster, ClusterSpec, TopicSpec, port_free
+from labctl.cluster import Cluster, ClusterSpec, TopicSpec, free_port_block
 from labctl.paths import LabPaths
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def free_port_block(size: int) -> int:
-    """The first of ``size`` consecutive free ports in a range the book's ports are not in."""
-    for _ in range(200):
-        base = random.randrange(20000, 40000)
-        if all(port_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports found")
 
 
 def start_cluster(
@@ -67,3 +57,6 @@ def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
     yield make
     for cluster in started:
         cluster.down(timeout=10)
+
+
+__all__ = ["SHARED", "free_port_block", "start_cluster"]

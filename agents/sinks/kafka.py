@@ -114,8 +114,9 @@ class KafkaSink(Sink):
         Prop(
             "maxInFlightBatches",
             "int",
-            8,
-            "Batches produced and awaiting acknowledgement at once (ours, not Flume's).",
+            32,
+            "Batches produced and awaiting acknowledgement at once (ours, not Flume's); they "
+            "keep their channel slots until acknowledged.",
             minimum=1,
         ),
         Prop(
@@ -223,7 +224,9 @@ class KafkaSink(Sink):
             i = 0
             try:
                 for i, body in enumerate(bodies):  # noqa: B007
-                    produce(topic, body, on_delivery=done)
+                    # Positional (value, key, partition, on_delivery): keyword parsing alone
+                    # costs about a fifth of the produce call.
+                    produce(topic, body, None, -1, done)
             except BufferError:
                 self._produce_slowly(bodies[i:], topic, done)
             return

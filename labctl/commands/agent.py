@@ -26,12 +26,18 @@ def start(
     conf_file: Annotated[
         Path | None, typer.Option(help="Agent config (default: the pilot's).")
     ] = None,
+    example: Annotated[
+        str, typer.Option(help=f"The book's example to run: {', '.join(lab_agent.EXAMPLES)}.")
+    ] = lab_agent.PILOT_EXAMPLE,
     name: Annotated[str, typer.Option(help="Agent name in the config.")] = lab_agent.AGENT_NAME,
     home: HomeOption = None,
 ) -> None:
     """Start the agent (no-op if it runs); returns when its metrics endpoint answers."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
-    pid = lab_agent.start(cluster.paths, cluster.spec, conf_file, name)
+    if example not in lab_agent.EXAMPLES:
+        raise typer.BadParameter(f"choose one of {', '.join(lab_agent.EXAMPLES)}")
+    conf = conf_file or lab_agent.pilot_conf(example)
+    pid = lab_agent.start(cluster.paths, cluster.spec, conf, name)
     console.print(
         f"agent {name} running (pid {pid}); log: {lab_agent.managed(cluster.paths).log_file}"
     )

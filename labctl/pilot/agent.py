@@ -24,8 +24,13 @@ from labctl.supervisor import Managed
 AGENT_NAME = "SmartCar_Agent"
 
 
-def pilot_conf() -> Path:
-    return Path(str(resources.files("labctl.pilot") / "conf" / "SmartCar_Agent.conf"))
+EXAMPLES = ("3.1", "3.2", "3.4", "4.2")  # the book's agent configs shipped with the lab
+PILOT_EXAMPLE = "3.4"  # the collection pilot's final shape: both flows
+
+
+def pilot_conf(example: str = PILOT_EXAMPLE) -> Path:
+    """The shipped config of one of the book's examples."""
+    return Path(str(resources.files("labctl.pilot") / "conf" / f"ex{example}-SmartCar_Agent.conf"))
 
 
 def managed(paths: LabPaths) -> Managed:

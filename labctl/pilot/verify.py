@@ -27,6 +27,7 @@ from labctl.pilot.simulation import simulate
 from simulator.manifest import Digest, Manifest
 
 RECORD = re.compile(rb"^\d{14}")
+CONSUME_TIMEOUT = 120.0  # s for the agent to consume and log a day file
 EVENT_MARK = "[SmartCarInfo_LoggerSink] Event: "
 
 
@@ -244,12 +245,16 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     spooled = run.spooled
     rejected = spooled.with_name(spooled.name + ".REJECTED")
     # stage 3: the status file consumed and logged
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + CONSUME_TIMEOUT
+    agent_proc = lab_agent.managed(paths)
     while time.monotonic() < deadline:
         events, headers = _logger_events(log, log_start)
         if (events >= status.records and not spooled.exists()) or rejected.exists():
             break
-        time.sleep(1)
+        if agent_proc.process() is None:
+            break  # the agent is gone: nothing more will be consumed
+        time.sleep(0.5)
+    agent_alive = agent_proc.process() is not None
     events, headers = _logger_events(log, log_start)
     report.add(
         3,
@@ -296,7 +301,10 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
         f"digest {'matches' if exact else 'differs'}",
         "records differ from what the simulator wrote",
     )
-    report.add(5, "0 missing", missing == 0, missing, "records were lost between log and topic")
+    report.add(5, "0 missing", missing == 0,
+               f"{missing} of {driver.records} missing ({len(values)} read)",
+               "records were lost between log and topic"
+               + ("" if agent_alive else ": the agent stopped during the run"))  # fmt: skip
     report.add(5, "0 duplicates", dupes == 0, dupes, "the agent re-sent records (restart?)")
     report.add(
         5,
