@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from labctl.app import app, console
 from labctl.cluster import Cluster, ClusterSpec, load_spec
@@ -14,6 +15,26 @@ from labctl.commands.verify import render
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
 from labctl.pilot.verify import verify
+
+
+def summary(f: dict, seconds: float) -> Table:
+    """Generated / filtered / delivered per flow, and the run's figures."""
+    table = Table(title="pilot summary")
+    for col in ("flow", "generated lines", "filtered", "delivered", "where"):
+        table.add_column(col, justify="right" if col != "where" and col != "flow" else "left")
+    if "status_records" in f:
+        s_lines = f["status_records"] + f["status_headers"] + f["status_garbage"]
+        d_lines = f["driving_records"] + f["driving_headers"] + f["driving_garbage"]
+        table.add_row("status file", f"{s_lines:,}", f"{s_lines - f['logged']:,}",
+                      f"{f['logged']:,}", "logger sink")  # fmt: skip
+        table.add_row("driving log", f"{d_lines:,}", f"{d_lines - f['delivered']:,}",
+                      f"{f['delivered']:,}", "SmartCar-Topic")  # fmt: skip
+    table.caption = (
+        f"throughput {f.get('throughput_rps', '-')} records/s into Kafka; latency p50 "
+        f"{f.get('latency_p50_ms', '-')} ms, p99 {f.get('latency_p99_ms', '-')} ms; "
+        f"pilot took {seconds:.0f} s"
+    )
+    return table
 
 
 @app.command()
@@ -37,10 +58,9 @@ def pilot(
     with console.status(f"simulating {cars} cars for {duration:g} s and checking every stage"):
         report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed)
     render(report)
-    console.print(
-        f"pilot {'PASSED' if report.ok else 'FAILED'} in "
-        f"{time.monotonic() - began:.0f} s; report: {report.figures.get('report')}"
-    )
+    console.print(summary(report.figures, time.monotonic() - began))
+    console.print(f"pilot {'PASSED' if report.ok else 'FAILED'}; report: "
+                  f"{report.figures.get('report')}")  # fmt: skip
     console.print(
         "next: `labctl status`, `labctl agent status`, "
         "`labctl consume SmartCar-Topic --max-messages 5`, `labctl down`"

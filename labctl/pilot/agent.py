@@ -74,6 +74,9 @@ def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
     conf = (conf or pilot_conf()).resolve()
     for d in paths.working_dirs():
         d.mkdir(parents=True, exist_ok=True)
+    # GNU tail -F started on a file that does not exist yet falls back to polling it once a
+    # second for good (no inotify), which would add up to a second to every driving record.
+    paths.realtime_log.touch(exist_ok=True)
     port = _free_port()
     argv = [sys.executable, "-m", "agents", "--conf-file", str(conf), "--name", name,
             "--monitoring-port", str(port)]  # fmt: skip

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from agents.config.topology import build_plan
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
 from labctl.pilot.simulation import simulate
-from simulator.manifest import Digest, Manifest
+from simulator.manifest import Digest
 
 RECORD = re.compile(rb"^\d{14}")
 CONSUME_TIMEOUT = 120.0  # s for the agent to consume and log a day file
@@ -240,7 +240,12 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
         for s in sorted(stages & {4, 5}):
             report.add(s, "topic readable", False, str(exc), "a broker is down (`labctl status`)")
         return
-    run = simulate(paths, cars, duration, seed, date)
+    try:
+        old_inode: int | None = paths.realtime_log.stat().st_ino
+    except FileNotFoundError:
+        old_inode = None
+    with LineWatcher(paths.realtime_log, old_inode) as watcher:
+        run = simulate(paths, cars, duration, seed, date)
     status, driver, began = run.status, run.driver, run.started
     spooled = run.spooled
     rejected = spooled.with_name(spooled.name + ".REJECTED")
@@ -324,12 +329,14 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     report.add(
         5, "each car's records in order (per partition)", order_ok, "", "records were reordered"
     )
-    lat = _latencies(got, driver)
+    lat = watcher.latencies(got)
     elapsed = time.monotonic() - began
     report.figures.update({
         "run": run.run_dir.name, "cars": cars, "duration_s": duration,
         "status_records": status.records, "status_garbage": status.garbage_lines,
+        "status_headers": status.header_lines, "logged": events,
         "driving_records": driver.records, "driving_garbage": driver.garbage_lines,
+        "driving_headers": driver.header_lines,
         "delivered": len(values), "elapsed_s": round(elapsed, 1),
         "throughput_rps": round(len(values) / max(duration, 1e-9), 1), **lat,
     })  # fmt: skip
@@ -346,27 +353,58 @@ def _per_car_order(got: list[tuple[int, bytes, int]]) -> bool:
     return True
 
 
-def _latencies(got: list[tuple[int, bytes, int]], driver: Manifest) -> dict[str, Any]:
-    """Append time minus the time the driver scheduled the line (its clock: +2 s a record,
-    ``rate`` records a second): approximate, as the driver's own jitter is included."""
-    try:
-        start = datetime.fromisoformat(driver.started).timestamp() * 1000
-        rate = float(driver.parameters.get("rate", 10))
-        day0 = datetime.strptime(str(driver.parameters.get("date", "20160101")), "%Y%m%d")
-    except (ValueError, TypeError):
-        return {}
-    lat = []
-    for _, value, ts in got:
-        if not RECORD.match(value):
-            continue
-        sim = datetime.strptime(value[:14].decode(), "%Y%m%d%H%M%S")
-        index = (sim - day0).total_seconds() / 2
-        lat.append(ts - (start + index / rate * 1000))
-    if not lat:
-        return {}
-    lat.sort()
-    return {"latency_p50_ms": round(lat[len(lat) // 2], 1),
-            "latency_p99_ms": round(lat[int(len(lat) * 0.99)], 1)}  # fmt: skip
+class LineWatcher:
+    """Notes when each new line of the driving log first became visible in the file (every
+    ~5 ms), so latency is measured from the file, not from the writer's intentions."""
+
+    def __init__(self, path: Path, old_inode: int | None) -> None:
+        self.path, self.old_inode = path, old_inode
+        self.seen: dict[bytes, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="line-watcher", daemon=True)
+
+    def __enter__(self) -> LineWatcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        fh = None
+        partial = b""
+        while not self.stop.is_set() or fh is not None:
+            if fh is None:
+                try:
+                    if self.path.stat().st_ino != self.old_inode:
+                        fh = open(self.path, "rb")  # noqa: SIM115
+                except FileNotFoundError:
+                    pass
+                if fh is None:
+                    if self.stop.wait(0.005):
+                        return
+                    continue
+            chunk = fh.read()
+            now = time.time() * 1000
+            if chunk:
+                lines = (partial + chunk).split(b"\n")
+                partial = lines.pop()
+                for line in lines:
+                    self.seen.setdefault(line, now)
+            elif self.stop.is_set():
+                fh.close()
+                fh = None
+            else:
+                time.sleep(0.005)
+
+    def latencies(self, got: list[tuple[int, bytes, int]]) -> dict[str, Any]:
+        """p50/p99 of the topic's append time minus the time the line was seen in the file."""
+        lat = sorted(ts - self.seen[v] for _, v, ts in got if v in self.seen)
+        if not lat:
+            return {}
+        return {"latency_p50_ms": round(lat[len(lat) // 2], 1),
+                "latency_p99_ms": round(lat[int(len(lat) * 0.99)], 1)}  # fmt: skip
 
 
 def verify(cluster: Cluster, stages: set[int], cars: int = 5, duration: float = 10.0,

@@ -14,6 +14,8 @@ def test_pilot_stages_pass_then_a_deleted_topic_fails_stage2(
 ) -> None:
     cluster = lab_factory(brokers=1)
     lab_agent.start(cluster.paths, cluster.spec)
+    # tail -F must find the log at start, or GNU tail polls it once a second for good
+    assert cluster.paths.realtime_log.exists()
     try:
         report = verify(cluster, {1, 2, 3, 4, 5}, cars=2, duration=3, seed=7)
         failed = [c for c in report.checks if not c.ok]
