@@ -80,6 +80,8 @@ def test_broker_down_then_back_loses_nothing(
         f"a.sinks.k.type = kafka\na.sinks.k.kafka.bootstrap.servers = {cluster.spec.bootstrap}\n"
         "a.sinks.k.kafka.topic = SmartCar-Topic\na.sinks.k.flumeBatchSize = 100\n"
         "a.sinks.k.kafka.producer.acks = all\na.sinks.k.channel = c\n"
+        # 4 x 100 in flight, so most of the 2,000 slots hold events waiting in the channel
+        "a.sinks.k.maxInFlightBatches = 4\n"
     )
     agent = agent_from_text(conf)
     agent.start()
