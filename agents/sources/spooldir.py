@@ -212,6 +212,8 @@ class SpoolDirSource(ThreadedSource):
                 continue
             if not entry.is_file():
                 continue
+            if self._tracked_as_done(entry.name, st):
+                continue  # tracker_dir policy: this very file was consumed and stays here
             key = (st.st_size, st.st_mtime_ns)
             now[entry.name] = key
             stable = self._seen.get(entry.name) == key
@@ -257,6 +259,16 @@ class SpoolDirSource(ThreadedSource):
             self._meta_path().unlink(missing_ok=True)
             return None
         return _Candidate(path, meta["size"], meta["mtime_ns"], meta["inode"], meta["offset"])
+
+    def _tracked_as_done(self, name: str, st: os.stat_result) -> bool:
+        """tracker_dir policy: is this very file (not just its name) recorded as consumed?"""
+        if self.conf["trackingPolicy"] != "tracker_dir" or self.conf["deletePolicy"] != "never":
+            return False
+        try:
+            recorded = (self.tracker / "completed" / name).read_text()
+        except FileNotFoundError:
+            return False
+        return recorded == _identity(st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _already_consumed(self, cand: _Candidate) -> bool:
         if self.conf["deletePolicy"] == "immediate":
@@ -363,7 +375,7 @@ class SpoolDirSource(ThreadedSource):
         else:
             done = self.tracker / "completed"
             done.mkdir(exist_ok=True)
-            (done / cand.path.name).write_text(str(cand.inode))
+            (done / cand.path.name).write_text(_identity(cand.inode, cand.size, cand.mtime_ns))
         self._meta_path().unlink(missing_ok=True)
         self._current = None
         self.files_done += 1
@@ -382,3 +394,8 @@ class SpoolDirSource(ThreadedSource):
             self._skip.add(cand.path.name)
         self._meta_path().unlink(missing_ok=True)
         self.log.error("%s %s; %s", cand.path, why, where)
+
+
+def _identity(inode: int, size: int, mtime_ns: int) -> str:
+    """What tells a consumed file from a new one of the same name (inodes get reused)."""
+    return f"{inode} {size} {mtime_ns}"

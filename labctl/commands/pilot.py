@@ -11,10 +11,10 @@ from rich.table import Table
 from labctl.app import app, console
 from labctl.cluster import Cluster, ClusterSpec, load_spec
 from labctl.commands.cluster import HomeOption
-from labctl.commands.verify import render
+from labctl.commands.verify import render, topology_tree
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
-from labctl.pilot.verify import verify
+from labctl.pilot.verify import agent_plan, verify
 
 
 def summary(f: dict, seconds: float) -> Table:
@@ -57,6 +57,7 @@ def pilot(
     console.print(f"agent SmartCar_Agent running (pid {pid})")
     with console.status(f"simulating {cars} cars for {duration:g} s and checking every stage"):
         report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed)
+    console.print(topology_tree(agent_plan(cluster)))
     render(report)
     console.print(summary(report.figures, time.monotonic() - began))
     console.print(f"pilot {'PASSED' if report.ok else 'FAILED'}; report: "

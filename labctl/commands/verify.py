@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.tree import Tree
 
+from agents.config.topology import AgentPlan
 from labctl.app import app, console
 from labctl.cluster import Cluster
 from labctl.commands.cluster import HomeOption
 from labctl.paths import LabPaths, resolve_home
-from labctl.pilot.verify import Report, verify
+from labctl.pilot.verify import Report, agent_plan, verify
 
 
 def parse_stages(stage: str) -> set[int]:
@@ -25,6 +27,26 @@ def parse_stages(stage: str) -> set[int]:
     if not stages <= {1, 2, 3, 4, 5}:
         raise typer.BadParameter("stages are 1..5")
     return stages
+
+
+def topology_tree(plan: AgentPlan) -> Tree:
+    """Stage 1's picture: each source, its interceptors, its channel and the sink on it."""
+    tree = Tree(f"[bold]{plan.agent}[/] ({plan.file})")
+    for src in plan.sources.values():
+        node = tree.add(f"source [cyan]{src.name}[/] ({src.type_name})")
+        for i in src.interceptors:
+            regex = i.context.get("regex")
+            node = node.add(f"interceptor {i.name} ({i.type_name}{' ' + regex if regex else ''})")
+        for ch_name in src.channels:
+            ch = plan.channels[ch_name]
+            ch_node = node.add(f"channel [yellow]{ch_name}[/] ({ch.type_name}, capacity "
+                               f"{ch.context.get('capacity') or 'default'})")  # fmt: skip
+            for sink in plan.sinks.values():
+                if sink.channels[0] == ch_name:
+                    topic = sink.context.get("topic") or sink.context.get("kafka.topic")
+                    ch_node.add(f"sink [green]{sink.name}[/] ({sink.type_name}"
+                                f"{' -> ' + topic if topic else ''})")  # fmt: skip
+    return tree
 
 
 def render(report: Report) -> None:
@@ -50,7 +72,10 @@ def verify_cmd(
 ) -> None:
     """Run the stage checks against the running lab; exit 1 if any fails."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
-    report = verify(cluster, parse_stages(stage), cars, duration, seed)
+    stages = parse_stages(stage)
+    if 1 in stages and not as_json:
+        console.print(topology_tree(agent_plan(cluster)))
+    report = verify(cluster, stages, cars, duration, seed)
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from agents.config.properties import load_properties
-from agents.config.topology import build_plan
+from agents.config.topology import AgentPlan, build_plan
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
 from labctl.pilot.simulation import simulate
@@ -58,11 +58,16 @@ class Report:
 
 
 # stage 1
-def stage1(cluster: Cluster, report: Report) -> Any:
+def agent_plan(cluster: Cluster) -> AgentPlan:
+    """The flows of the lab's agent config (the running one's, else the pilot's)."""
     st = lab_agent.state(cluster.paths)
     conf = st.get("conf_file") or str(lab_agent.pilot_conf())
     env = lab_agent.agent_env(cluster.paths, cluster.spec)
-    plan = build_plan(load_properties(str(conf), env), str(st.get("name", lab_agent.AGENT_NAME)))
+    return build_plan(load_properties(str(conf), env), str(st.get("name", lab_agent.AGENT_NAME)))
+
+
+def stage1(cluster: Cluster, report: Report) -> AgentPlan:
+    plan = agent_plan(cluster)
     spool = [s for s in plan.sources.values() if s.type_name == "spooldir"]
     tail = [s for s in plan.sources.values() if s.type_name in ("exec", "taildir")]
 

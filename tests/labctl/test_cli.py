@@ -14,9 +14,11 @@ from tests.conftest import free_port_block
 LABCTL = [sys.executable, "-m", "labctl"]
 
 
-def labctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def labctl(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*LABCTL, *args], capture_output=True, text=True, timeout=180,
-                          env=env or os.environ.copy())  # fmt: skip
+                          env=env or os.environ.copy(), input=stdin)  # fmt: skip
 
 
 def one_sentence_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -44,6 +46,20 @@ def test_up_status_idempotent_down(tmp_path: Path) -> None:
         assert {c["component"]: c["pid"] for c in status["components"]} == pids  # one cluster
         assert status["brokers"] == [0] and status["controller"] == 0
         assert status["partitions"][0]["isr"] == [0]
+        # produce lines from stdin, read them back with the console consumer
+        sent = labctl("produce", "SmartCar-Topic", "--home", home, stdin="one\ntwo\nthree\n")
+        assert sent.returncode == 0, sent.stderr
+        got = labctl("consume", "SmartCar-Topic", "--from-beginning", "--max-messages", "3",
+                     "--home", home)  # fmt: skip
+        assert got.stdout.split() == ["one", "two", "three"]
+        # the agent as a detached process
+        started = labctl("agent", "start", "--home", home)
+        assert started.returncode == 0, started.stderr
+        agent = json.loads(labctl("agent", "status", "--json", "--home", home).stdout)
+        assert "SINK.DriverCarInfo_KafkaSink" in agent["metrics"]
+        assert labctl("agent", "stop", "--home", home).returncode == 0
+        stopped = labctl("agent", "status", "--home", home)
+        assert stopped.returncode == 6 and "not running" in one_sentence_error(stopped)
     finally:
         down = labctl("down", "--home", home)
     assert down.returncode == 0 and "broker-0" in down.stdout
@@ -93,3 +109,11 @@ def test_port_in_use_is_exit_4(tmp_path: Path) -> None:
                         "--zookeeper-port", str(base), "--base-port", str(base + 1))  # fmt: skip
     assert result.returncode == 4
     assert f"port {base}" in one_sentence_error(result)
+
+
+def test_explain_prints_every_stage() -> None:
+    result = labctl("explain")
+    assert result.returncode == 0
+    for n, title in enumerate(["Collection architecture", "Environment", "Flume collection",
+                               "Kafka collection", "Collection test"], 1):  # fmt: skip
+        assert f"stage {n}: {title}" in result.stdout
