@@ -14,6 +14,8 @@ from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, wait_for
 from tests.conftest import SHARED
 
+OUTAGE = 20.0  # s the broker is away
+
 
 def read_topic(cluster: Cluster, topic: str, count: int, timeout: float = 30) -> list[bytes]:
     consumer = Consumer({**cluster.client_config(), "group.id": uuid.uuid4().hex,
@@ -99,10 +101,12 @@ def test_broker_down_then_back_loses_nothing(
         assert wait_for(lambda: agent.sinks["k"].counters.get("EventDrainSuccessCount") == 500)
         broker = cluster.broker(0)
         broker.kill()
+        killed_at = time.monotonic()
         write(5000)  # more than the channel holds: the source must wait, not drop
         source = agent.sources["t"]
         assert wait_for(lambda: source.counters.get("ChannelWriteFail") > 0), "no backpressure"
         assert agent.channels["c"].size() > 0, "events should be waiting in the channel"
+        time.sleep(max(0.0, OUTAGE - (time.monotonic() - killed_at)))  # the broker stays away
         cluster.up()  # brings the broker back
         got = read_topic(cluster, "SmartCar-Topic", len(written), timeout=60)
     finally:

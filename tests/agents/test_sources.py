@@ -319,3 +319,28 @@ def test_a_component_that_fails_to_start_is_retried(tmp_path: Path, monkeypatch)
         assert agent.health(sink) == "running"
     finally:
         agent.stop()
+
+
+def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
+    """FLUME-2866: a writer that appends slowly; the file is read once, whole, when it holds
+    still for readyAfter (never half-read, never rejected as modified)."""
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    conf = spool_conf(spool, out).replace("readyAfter = 100", "readyAfter = 700")
+    agent = agent_from_text(conf)
+    agent.start()
+    expected = []
+    try:
+        with open(spool / "growing.txt", "ab") as fh:
+            for i in range(15):
+                line = b"20160101%06d,K0001" % i
+                expected.append(line)
+                fh.write(line + b"\n")
+                fh.flush()
+                time.sleep(0.1)
+                assert not out.exists() or not lines_in(out), "read while still written"
+        assert wait_for(lambda: (spool / "growing.txt.COMPLETED").exists())
+    finally:
+        agent.stop()
+    assert lines_in(out) == expected
+    assert not (spool / "growing.txt.REJECTED").exists()
