@@ -70,10 +70,9 @@ class Managed:
             return False
         try:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout)
-        except psutil.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            if not _ended(proc, timeout):
+                proc.kill()
+                _ended(proc, 5)
         except psutil.NoSuchProcess:
             pass
         return True
@@ -83,8 +82,25 @@ class Managed:
         proc = self.process()
         if proc is not None:
             os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            _ended(proc, 10)
 
     def uptime(self) -> float | None:
         proc = self.process()
         return None if proc is None else time.time() - proc.create_time()
+
+
+def _ended(proc: psutil.Process, timeout: float) -> bool:
+    """Wait until *proc* has exited. A zombie counts as exited: its parent (not necessarily
+    us: it may be a test process, or an init that reaps late) has yet to collect it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+            proc.wait(min(0.1, max(deadline - time.monotonic(), 0)))
+            return True
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                return False

@@ -18,6 +18,7 @@ from labctl.cluster import Cluster, ClusterSpec, TopicSpec, load_spec
 from labctl.errors import LabError, NotRunningError
 from labctl.kafka.dist import ensure_kafka
 from labctl.paths import LabPaths, resolve_home
+from labctl.pilot import agent as lab_agent
 from labctl.pilot.agent import managed as agent_managed
 
 HomeOption = Annotated[
@@ -161,13 +162,15 @@ def down(
     purge: Annotated[bool, typer.Option(help="Also delete the data and logs.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Stop the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
+    """Stop the lab's agent, the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
     if cluster.spec.backend == "docker":
         docker_backend.down(cluster.paths, purge)
         console.print("stopped the Docker Compose lab" + (" (volumes removed)" if purge else ""))
         return
-    stopped = cluster.down(purge=purge)
+    # The agent first: it drains into the brokers, and must not outlive a purged home.
+    agent_stopped = ["agent"] if lab_agent.stop(cluster.paths) else []
+    stopped = agent_stopped + cluster.down(purge=purge)
     if not stopped and not purge:
         raise NotRunningError(f"nothing of the lab in {cluster.paths.home} is running.")
     purged = " (data purged)" if purge else ""

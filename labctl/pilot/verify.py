@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,19 +198,34 @@ def _end_offsets(cluster: Cluster) -> dict[int, int]:
     return ends
 
 
-def _read_from(cluster: Cluster, starts: dict[int, int], expect: int,
-               idle: float = 10.0) -> list[tuple[int, bytes, int]]:  # fmt: skip
-    """(partition, value, append-time ms) of records after *starts*, until *expect* or idle."""
+def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[bytes], bool],
+               expect: int, idle: float = 10.0) -> list[tuple[int, bytes, int]]:  # fmt: skip
+    """(partition, value, append-time ms) of the records after *starts*: until *expect* distinct
+    records of this run arrived (then up to the end offsets of that moment, so what came with
+    them, duplicates or stale lines, is counted too), or nothing came for *idle* s."""
+    topic = cluster.spec.topic.name
     c = Consumer({**cluster.client_config(), "group.id": uuid.uuid4().hex,
                   "enable.auto.commit": False})  # fmt: skip
-    c.assign([TopicPartition(cluster.spec.topic.name, p, o) for p, o in starts.items()])
+    c.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
     out: list[tuple[int, bytes, int]] = []
+    ours: set[bytes] = set()
+    ends: dict[int, int] | None = None
+    reached: dict[int, int] = dict(starts)
     last = time.monotonic()
-    while len(out) < expect and time.monotonic() - last < idle:
+    while time.monotonic() - last < idle:
+        if ends is None and len(ours) >= expect:
+            ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in starts}  # fmt: skip
+        if ends is not None and all(reached[p] >= ends[p] for p in ends):
+            break
         batch = c.consume(5000, 0.5)
         for m in batch:
             if not m.error():
-                out.append((m.partition(), m.value(), m.timestamp()[1]))
+                value = m.value()
+                out.append((m.partition(), value, m.timestamp()[1]))
+                reached[m.partition()] = m.offset() + 1
+                if run_lines(value):
+                    ours.add(value)
         if batch:
             last = time.monotonic()
     c.close()
@@ -246,10 +262,10 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
             report.add(s, "topic readable", False, str(exc), "a broker is down (`labctl status`)")
         return
     try:
-        old_inode: int | None = paths.realtime_log.stat().st_ino
+        offset = paths.realtime_log.stat().st_size
     except FileNotFoundError:
-        old_inode = None
-    with LineWatcher(paths.realtime_log, old_inode) as watcher:
+        offset = 0
+    with LineWatcher(paths.realtime_log, offset) as watcher:
         run = simulate(paths, cars, duration, seed, date)
     status, driver, began = run.status, run.driver, run.started
     spooled = run.spooled
@@ -287,15 +303,20 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
         headers,
         "the regex_filter ^\\d{14} is missing or wrong",
     )
-    # stages 4-5: the driving records in Kafka
-    got = _read_from(cluster, starts, driver.records)
+    # stages 4-5: the driving records in Kafka. The watcher saw every line this run wrote
+    # (from its start offset); a record it did not see was written before the run.
+    seen = watcher.seen
+    got = _read_from(cluster, starts, lambda v: v in seen and bool(RECORD.match(v)),
+                     driver.records)  # fmt: skip
     values = [v for _, v, _ in got]
-    digest = Digest()
-    digest.add_many(v for v in values if RECORD.match(v))
-    distinct = len(set(values))
     garbage = sum(1 for v in values if not RECORD.match(v))
-    dupes = len(values) - distinct
-    missing = max(driver.records - (distinct - garbage), 0)
+    stale = sum(1 for v in values if v not in seen and RECORD.match(v))
+    ours = [v for v in values if v in seen and RECORD.match(v)]
+    distinct = len(set(ours))
+    dupes = len(ours) - distinct
+    missing = max(driver.records - distinct, 0)
+    digest = Digest()
+    digest.add_many(ours)
     exact = digest == driver.record_digest if dupes == 0 else None
     report.add(
         4,
@@ -316,6 +337,15 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
                "records were lost between log and topic"
                + ("" if agent_alive else ": the agent stopped during the run"))  # fmt: skip
     report.add(5, "0 duplicates", dupes == 0, dupes, "the agent re-sent records (restart?)")
+    report.add(
+        5,
+        "0 records from before this run",
+        stale == 0,
+        stale,
+        "lines of an earlier run reached the topic during this one (a tail -F started on an "
+        "old driving log replays its last 10 lines; `labctl agent start` archives a finished "
+        "log first)",
+    )
     report.add(
         5,
         "0 garbage let through",
@@ -359,11 +389,12 @@ def _per_car_order(got: list[tuple[int, bytes, int]]) -> bool:
 
 
 class LineWatcher:
-    """Notes when each new line of the driving log first became visible in the file (every
-    ~5 ms), so latency is measured from the file, not from the writer's intentions."""
+    """Notes when each line the run appends to the driving log (from byte *offset*) first
+    became visible in the file (every ~5 ms), so latency is measured from the file, not from
+    the writer's intentions; ``seen`` is then exactly the set of this run's lines."""
 
-    def __init__(self, path: Path, old_inode: int | None) -> None:
-        self.path, self.old_inode = path, old_inode
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path, self.offset = path, offset
         self.seen: dict[bytes, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="line-watcher", daemon=True)
@@ -377,31 +408,30 @@ class LineWatcher:
         self.thread.join()
 
     def _run(self) -> None:
-        fh = None
-        partial = b""
-        while not self.stop.is_set() or fh is not None:
-            if fh is None:
-                try:
-                    if self.path.stat().st_ino != self.old_inode:
-                        fh = open(self.path, "rb")  # noqa: SIM115
-                except FileNotFoundError:
-                    pass
-                if fh is None:
-                    if self.stop.wait(0.005):
-                        return
-                    continue
-            chunk = fh.read()
-            now = time.time() * 1000
-            if chunk:
-                lines = (partial + chunk).split(b"\n")
-                partial = lines.pop()
-                for line in lines:
-                    self.seen.setdefault(line, now)
-            elif self.stop.is_set():
-                fh.close()
-                fh = None
-            else:
-                time.sleep(0.005)
+        while True:
+            try:
+                fh = open(self.path, "rb")  # noqa: SIM115
+                break
+            except FileNotFoundError:
+                self.offset = 0  # the run creates it
+                if self.stop.wait(0.005):
+                    return
+        with fh:
+            fh.seek(self.offset)
+            partial = b""
+            while True:
+                stopping = self.stop.is_set()  # read to the end once more after the run
+                chunk = fh.read()
+                now = time.time() * 1000
+                if chunk:
+                    lines = (partial + chunk).split(b"\n")
+                    partial = lines.pop()
+                    for line in lines:
+                        self.seen.setdefault(line, now)
+                elif stopping:
+                    return
+                else:
+                    self.stop.wait(0.005)
 
     def latencies(self, got: list[tuple[int, bytes, int]]) -> dict[str, Any]:
         """p50/p99 of the topic's append time minus the time the line was seen in the file."""

@@ -18,18 +18,38 @@ def failed(report, name_part: str):
     return [c for c in report.checks if name_part in c.name and not c.ok]
 
 
+def kill_once_delivering(
+    cluster: Cluster, sink: str, cancel: threading.Event, killed: threading.Event
+) -> None:
+    """SIGKILL the agent as soon as its Kafka sink has delivered records (mid-run)."""
+    while not cancel.wait(0.05):
+        try:
+            drained = lab_agent.metrics(cluster.paths)[f"SINK.{sink}"]["EventDrainSuccessCount"]
+        except (OSError, KeyError, ValueError):
+            continue
+        if int(drained) > 0:
+            lab_agent.managed(cluster.paths).kill()
+            killed.set()
+            return
+
+
 def test_agent_stopped_mid_run_fails_stage5_with_counts(
     lab_factory: Callable[..., Cluster],
 ) -> None:
     cluster = lab_factory(brokers=1)
     lab_agent.start(cluster.paths, cluster.spec)
-    killer = threading.Timer(3.0, lambda: lab_agent.managed(cluster.paths).kill())
+    cancel, killed = threading.Event(), threading.Event()
+    killer = threading.Thread(
+        target=kill_once_delivering, args=(cluster, "DriverCarInfo_KafkaSink", cancel, killed)
+    )
     killer.start()
     try:
         report = verify(cluster, {5}, cars=2, duration=5, seed=3)
     finally:
-        killer.cancel()
+        cancel.set()
+        killer.join()
         lab_agent.stop(cluster.paths)
+    assert killed.is_set(), "the agent was not killed mid-run"
     (missing,) = failed(report, "0 missing")
     assert "missing" in missing.measured and not missing.measured.startswith("0 ")
     assert "agent stopped" in missing.hint
