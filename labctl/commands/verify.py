@@ -23,9 +23,11 @@ def parse_stages(stage: str) -> set[int]:
     try:
         stages = {int(s) for s in stage.split(",")}
     except ValueError:
-        raise typer.BadParameter("use 1..5, a list like 3,4, or all") from None
+        raise typer.BadParameter(
+            "use 1..5, a list like 3,4, or all", param_hint="--stage"
+        ) from None
     if not stages <= {1, 2, 3, 4, 5}:
-        raise typer.BadParameter("stages are 1..5")
+        raise typer.BadParameter("stages are 1..5", param_hint="--stage")
     return stages
 
 
@@ -63,7 +65,9 @@ def render(report: Report) -> None:
 
 @app.command("verify")
 def verify_cmd(
-    stage: Annotated[str, typer.Option(help="1..5, a list (3,4) or all.")] = "all",
+    stage: Annotated[
+        str, typer.Option(metavar="[1|2|3|4|5|N,M|all]", help="1..5, a list (3,4) or all.")
+    ] = "all",
     cars: Annotated[int, typer.Option(min=1, help="Cars for stages 3-5's run.")] = 5,
     duration: Annotated[float, typer.Option(min=1, help="Seconds of driving logs.")] = 10,
     seed: Annotated[int | None, typer.Option(help="Simulator seed.")] = None,
@@ -71,8 +75,8 @@ def verify_cmd(
     home: HomeOption = None,
 ) -> None:
     """Run the stage checks against the running lab; exit 1 if any fails."""
+    stages = parse_stages(stage)  # a usage error (2) before anything else
     cluster = Cluster.open(LabPaths(resolve_home(home)))
-    stages = parse_stages(stage)
     if 1 in stages and not as_json:
         console.print(topology_tree(agent_plan(cluster)))
     report = verify(cluster, stages, cars, duration, seed)

@@ -46,7 +46,8 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, stage: int, name: str, ok: bool, measured: object = "", hint: str = "") -> None:
+    def add(self, stage: int, name: str, ok: object, measured: object = "", hint: str = "") -> None:
+        """*ok* is taken for its truth (a check may pass a count or a list)."""
         self.checks.append(Check(stage, name, bool(ok), str(measured), "" if ok else hint))
 
     @property
@@ -220,12 +221,13 @@ def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[by
             break
         batch = c.consume(5000, 0.5)
         for m in batch:
-            if not m.error():
-                value = m.value()
-                out.append((m.partition(), value, m.timestamp()[1]))
-                reached[m.partition()] = m.offset() + 1
-                if run_lines(value):
-                    ours.add(value)
+            part, value, offset = m.partition(), m.value(), m.offset()
+            if m.error() or part is None or value is None or offset is None:
+                continue
+            out.append((part, value, m.timestamp()[1]))
+            reached[part] = offset + 1
+            if run_lines(value):
+                ours.add(value)
         if batch:
             last = time.monotonic()
     c.close()
