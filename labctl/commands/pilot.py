@@ -14,7 +14,9 @@ from labctl.commands.cluster import HomeOption
 from labctl.commands.verify import render, topology_tree
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.reports import flows
 from labctl.pilot.verify import agent_plan, verify
+from labctl.views.progress import shown_steps
 
 
 def summary(f: dict, seconds: float) -> Table:
@@ -22,13 +24,9 @@ def summary(f: dict, seconds: float) -> Table:
     table = Table(title="pilot summary")
     for col in ("flow", "generated lines", "filtered", "delivered", "where"):
         table.add_column(col, justify="right" if col != "where" and col != "flow" else "left")
-    if "status_records" in f:
-        s_lines = f["status_records"] + f["status_headers"] + f["status_garbage"]
-        d_lines = f["driving_records"] + f["driving_headers"] + f["driving_garbage"]
-        table.add_row("status file", f"{s_lines:,}", f"{s_lines - f['logged']:,}",
-                      f"{f['logged']:,}", "logger sink")  # fmt: skip
-        table.add_row("driving log", f"{d_lines:,}", f"{d_lines - f['delivered']:,}",
-                      f"{f['delivered']:,}", "SmartCar-Topic")  # fmt: skip
+    for flow in flows(f):
+        table.add_row(flow.flow, f"{flow.generated:,}", f"{flow.filtered:,}",
+                      f"{flow.delivered:,}", flow.where)  # fmt: skip
     table.caption = (
         f"throughput {f.get('throughput_rps', '-')} records/s into Kafka; latency p50 "
         f"{f.get('latency_p50_ms', '-')} ms, p99 {f.get('latency_p99_ms', '-')} ms; "
@@ -50,13 +48,14 @@ def pilot(
     paths = LabPaths(resolve_home(home))
     spec = load_spec(paths) or ClusterSpec()
     cluster = Cluster(paths, spec)
-    with console.status("bringing the cluster up") as st:
-        took = cluster.up(lambda msg: st.update(msg))
-    console.print(f"cluster ready in {took:.1f} s (bootstrap {spec.bootstrap})")
-    pid = lab_agent.start(paths, spec)
-    console.print(f"agent SmartCar_Agent running (pid {pid})")
-    with console.status(f"simulating {cars} cars for {duration:g} s and checking every stage"):
-        report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed)
+    with shown_steps(console, paths, "pilot") as steps:
+        steps.step("cluster: checking what runs")
+        took = cluster.up(lambda msg: steps.step(f"cluster: {msg}"))
+        steps.step("starting the agent SmartCar_Agent")
+        pid = lab_agent.start(paths, spec)
+        report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed, steps)
+    console.print(f"cluster ready in {took:.1f} s (bootstrap {spec.bootstrap}); "
+                  f"agent SmartCar_Agent running (pid {pid})")  # fmt: skip
     console.print(topology_tree(agent_plan(cluster)))
     render(report)
     console.print(summary(report.figures, time.monotonic() - began))

@@ -10,11 +10,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 from agents.config.topology import AgentPlan
-from labctl.app import app, console
+from labctl.app import app, console, err_console
 from labctl.cluster import Cluster
 from labctl.commands.cluster import HomeOption
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot.verify import Report, agent_plan, verify
+from labctl.views.progress import shown_steps
 
 
 def parse_stages(stage: str) -> set[int]:
@@ -79,7 +80,8 @@ def verify_cmd(
     cluster = Cluster.open(LabPaths(resolve_home(home)))
     if 1 in stages and not as_json:
         console.print(topology_tree(agent_plan(cluster)))
-    report = verify(cluster, stages, cars, duration, seed)
+    with shown_steps(err_console if as_json else console, cluster.paths, "verify") as steps:
+        report = verify(cluster, stages, cars, duration, seed, steps)
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -24,6 +24,7 @@ from agents.config.properties import load_properties
 from agents.config.topology import AgentPlan, build_plan
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.progress import Silent, Steps
 from labctl.pilot.simulation import simulate
 from simulator.manifest import Digest
 
@@ -200,7 +201,8 @@ def _end_offsets(cluster: Cluster) -> dict[int, int]:
 
 
 def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[bytes], bool],
-               expect: int, idle: float = 10.0) -> list[tuple[int, bytes, int]]:  # fmt: skip
+               expect: int, idle: float = 10.0,
+               steps: Steps = Silent()) -> list[tuple[int, bytes, int]]:  # fmt: skip
     """(partition, value, append-time ms) of the records after *starts*: until *expect* distinct
     records of this run arrived (then up to the end offsets of that moment, so what came with
     them, duplicates or stale lines, is counted too), or nothing came for *idle* s."""
@@ -230,6 +232,7 @@ def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[by
                 ours.add(value)
         if batch:
             last = time.monotonic()
+            steps.advance(len(ours), len(out))
     c.close()
     return out
 
@@ -249,7 +252,7 @@ def _logger_events(log: Path, start: int) -> tuple[int, int]:
 
 
 def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: int | None,
-            stages: set[int], date: str = "20160101") -> None:  # fmt: skip
+            stages: set[int], date: str = "20160101", steps: Steps = Silent()) -> None:  # fmt: skip
     paths = cluster.paths
     log = lab_agent.managed(paths).log_file
     if lab_agent.managed(paths).process() is None:
@@ -267,16 +270,20 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
         offset = paths.realtime_log.stat().st_size
     except FileNotFoundError:
         offset = 0
+    steps.step(f"simulating {cars} cars for {duration:g} s", duration, "s")
     with LineWatcher(paths.realtime_log, offset) as watcher:
-        run = simulate(paths, cars, duration, seed, date)
+        run = simulate(paths, cars, duration, seed, date,
+                       on_driver=lambda p: steps.advance(p.elapsed, p.records))  # fmt: skip
     status, driver, began = run.status, run.driver, run.started
     spooled = run.spooled
     rejected = spooled.with_name(spooled.name + ".REJECTED")
     # stage 3: the status file consumed and logged
+    steps.step("stage 3: the agent logs the status file", status.records)
     deadline = time.monotonic() + CONSUME_TIMEOUT
     agent_proc = lab_agent.managed(paths)
     while time.monotonic() < deadline:
         events, headers = _logger_events(log, log_start)
+        steps.advance(events, events)
         if (events >= status.records and not spooled.exists()) or rejected.exists():
             break
         if agent_proc.process() is None:
@@ -307,9 +314,10 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     )
     # stages 4-5: the driving records in Kafka. The watcher saw every line this run wrote
     # (from its start offset); a record it did not see was written before the run.
+    steps.step(f"stages 4-5: reading {cluster.spec.topic.name}", driver.records)
     seen = watcher.seen
     got = _read_from(cluster, starts, lambda v: v in seen and bool(RECORD.match(v)),
-                     driver.records)  # fmt: skip
+                     driver.records, steps=steps)  # fmt: skip
     values = [v for _, v, _ in got]
     garbage = sum(1 for v in values if not RECORD.match(v))
     stale = sum(1 for v in values if v not in seen and RECORD.match(v))
@@ -445,14 +453,17 @@ class LineWatcher:
 
 
 def verify(cluster: Cluster, stages: set[int], cars: int = 5, duration: float = 10.0,
-           seed: int | None = None) -> Report:  # fmt: skip
+           seed: int | None = None, steps: Steps = Silent()) -> Report:  # fmt: skip
+    """Run the checks of ``stages``; ``steps`` hears what runs now and how far it is."""
     report = Report()
     if 1 in stages:
+        steps.step("stage 1: the agent's design")
         stage1(cluster, report)
     if 2 in stages:
+        steps.step("stage 2: the environment")
         stage2(cluster, report)
     if stages & {3, 4, 5}:
-        collect(cluster, report, cars, duration, seed, stages & {3, 4, 5})
+        collect(cluster, report, cars, duration, seed, stages & {3, 4, 5}, steps=steps)
         report.checks = [c for c in report.checks if c.stage in stages]
     cluster.paths.reports_dir.mkdir(parents=True, exist_ok=True)
     out = cluster.paths.reports_dir / f"verify-{time.strftime('%Y%m%d-%H%M%S')}.json"

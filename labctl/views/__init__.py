@@ -1,0 +1,1 @@
+"""Reusable terminal views of labctl's commands."""
