@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup kafka test pilot bench lint clean
+.PHONY: setup kafka browser test pilot bench lint clean screenshot
 
 setup: $(STAMP) kafka
 
@@ -19,11 +19,30 @@ $(STAMP): pyproject.toml
 kafka: $(STAMP)
 	$(BIN)/labctl fetch-kafka
 
+# Debian's headless Chromium, its driver and tmux for the dashboard tests (no browser
+# download). Installs only what is missing, and only as root with apt-get; elsewhere it says
+# what to install and the browser tests skip.
+BROWSER_PKGS = chromium chromium-driver tmux fonts-dejavu-core
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && command -v tmux >/dev/null; then \
+		echo "chromium, chromedriver and tmux are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(BROWSER_PKGS) >/dev/null; \
+	else \
+		echo "install $(BROWSER_PKGS) to run the dashboard's browser tests (they skip)"; \
+	fi
+
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 pilot: setup
 	$(BIN)/labctl pilot
+
+# docs/dashboard.png: the dashboard during a real pilot run, taken by the browser test.
+screenshot: setup browser
+	DASHBOARD_README_SHOT=docs/dashboard.png $(BIN)/python -m pytest \
+		tests/dashboard/test_dashboard_browser.py $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench
