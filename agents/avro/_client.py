@@ -49,9 +49,7 @@ class AvroRpcClient:
 
     def append_batch(self, batch: EventBatch) -> None:
         """Deliver *batch* in one ``appendBatch`` call; returns once the server said OK."""
-        body = io.BytesIO()
-        p.write(body, p.EVENTS, p.batch_to_events(batch))
-        self._call("appendBatch", body.getvalue())
+        self._call("appendBatch", p.encode_events(batch))
 
     def append(self, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Deliver one event with Flume's single-event ``append``."""

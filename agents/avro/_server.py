@@ -186,6 +186,8 @@ class AvroRpcServer:
         return None
 
     def _handle(self, batch: EventBatch) -> bool:
+        if not batch:
+            return True  # nothing to commit
         try:
             ok = bool(self.handler(batch))
         except Exception as e:  # the sender keeps the batch and retries
