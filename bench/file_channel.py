@@ -8,7 +8,8 @@ the disk the tests use:
    the difference is the fsync policy's cost;
 3. take+commit of those events, from the in-memory cache and, after a reopen, from disk;
 4. group commit: 4 threads putting at once, fsyncs per commit;
-5. the floor: a bare ``write`` + ``fdatasync`` of the same 100 KB, no channel.
+5. replay time at open: the whole log against a checkpoint;
+6. the floor: a bare ``write`` + ``fdatasync`` of the same 100 KB, no channel.
 
 Run with ``python -m bench file_channel``. Figures are from one run on a shared machine:
 compare the rows with each other, not with another run.
@@ -35,10 +36,11 @@ def _batch(i: int) -> EventBatch:
                       {"topic": "SmartCar"})  # fmt: skip
 
 
-def _store(root: Path, fsync: bool) -> FileChannelStore:
+def _store(root: Path, fsync: bool, checkpoint_on_close: bool = True) -> FileChannelStore:
     conf = FileChannelConfig(root / "cp", (root / "data",), capacity=BATCH * BATCHES * 4,
                              transaction_capacity=BATCH, minimum_required_space=0,
-                             fsync_per_transaction=fsync, cache_bytes=256 * 2**20)  # fmt: skip
+                             fsync_per_transaction=fsync, cache_bytes=256 * 2**20,
+                             checkpoint_on_close=checkpoint_on_close)  # fmt: skip
     store = FileChannelStore(conf, "bench")
     store.open()
     return store
@@ -106,6 +108,19 @@ def run() -> None:
         _row("put+commit, 4 threads (group commit)", secs, events,
              f"{n_fsync:.0f} fsyncs for {BATCHES} commits")  # fmt: skip
         store.close()
+
+        # replay time: reading the whole log, against starting from a checkpoint
+        d = root / "replay"
+        store = _store(d, False, checkpoint_on_close=False)
+        _puts(store, batches)
+        store.close()  # no checkpoint: the next open reads the whole log
+        for what in ("the whole log, no checkpoint", "from a checkpoint"):
+            store = _store(d, False, checkpoint_on_close=False)  # opening checkpoints
+            r = store.report
+            assert r is not None and r.events == events
+            print(f"  replay of {events:,} events, {what:<30} {r.seconds * 1000:7.1f} ms  "
+                  f"{r.records:,} records, {r.bytes_scanned:,} bytes read")  # fmt: skip
+            store.close()
 
         payload = b"x" * (BATCH * BODY)
         fd = os.open(root / "raw", os.O_WRONLY | os.O_CREAT)
