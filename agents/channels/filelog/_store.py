@@ -129,7 +129,13 @@ class FileChannelStore:
         self._closed = False
         self._stop.clear()
         self.logger.info("file channel %s replayed: %s", self.name, report.summary())
-        self.checkpoint()  # the next start replays from here, and spent segments go
+        try:
+            self.checkpoint()  # the next start replays from here, and spent segments go
+        except BaseException:
+            self._closed = True
+            log.close()
+            self._unlock()
+            raise
         self._spawn(self._checkpoint_loop, "checkpoint")
         if not cfg.fsync_per_transaction:
             self._spawn(self._fsync_loop, "fsync")
