@@ -358,6 +358,6 @@ def test_sigkill_at_random_points_then_replay_is_exactly_the_committed_events(
         if in_doubt is not None:
             kind, ev = in_doubt
             options.append(_after(live, kind, ev))
-        assert got in options, f"iteration {it}: {len(got)} events replayed, not the committed set"
+        assert got in options, f"seed {seed0 + it}: {len(got)} events replayed, not as committed"
         live = got
     assert next_id > 1000  # the writer really worked between kills
