@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("simulator", "agents")
+BENCHMARKS: tuple[str, ...] = ("simulator", "agents", "file_channel", "avro_rpc")
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,26 @@
+"""Flume's Avro RPC (``AvroSourceProtocol`` over Avro's Netty framing), both ways.
+
+``AvroRpcClient(host, port).append_batch(batch)`` returns once the server answered OK;
+``AvroRpcServer(handler).start()`` answers OK only when ``handler(batch)`` returned True.
+Both speak to Apache Flume's avro sink and source, with or without deflate compression.
+See docs/avro-rpc.md for the wire details.
+"""
+
+from agents.avro._client import AvroRpcClient
+from agents.avro._protocol import FLUME_PROTOCOL_MD5, PROTOCOL_JSON
+from agents.avro._server import AvroRpcServer, BatchHandler, ServerStats
+from agents.avro._transport import COMPRESSIONS
+from agents.avro.errors import AvroProtocolError, AvroRefusedError, AvroRpcError
+
+__all__ = [
+    "COMPRESSIONS",
+    "FLUME_PROTOCOL_MD5",
+    "PROTOCOL_JSON",
+    "AvroProtocolError",
+    "AvroRefusedError",
+    "AvroRpcClient",
+    "AvroRpcError",
+    "AvroRpcServer",
+    "BatchHandler",
+    "ServerStats",
+]

@@ -1,0 +1,192 @@
+"""Flume's Avro RPC both ways against a real Apache Flume 1.11 agent, with and without deflate.
+
+One Flume agent per compression mode runs two flows:
+- ``avro source -> memory -> logger``: our AvroRpcClient sends to it; the events are read
+  back from Flume's log file (bodies and headers compared);
+- ``seq source -> memory -> avro sink``: Flume's sink sends 2,000 numbered events to our
+  AvroRpcServer, whose handler commits each batch to a real file channel before answering
+  OK. In the deflate run the handler refuses the first call: Flume's sink rolls back and
+  resends, and every number still arrives once.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.avro import AvroRpcClient, AvroRpcError, AvroRpcServer
+from agents.channels.filelog import FileChannelConfig, FileChannelStore
+from agents.event import EventBatch
+from labctl.cluster import free_port_block
+from labctl.flume import ensure_flume
+
+SEQ_EVENTS = 2000
+FLUME_CONF = """\
+a.sources = r gen
+a.channels = c1 c2
+a.sinks = log fwd
+a.sources.r.type = avro
+a.sources.r.bind = 127.0.0.1
+a.sources.r.port = {source_port}
+a.sources.r.compression-type = {compression}
+a.sources.r.channels = c1
+a.channels.c1.type = memory
+a.channels.c1.capacity = 20000
+a.channels.c1.transactionCapacity = 2000
+a.sinks.log.type = logger
+a.sinks.log.maxBytesToLog = 64
+a.sinks.log.channel = c1
+a.sources.gen.type = seq
+a.sources.gen.totalEvents = {seq_events}
+a.sources.gen.batchSize = 1000
+a.sources.gen.channels = c2
+a.sources.gen.interceptors = st ts
+a.sources.gen.interceptors.st.type = static
+a.sources.gen.interceptors.st.key = origin
+a.sources.gen.interceptors.st.value = flume
+a.sources.gen.interceptors.ts.type = timestamp
+a.channels.c2.type = memory
+a.channels.c2.capacity = 10000
+a.channels.c2.transactionCapacity = 1000
+a.sinks.fwd.type = avro
+a.sinks.fwd.hostname = 127.0.0.1
+a.sinks.fwd.port = {server_port}
+a.sinks.fwd.batch-size = 1000
+a.sinks.fwd.compression-type = {compression}
+a.sinks.fwd.compression-level = 6
+a.sinks.fwd.channel = c2
+"""
+LOGGED = re.compile(r"Event: \{ headers:\{(.*?)\} body: ([0-9A-F ]*?) {2}")
+
+
+def wait_for(what: str, check, timeout: float = 90.0, proc=None, log: Path | None = None):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def logged_events(log: Path) -> list[tuple[bytes, dict[str, str]]]:
+    """(body, headers) of every event Flume's logger sink wrote."""
+    text = log.read_text() if log.exists() else ""
+    out = []
+    for headers, body in LOGGED.findall(text):
+        pairs = (kv.split("=", 1) for kv in headers.split(", ") if kv)
+        out.append((bytes.fromhex(body), dict(pairs)))
+    return out
+
+
+class Receiver:
+    """The server-side handler: commit each batch to a file channel, then say OK."""
+
+    def __init__(self, root: Path, refuse_first: bool) -> None:
+        conf = FileChannelConfig(root / "cp", (root / "data",), minimum_required_space=0)
+        self.store = FileChannelStore(conf, "received")
+        self.store.open()
+        self.refuse = refuse_first
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: EventBatch) -> bool:
+        with self.lock:
+            self.calls += 1
+            if self.refuse:
+                self.refuse = False
+                return False
+        with self.store.transaction() as tx:
+            tx.put(batch)
+            tx.commit()
+        return True
+
+
+@pytest.fixture(params=["none", "deflate"])
+def flume(request, tmp_path: Path) -> Iterator[tuple[str, int, Receiver, AvroRpcServer, Path]]:  # type: ignore[no-untyped-def]
+    compression = request.param
+    receiver = Receiver(tmp_path / "fc", refuse_first=compression == "deflate")
+    server = AvroRpcServer(receiver, compression=compression, name="from-flume")
+    server.start()
+    source_port = free_port_block(1)
+    conf = tmp_path / "flume.conf"
+    conf.write_text(FLUME_CONF.format(source_port=source_port, compression=compression,
+                                      seq_events=SEQ_EVENTS, server_port=server.port))  # fmt: skip
+    log = tmp_path / "logs" / "flume.log"
+    log.parent.mkdir()
+    proc = subprocess.Popen(ensure_flume().argv(conf, "a", log), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield compression, source_port, receiver, server, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        server.stop()
+        receiver.store.close()
+
+
+def test_our_client_to_flume_and_flume_sink_to_our_server(flume) -> None:  # type: ignore[no-untyped-def]
+    compression, port, receiver, server, log = flume
+    client = AvroRpcClient("127.0.0.1", port, compression=compression, connect_timeout=2)
+
+    def up() -> bool:
+        try:
+            client.ping()
+            return True
+        except AvroRpcError:
+            return False
+
+    wait_for("Flume's avro source to listen", up, log=log)
+    assert client.server_match == "BOTH"  # Flume recognised its own protocol's MD5
+    big = EventBatch([b"big-%05d" % i for i in range(1000)], {"car": "A01", "mode": compression})
+    client.append_batch(big)  # one appendBatch of 1000 events
+    mixed = EventBatch([b"mix-0", b"mix-1", b"mix-2"], {"car": "B02"},
+                       [{"seq": "0"}, {}, {"seq": "2", "car": "C03"}])  # fmt: skip
+    client.append_batch(mixed)
+    client.append(b"single", {"one": "1"})
+    client.close()
+    want = [*((b, big.common) for b in big.bodies), *mixed.iter_events(),
+            (b"single", {"one": "1"})]  # fmt: skip
+    got = wait_for("Flume's logger sink to log 1004 events",
+                   lambda: len(e := logged_events(log)) >= len(want) and e, log=log)  # fmt: skip
+    assert sorted(got, key=lambda e: e[0]) == sorted(want, key=lambda e: e[0])
+
+    # Flume's avro sink -> our server -> a file channel
+    wait_for(f"{SEQ_EVENTS} events from Flume's avro sink",
+             lambda: server.stats.events_ok >= SEQ_EVENTS, log=log)  # fmt: skip
+    with receiver.store.transaction() as tx:
+        batch = tx.take(SEQ_EVENTS + 1)
+        tx.rollback()
+    assert sorted(int(b) for b in batch.bodies) == list(range(SEQ_EVENTS))  # each once
+    assert all(batch.header_of(i, "origin") == "flume" for i in range(len(batch)))
+    assert batch.header_of(0, "timestamp") is not None  # per-event headers came through
+    assert server.stats.handshakes.get("BOTH", 0) >= 1 and "NONE" not in server.stats.handshakes
+    assert server.stats.protocol_errors == 0
+    assert server.stats.batches_ok <= 4  # appendBatch calls of up to 1000 events
+    if compression == "deflate":  # the refused call: Flume rolled back and resent
+        assert server.stats.batches_failed == 1
+        assert "Unable to deliver event" in log.read_text()
+        assert receiver.calls == server.stats.batches_ok + 1
+
+
+def test_a_non_avro_peer_and_a_compression_mismatch_get_clear_errors(tmp_path: Path) -> None:
+    with AvroRpcServer(lambda b: True, compression="deflate") as server:
+        client = AvroRpcClient("127.0.0.1", server.port, request_timeout=5)
+        with pytest.raises(AvroRpcError):
+            client.append_batch(EventBatch([b"x"]))
+        wait_for("the server to log the mismatch", lambda: server.stats.protocol_errors == 1)
+    with pytest.raises(AvroRpcError, match="cannot connect"):
+        AvroRpcClient("127.0.0.1", free_port_block(1), connect_timeout=1).ping()
