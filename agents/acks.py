@@ -1,23 +1,32 @@
-"""End-to-end acknowledgements: a source learns when a sink committed what it read.
+"""End-to-end acknowledgements: a source is *notified* when what it read is safe.
 
 A memory channel forgets everything on a crash, so a source must not record its read position
-(spooldir's tracker, TAILDIR's position file) when the channel took the lines, only when a
-sink committed them downstream. Each put carries an ``Ack`` counting the events still to be
-committed (times the number of channels); a ``Checkpoints`` list turns acks into the furthest
-position that is safe to record, in read order.
+(spooldir's tracker, TAILDIR's position file) when a channel took the lines, only once they are
+safe downstream. Each batch a source hands over carries an ``Ack``: channels count its events in
+when a put takes them, and out when they are safe (a memory channel: when a sink committed the
+take; a durable channel may do so when its put is on disk; a rolled-back put counts them out at
+once). The source holds one extra count until every channel has the batch, so an ack cannot
+complete between two channels' puts. When the count reaches zero the ack calls back once, on the
+thread that completed it (a sink's), so callbacks must be short: ``Progress`` advances a stream's
+safe position and wakes its source, which writes its state on its own thread.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 
 class Ack:
-    __slots__ = ("_lock", "remaining")
+    """Events of one batch not yet safe, plus the source's hold until all channels have it."""
 
-    def __init__(self, remaining: int = 0) -> None:
-        self.remaining = remaining
+    __slots__ = ("_lock", "_on_complete", "position", "remaining")
+
+    def __init__(self, on_complete: Callable[[Ack], None] | None = None, position: int = 0) -> None:
+        self.remaining = 1  # the hold, released by the source's outbox
+        self.position = position  # where the stream is safe up to once this ack completes
+        self._on_complete = on_complete
         self._lock = threading.Lock()
 
     def add(self, n: int) -> None:
@@ -27,36 +36,52 @@ class Ack:
     def done(self, n: int) -> None:
         with self._lock:
             self.remaining -= n
+            complete = self.remaining == 0
+        if complete and self._on_complete is not None:
+            self._on_complete(self)
+
+    def release(self) -> None:
+        """Every channel has the batch: drop the hold."""
+        self.done(1)
 
     @property
     def complete(self) -> bool:
         return self.remaining <= 0
 
 
-class Checkpoints:
-    """Positions in read order, each safe once every ack issued before it is complete."""
+class Progress:
+    """Read positions of one stream in read order, and the furthest safe one.
 
-    def __init__(self) -> None:
-        self._marks: deque[tuple[list[Ack], object]] = deque()
-        self._open: list[Ack] = []
+    ``ack(position)`` gives the ack of a batch that ends at *position* (a line boundary; equal
+    positions are fine). ``safe`` is the position of the last ack that completed with every
+    earlier ack complete too. ``on_advance`` is called (on the completing thread) each time
+    ``safe`` moves, and ``on_idle`` when no ack is left pending.
+    """
 
-    def ack(self) -> Ack:
-        a = Ack()
-        self._open.append(a)
-        return a
+    def __init__(self, start: int = 0, on_advance: Callable[[], None] | None = None) -> None:
+        self.safe = start
+        self._pending: deque[Ack] = deque()
+        self._lock = threading.Lock()
+        self._on_advance = on_advance
 
-    def mark(self, position: object) -> None:
-        """Everything acked so far ends at *position*."""
-        self._marks.append((self._open, position))
-        self._open = []
+    def ack(self, position: int) -> Ack:
+        ack = Ack(self._completed, position)
+        with self._lock:
+            self._pending.append(ack)
+        return ack
 
-    def safe(self) -> object | None:
-        """The furthest position whose acks (and all earlier ones) are complete, if any moved."""
-        found = None
-        while self._marks and all(a.complete for a in self._marks[0][0]):
-            found = self._marks.popleft()[1]
-        return found
+    def _completed(self, _ack: Ack) -> None:
+        moved = False
+        with self._lock:
+            pending = self._pending
+            while pending and pending[0].complete:
+                self.safe = pending.popleft().position
+                moved = True
+        if moved and self._on_advance is not None:
+            self._on_advance()
 
     @property
     def idle(self) -> bool:
-        return not self._marks and all(a.complete for a in self._open)
+        """Every ack issued so far is complete."""
+        with self._lock:
+            return not self._pending

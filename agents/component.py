@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import logging
+from pathlib import Path
 from typing import Any, ClassVar
 
 from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.counters import Counters
+
+
+class Status(enum.Enum):
+    """What ``process()`` tells its runner (Flume's PollableSource.Status / Sink.Status)."""
+
+    READY = "ready"  # made progress; call again at once
+    BACKOFF = "backoff"  # nothing to do now; the runner waits ``backoff_pause`` (or a wake-up)
 
 
 class Component:
@@ -29,9 +38,14 @@ class Component:
         self.conf: dict[str, Any] = {}
         self.counters = Counters(self.KIND, name)
         self.log = logging.getLogger(f"agents.{self.KIND.lower()}.{name}")
+        self.state_dir: Path | None = None  # the agent's state directory, set before start()
 
     def configure(self, context: Context) -> None:
-        """Resolve properties; problems are recorded on the context, not raised."""
+        """Resolve properties; problems are recorded on the context, not raised.
+
+        No side effects: nothing is created, connected or looked up (``--check`` runs this);
+        that belongs in ``start``.
+        """
         self.conf = context.resolve(self.PROPERTIES, self.PREFIXES)
         if not any(p.severity == "error" for p in context.problems):
             self.setup(context)
@@ -46,8 +60,16 @@ class Component:
         self.counters.stopped()
 
     def health(self) -> str:
-        """'running', 'retrying: <why>', 'stopped' or 'failed: <why>' (monitoring and logs)."""
+        """'running' or 'stopped'; a component may say more (e.g. 'stopped: command exited 1').
+
+        The runtime adds what it sees from outside: 'retrying: <why>', 'blocked: <why>',
+        'stalled: <why>', 'rolling back: <why>' (``agents.health``).
+        """
         return "running" if self.counters.start_time and not self.counters.stop_time else "stopped"
+
+    def backoff_pause(self, attempt: int) -> float:
+        """Seconds its runner waits after the *attempt*-th BACKOFF in a row (from 0)."""
+        return min(0.005 * 2**attempt, 0.05)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

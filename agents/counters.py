@@ -1,7 +1,9 @@
 """Flume-shaped component counters, read by the monitoring endpoint.
 
-Names follow Flume's SourceCounter / ChannelCounter / SinkCounter so dashboards built for
-Flume's JSON reporting read ours unchanged.
+Names follow Flume's SourceCounter / ChannelCounter / SinkCounter (and KafkaSinkCounter) with
+Flume's meanings, so dashboards built for Flume's JSON reporting read ours unchanged; e.g. a
+source's ``EventAcceptedCount`` counts events before its interceptors, as Flume's does. What
+Flume does not count is added under names of our own (``OWN``).
 """
 
 from __future__ import annotations
@@ -39,9 +41,18 @@ SINK_COUNTERS = (
     "EventDrainAttemptCount",
     "EventDrainSuccessCount",
     "EventWriteFail",
-    "RollbackCount",
+    "ChannelReadFail",
 )
 KINDS = {"SOURCE": SOURCE_COUNTERS, "CHANNEL": CHANNEL_COUNTERS, "SINK": SINK_COUNTERS}
+# Ours, beside Flume's (added by the components that count them).
+OWN = {
+    "EventForwardedCount": "events a source put into its channels, after its interceptors",
+    "LineSplitCount": "lines longer than maxLineLength, each split into several events",
+    "RestartCount": "times the runner restarted the component after a failure",
+    "RollbackCount": "batches rolled back (Flume counts it for its Kafka sink only)",
+    "DeadLetterCount": "records set aside in the dead-letter file",
+    "KafkaEventSendTimer": "ms from producing a batch to Kafka acknowledging it (Flume's)",
+}
 
 
 class Counters:

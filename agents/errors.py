@@ -38,6 +38,8 @@ class ConfigError(AgentError):
 class ChannelFullError(AgentError):
     """A put could not be committed: the channel stayed full for its keep-alive."""
 
+    progressed = False  # the source's outbox got some batches in before this one
+
 
 class ChannelClosedError(AgentError):
     """The channel is stopping and accepts no new transactions."""

@@ -1,10 +1,10 @@
-"""An agent at run time: components built from a plan, started in order, supervised, drained.
+"""An agent at run time: components built from a plan, run by runners, watched, drained.
 
-Start order is channels, sinks, sources (so nothing is put before someone can take); stop is
-the reverse: sources stop reading, sinks drain the channels (up to ``drain_timeout``), then
-sinks and channels stop. A component that fails to start is retried with a growing pause and
-shows as ``retrying: <why>`` in logs and metrics; a sink whose ``process`` raises backs off
-and tries again: nothing dies silently.
+Start order is channels, sink runners, source runners (nothing is put before someone can take).
+Stop is the reverse: source runners stop (what a source had not handed over is read again
+next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
+running sink is not waited for), then sinks stop, sources record their committed positions,
+and channels stop. A watchdog thread checks health once a second (``agents.health``).
 """
 
 from __future__ import annotations
@@ -12,81 +12,56 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 from agents.channels.base import Channel
 from agents.component import Component
 from agents.config.topology import AgentPlan, ComponentPlan
 from agents.errors import ConfigError, Problem
+from agents.health import Watchdog
+from agents.interceptors.base import Interceptor
 from agents.processor import ChannelProcessor
-from agents.sinks.base import Sink, Status
+from agents.runners import Runner
+from agents.sinks.base import Sink
+from agents.sinks.processors import DefaultSinkProcessor
 from agents.sources.base import Source
 
 log = logging.getLogger("agents.runtime")
-MAX_BACKOFF = 5.0
-
-
-class SinkRunner:
-    """Calls ``sink.process()`` on its own thread until stopped."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"sink-{sink.name}", daemon=True)
-        self.failure: str | None = None
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _run(self) -> None:
-        pause = 0.0
-        while not self.stopping.is_set():
-            try:
-                status = self.sink.process()
-                self.failure = None
-            except Exception as exc:
-                self.failure = str(exc)
-                self.sink.counters.error(str(exc))
-                pause = min(max(pause * 2, 0.1), MAX_BACKOFF)
-                self.sink.log.exception("sink failed; retrying in %.1fs", pause)
-                self.stopping.wait(pause)
-                continue
-            if status is Status.BACKOFF:
-                pause = min(max(pause * 2, 0.005), 0.05)
-                self.stopping.wait(pause)
-            else:
-                pause = 0.0
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join()
+DEFAULT_STATE_DIR = Path("~/.flume/agents")
 
 
 class Agent:
-    def __init__(self, plan: AgentPlan) -> None:
+    def __init__(
+        self, plan: AgentPlan, state_dir: Path | None = None, stall_after: float = 10.0
+    ) -> None:
         self.plan = plan
         self.name = plan.agent
+        self.state_dir = Path(state_dir or DEFAULT_STATE_DIR / plan.agent).expanduser()
         self.channels: dict[str, Channel] = {}
         self.sources: dict[str, Source] = {}
         self.sinks: dict[str, Sink] = {}
-        self.runners: dict[str, SinkRunner] = {}
-        self.retrying: dict[str, str] = {}
+        self.interceptors: dict[str, list[Interceptor]] = {}
+        self.runners: dict[str, Runner] = {}  # by source or sink name
+        self.watchdog = Watchdog(stall_after)
         self._stop = threading.Event()
-        self._supervisor: threading.Thread | None = None
+        self._health_lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
         self._build()
 
     def _configure(self, cp: ComponentPlan) -> Component:
         comp: Component = cp.cls(cp.name)
         comp.configure(cp.context)
+        comp.state_dir = self.state_dir
         return comp
 
     def _build(self) -> None:
-        """Configure every planned component; drop those with errors (as Flume does)."""
+        """Configure every planned component; leave out those with errors (as Flume does)."""
         plan = self.plan
         built = [*plan.channels.values(), *plan.sinks.values(), *plan.sources.values()]
         for name, cp in list(plan.channels.items()):
             ch = self._configure(cp)
-            if not _has_errors(cp):
-                self.channels[name] = ch  # type: ignore[assignment]
+            if not _has_errors(cp) and isinstance(ch, Channel):
+                self.channels[name] = ch
             else:
                 del plan.channels[name]
         for name, cp in list(plan.sinks.items()):
@@ -94,8 +69,9 @@ class Agent:
             if _has_errors(cp) or cp.channels[0] not in self.channels:
                 del plan.sinks[name]
                 continue
-            sink.channel = self.channels[cp.channels[0]]  # type: ignore[attr-defined]
-            self.sinks[name] = sink  # type: ignore[assignment]
+            assert isinstance(sink, Sink), f"{cp.cls} is not a sink"
+            sink.channel = self.channels[cp.channels[0]]
+            self.sinks[name] = sink
         for name, cp in list(plan.sources.items()):
             source = self._configure(cp)
             interceptors = [self._configure(i) for i in cp.interceptors]
@@ -104,12 +80,11 @@ class Agent:
             if broken or len(channels) != len(cp.channels):
                 del plan.sources[name]
                 continue
-            source.processor = ChannelProcessor(  # type: ignore[attr-defined]
-                channels,
-                interceptors,  # type: ignore[arg-type]
-            )
-            source.interceptors = interceptors  # type: ignore[attr-defined]
-            self.sources[name] = source  # type: ignore[assignment]
+            assert isinstance(source, Source), f"{cp.cls} is not a source"
+            chain = [i for i in interceptors if isinstance(i, Interceptor)]
+            source.connect(ChannelProcessor(channels, chain))
+            self.sources[name] = source
+            self.interceptors[name] = chain
         for cp in built:
             plan.problems.extend(cp.context.problems)
             for i in cp.interceptors:
@@ -130,71 +105,71 @@ class Agent:
         for ch in self.channels.values():
             ch.start()
         for name, sink in self.sinks.items():
-            if self._try_start(sink):
-                self._start_runner(name, sink)
-        for source in self.sources.values():
-            self._try_start(source)
-        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
-        self._supervisor.start()
+            self._run(name, Runner(DefaultSinkProcessor(sink)))
+        for name, source in self.sources.items():
+            for interceptor in self.interceptors[name]:
+                interceptor.start()
+            self._run(name, Runner(source))
+        self._watcher = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self._watcher.start()
         for line in self.plan.describe():
             log.info("running %s", line)
 
-    def _start_runner(self, name: str, sink: Sink) -> None:
-        runner = SinkRunner(sink)
+    def _run(self, name: str, runner: Runner) -> None:
         self.runners[name] = runner
         runner.start()
 
-    def _try_start(self, comp: Component) -> bool:
-        try:
-            comp.start()
-        except Exception as exc:
-            self.retrying[comp.name] = str(exc)
-            comp.counters.error(str(exc))
-            log.error("%s %s failed to start (%s); retrying", comp.KIND.lower(), comp.name, exc)
-            return False
-        self.retrying.pop(comp.name, None)
-        return True
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            self.check_health()
 
-    def _supervise(self) -> None:
-        pause = 1.0
-        while not self._stop.wait(pause):
-            if not self.retrying:
-                pause = 1.0
-                continue
-            for name in list(self.retrying):
-                comp = self.sources.get(name) or self.sinks.get(name)
-                if comp is not None and self._try_start(comp) and name in self.sinks:
-                    self._start_runner(name, self.sinks[name])
-            pause = min(pause * 2, 30.0)
+    def check_health(self) -> None:
+        for comp in self.components():
+            self.health(comp)
 
     def health(self, comp: Component) -> str:
-        if comp.name in self.retrying:
-            return f"retrying: {self.retrying[comp.name]}"
-        runner = self.runners.get(comp.name)
-        if runner is not None and runner.failure:
-            return f"retrying: {runner.failure}"
-        return comp.health()
+        """The component's health now (``agents.health``); state changes are logged."""
+        now = time.monotonic()
+        w = self.watchdog
+        with self._health_lock:
+            if isinstance(comp, Source):
+                return w.check_source(comp, self.runners.get(comp.name), now)
+            if isinstance(comp, Sink):
+                size = comp.channel.size() if comp.channel is not None else 0
+                return w.check_sink(comp, self.runners.get(comp.name), size, now)
+            return w.check_other(comp)
 
     def stop(self, drain_timeout: float = 30.0) -> None:
-        """Stop sources, let sinks drain what the channels hold, then stop the rest."""
+        """Stop sources, let running sinks drain their channels, then stop the rest."""
         self._stop.set()
-        for source in self.sources.values():
-            source.stop()
-        deadline = time.monotonic() + drain_timeout
-        while any(ch.size() for ch in self.channels.values()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = sum(ch.size() for ch in self.channels.values())
-        if left:
-            log.warning("stopping with %d events still in memory channels (not delivered)", left)
-        for runner in self.runners.values():
-            runner.stop()
-        for sink in self.sinks.values():
-            sink.stop()
+        for name in self.sources:
+            runner = self.runners.pop(name, None)
+            if runner is not None:
+                runner.stop()
+        self._drain(drain_timeout)
+        for name in self.sinks:
+            runner = self.runners.pop(name, None)
+            if runner is not None:
+                runner.stop()
         for source in self.sources.values():
             source.checkpoint()
         for ch in self.channels.values():
             ch.stop()
         log.info("agent %s stopped", self.name)
+
+    def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        drained_by = {s.channel.name for n, s in self.sinks.items()
+                      if s.channel is not None and self.runners[n].running}  # fmt: skip
+        for ch in self.channels.values():
+            if ch.name not in drained_by:
+                if ch.size():
+                    log.warning("channel %s holds %d events and no running sink drains it; "
+                                "they are not delivered", ch.name, ch.size())  # fmt: skip
+                continue
+            if not ch.wait_drained(max(0.0, deadline - time.monotonic())):
+                log.warning("stopping with %d events still in channel %s (not delivered "
+                            "within %.0f s)", ch.size(), ch.name, timeout)  # fmt: skip
 
 
 def _has_errors(cp: ComponentPlan) -> bool:

@@ -64,3 +64,11 @@ class Channel(Component):
     def size(self) -> int:
         """Events stored and not yet taken (committed puts minus committed takes, roughly)."""
         raise NotImplementedError
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Wait up to *timeout* s until nothing is stored (sinks took it all); True if so.
+
+        Acks (``agents.acks``): a channel counts a put's events into its ack when it takes
+        them, and out when they are safe: a memory channel when a sink committed the take.
+        """
+        raise NotImplementedError

@@ -95,6 +95,10 @@ class MemoryChannel(Channel):
     def size(self) -> int:
         return self._stored
 
+    def wait_drained(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._stored == 0 or self._closed, timeout)
+
     def transaction(self) -> MemoryTransaction:
         if self._closed:
             raise ChannelClosedError(f"channel {self.name} is stopped")
@@ -157,6 +161,8 @@ class MemoryChannel(Channel):
             self._stored -= taken
             self._taken += taken
             self.counters.set("ChannelSize", self._stored)
+            if taken and not self._stored:
+                self._cond.notify_all()  # wait_drained
         batch = parts[0][0] if len(parts) == 1 else EventBatch.concat(p for p, _ in parts)
         return batch, parts
 

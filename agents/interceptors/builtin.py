@@ -40,14 +40,15 @@ class HostInterceptor(Interceptor):
         Prop("preserveExisting", "bool", False, "Keep a host header an event already has."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        name = socket.gethostname()
+    def start(self) -> None:
+        name = socket.gethostname()  # looked up at start: --check looks nothing up
         if self.conf["useIP"]:
             try:
                 name = socket.gethostbyname(name)
             except OSError:
                 name = "127.0.0.1"
         self._host = name
+        super().start()
 
     def intercept(self, batch: EventBatch) -> EventBatch:
         batch.set_header(self.conf["hostHeader"], self._host, self.conf["preserveExisting"])

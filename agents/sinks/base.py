@@ -1,19 +1,15 @@
 """Sink contract: take a batch from the channel, deliver it, commit or roll back.
 
-The runtime's sink runner calls ``process`` in a loop on the sink's own thread.
+A sink runner (``agents.runners``) calls its sink processor's ``process`` in a loop on a thread
+it owns; the default processor drives one sink (``agents.sinks.processors``).
 """
 
 from __future__ import annotations
 
-import enum
-
 from agents.channels.base import Channel
-from agents.component import Component
+from agents.component import Component, Status
 
-
-class Status(enum.Enum):
-    READY = "ready"  # made progress; call again at once
-    BACKOFF = "backoff"  # nothing to do or the destination failed; the runner backs off
+__all__ = ["Sink", "Status"]
 
 
 class Sink(Component):
@@ -22,6 +18,11 @@ class Sink(Component):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.channel: Channel | None = None  # set by the runtime before start()
+        for key in ("RollbackCount", "RestartCount"):
+            self.counters.values.setdefault(key, 0)
 
     def process(self) -> Status:
         raise NotImplementedError
+
+    def interrupt(self) -> None:
+        """Called from another thread when the agent stops, to end a blocking call."""

@@ -1,7 +1,7 @@
 """Sinks that end a flow on this machine: logger, file_roll and null.
 
 Each takes up to ``batchSize`` events in one transaction, writes them, and commits; a failed
-write rolls the batch back so it is taken again.
+write rolls the batch back so it is taken again (after a growing pause, up to 5 s).
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import os
 import time
 from pathlib import Path
 
+from agents.component import Status
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sinks.base import Sink, Status
+from agents.sinks.base import Sink
+from agents.sinks.java import hashmap_order
 
 TAKE_WAIT = 0.1  # s a take waits for the first event before the runner backs off
 
@@ -27,19 +29,36 @@ class BatchSink(Sink):
 
     BATCH_PROP = Prop("batchSize", "int", 100, "Most events taken in one transaction.", minimum=1)
 
+    def start(self) -> None:
+        self._failures = 0
+        super().start()
+
+    def backoff_pause(self, attempt: int) -> float:
+        if self._failures:  # a failed write: back off more and more, up to 5 s
+            return min(0.1 * 2 ** (self._failures - 1), 5.0)
+        return super().backoff_pause(attempt)
+
     def process(self) -> Status:
         assert self.channel is not None
         c = self.counters
         tx = self.channel.transaction()
         try:
             batch = tx.take(self.conf["batchSize"], TAKE_WAIT)
-            n = len(batch)
+        except Exception as exc:
+            tx.close()
+            c.add("ChannelReadFail")
+            c.error(str(exc))
+            self.log.error("cannot take from channel %s: %s", self.channel.name, exc)
+            return Status.BACKOFF
+        n = len(batch)
+        try:
             if n:
                 c.add("EventDrainAttemptCount", n)
                 self.write(batch)
             tx.commit()
         except Exception as exc:
             tx.rollback()
+            self._failures += 1
             c.add("RollbackCount")
             c.add("EventWriteFail")
             c.error(str(exc))
@@ -47,6 +66,7 @@ class BatchSink(Sink):
             return Status.BACKOFF
         finally:
             tx.close()
+        self._failures = 0
         if not n:
             c.add("BatchEmptyCount")
             return Status.BACKOFF
@@ -59,12 +79,27 @@ class BatchSink(Sink):
 
 
 def render_event(body: bytes, headers: dict[str, str], max_bytes: int) -> str:
-    """Flume's LoggerSink rendering: headers, then the first bytes as hex and as text."""
+    """Flume's LoggerSink line (EventHelper.dumpEvent): the headers in the order Java's
+    HashMap keeps them, then the first bytes as a hex dump (16 a row, the rows after the first
+    with their offset), nothing at all for an empty body."""
+    return render_body(body, render_headers(headers), max_bytes)
+
+
+def render_headers(headers: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}={headers[k]}" for k in hashmap_order(headers)) + "}"
+
+
+def render_body(body: bytes, headers: str, max_bytes: int) -> str:
     head = body[:max_bytes]
-    hexed = head.hex(" ").upper()
-    text = head.translate(_DOTS).decode("ascii")
-    hdrs = ", ".join(f"{k}={v}" for k, v in headers.items())
-    return f"Event: {{ headers:{{{hdrs}}} body: {hexed:<47} {text} }}"
+    if len(head) <= 16:  # one row: the common case
+        text = head.translate(_DOTS).decode("ascii")
+        dump = f" {head.hex(' ').upper():<47} {text}" if head else ""
+        return f"Event: {{ headers:{headers} body:{dump} }}"
+    rows = []
+    for at in range(0, len(head), 16):
+        row = head[at : at + 16]
+        rows.append(f"{at:08X} {row.hex(' ').upper():<47} {row.translate(_DOTS).decode('ascii')}")
+    return f"Event: {{ headers:{headers} body:{chr(10).join(rows)[8:]} }}"
 
 
 class LoggerSink(BatchSink):
@@ -83,7 +118,11 @@ class LoggerSink(BatchSink):
         n = self.conf["maxBytesToLog"]
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         prefix = f"{stamp} INFO  [{self.name}] "
-        lines = [prefix + render_event(b, h, n) for b, h in batch.iter_events()]
+        if batch.headers is None:  # one header map for the whole batch: render it once
+            hdrs = render_headers(batch.common)
+            lines = [prefix + render_body(b, hdrs, n) for b in batch.bodies]
+        else:
+            lines = [prefix + render_event(b, h, n) for b, h in batch.iter_events()]
         self._events_log.info("\n".join(lines))
 
 
@@ -110,11 +149,25 @@ class RollingFileSink(BatchSink):
             "sink.serializer",
             "choice",
             "TEXT",
-            "TEXT: body + newline; HEADER_AND_TEXT: headers, then the body.",
+            "TEXT: body + newline; HEADER_AND_TEXT: headers as Flume prints them "
+            "({k=v, ...}), a space, then the body.",
             choices=("TEXT", "HEADER_AND_TEXT"),
+        ),
+        Prop(
+            "sink.pathManager",
+            "choice",
+            "DEFAULT",
+            "How files are named: DEFAULT (<prefix><start ms>-<n>.<extension>).",
+            choices=("DEFAULT",),
         ),
         Prop("sink.pathManager.prefix", "str", "", "File name prefix."),
         Prop("sink.pathManager.extension", "str", "", "File name extension (without dot)."),
+        Prop(
+            "sink.serializer.appendNewline",
+            "bool",
+            True,
+            "TEXT / HEADER_AND_TEXT: end each event with a newline.",
+        ),
         Prop(
             "sink.batchSize",
             "int",
@@ -128,14 +181,20 @@ class RollingFileSink(BatchSink):
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
         self.conf["batchSize"] = self.conf["sink.batchSize"]
         self._dir = Path(self.conf["sink.directory"])
-        try:
-            self._dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            context.problem("sink.directory", f"cannot create {self._dir}: {exc.strerror}")
+        existing = next((p for p in (self._dir, *self._dir.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            context.problem("sink.directory", f"{str(existing)!r} is not a directory")
+        elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            context.problem("sink.directory", f"{str(existing)!r} is not writable")
         self._fh = None
         self._opened = 0.0
         self._seq = 0
         self._base = int(time.time() * 1000)
+        self._newline = b"\n" if self.conf["sink.serializer.appendNewline"] else b""
+
+    def start(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)  # created if missing, unlike Flume
+        super().start()
 
     def _file(self):  # type: ignore[no-untyped-def]
         interval = self.conf["sink.rollInterval"]
@@ -154,11 +213,12 @@ class RollingFileSink(BatchSink):
 
     def write(self, batch: EventBatch) -> None:
         fh = self._file()
+        nl = self._newline
         if self.conf["sink.serializer"] == "TEXT":
-            fh.write(b"\n".join(batch.bodies) + b"\n")
+            fh.write(nl.join(batch.bodies) + nl if nl else b"".join(batch.bodies))
         else:
             for body, headers in batch.iter_events():
-                fh.write(repr(headers).encode() + b" " + body + b"\n")
+                fh.write(render_headers(headers).encode() + b" " + body + nl)
         fh.flush()
         os.fsync(fh.fileno())
 

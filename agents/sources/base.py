@@ -1,22 +1,82 @@
-"""Source contract: read from outside, hand batches to the ChannelProcessor.
+"""Source contract: read from outside, hand batches to the outbox; never own a thread.
 
-A source owns its thread(s). ``deliver`` runs the interceptors and puts the batch into the
-source's channels; when a channel is full it waits and retries with backoff (never drops),
-returning False only when the source is stopping and the batch was not accepted, so the source
-can leave its position where it was (the data is read again on restart).
+A ``SourceRunner`` (``agents.runners``) calls ``process()`` in a loop on a thread it owns, as
+Flume's PollableSourceRunner does: ``process`` reads what is there, adds batches to
+``self.outbox`` and flushes it, and returns READY (made progress) or BACKOFF (nothing to do;
+the runner waits ``backoff_pause``, or less if ``wake`` is set). When a channel is full the
+outbox raises ``ChannelFullError``; the runner backs off and calls ``process`` again, which
+flushes the outbox first, so nothing is re-read or dropped. A source whose ``process`` raises
+anything else is restarted (``stop`` then ``start``) by its runner and resumes from its
+recorded state.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from collections import deque
 
 from agents.acks import Ack
-from agents.component import Component
+from agents.component import Component, Status
+from agents.counters import Counters
+from agents.errors import ChannelFullError
 from agents.event import EventBatch
+from agents.processor import ChannelProcessor, Delivery
 
-if TYPE_CHECKING:
-    from agents.processor import ChannelProcessor
+
+class Outbox:
+    """The batches a source has read, in order, on their way into its channels.
+
+    ``add`` queues a batch (with its ack); ``flush`` puts them through the ChannelProcessor one
+    by one. A batch a channel refused stays first in line, with what each channel already took
+    remembered, and ``ChannelFullError`` propagates. Counts the source's Flume counters:
+    ``EventReceivedCount`` / ``AppendBatchReceivedCount`` when a batch is read,
+    ``EventAcceptedCount`` / ``AppendBatchAcceptedCount`` (events before the interceptors, as
+    Flume) when every channel took it, ``ChannelWriteFail`` per refusal, and our
+    ``EventForwardedCount`` (events after the interceptors).
+    """
+
+    def __init__(self, processor: ChannelProcessor, counters: Counters) -> None:
+        self.processor = processor
+        self.counters = counters
+        self._queue: deque[tuple[EventBatch, Ack | None, Delivery | None]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def add(self, batch: EventBatch, ack: Ack | None = None) -> None:
+        self.counters.add("EventReceivedCount", len(batch))
+        self.counters.add("AppendBatchReceivedCount")
+        self._queue.append((batch, ack, None))
+
+    def flush(self) -> None:
+        """Put every queued batch; raises ChannelFullError (the rest stays queued)."""
+        queue = self._queue
+        counters = self.counters
+        progressed = False
+        while queue:
+            batch, ack, delivery = queue[0]
+            if delivery is None:
+                delivery = self.processor.prepare(batch, ack)
+                queue[0] = (batch, ack, delivery)
+            try:
+                self.processor.put(delivery)
+            except ChannelFullError as exc:
+                counters.add("ChannelWriteFail")
+                exc.progressed = progressed
+                raise
+            progressed = True
+            queue.popleft()
+            counters.add("EventAcceptedCount", len(batch))
+            counters.add("AppendBatchAcceptedCount")
+            counters.add("EventForwardedCount", delivery.events)
+            if ack is not None:
+                ack.release()
+
+    def clear(self) -> int:
+        """Abandon what is queued (the source stops or restarts and will read it again)."""
+        n = sum(len(b) for b, _, _ in self._queue)
+        self._queue.clear()
+        return n
 
 
 class Source(Component):
@@ -24,60 +84,37 @@ class Source(Component):
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self.processor: ChannelProcessor | None = None  # set by the runtime before start()
-        self.stopping = threading.Event()
+        self.outbox: Outbox | None = None  # set by the runtime (``connect``) before start()
+        self.wake = threading.Event()  # set to cut the runner's backoff short
 
-    def deliver(self, batch: EventBatch, ack: Ack | None = None) -> bool:
-        """Interceptors + channel put, retried while channels are full. False if stopping.
+    def connect(self, processor: ChannelProcessor) -> None:
+        self.outbox = Outbox(processor, self.counters)
+        for key in ("EventForwardedCount", "LineSplitCount", "RestartCount"):
+            self.counters.values.setdefault(key, 0)
 
-        *ack* is counted down as sinks commit the events (see ``agents.acks``).
-        """
-        assert self.processor is not None, "source started without a channel processor"
-        return self.processor.process(batch, self, ack)
+    def process(self) -> Status:
+        raise NotImplementedError
+
+    def interrupt(self) -> None:
+        """Called by the runner on stop, from another thread, to end a blocking read."""
+
+    def stop(self) -> None:
+        if self.outbox is not None:
+            self.outbox.clear()
+        super().stop()
 
     def checkpoint(self) -> None:
         """Record the read position of everything sinks committed (after the agent drained)."""
 
+    def send(self, batches: list[tuple[EventBatch, Ack | None]]) -> None:
+        """Queue *batches* and put what the outbox holds (raises ChannelFullError when full;
+        the batches stay queued)."""
+        assert self.outbox is not None, "source started without channels"
+        for batch, ack in batches:
+            self.outbox.add(batch, ack)
+        self.outbox.flush()
 
-class ThreadedSource(Source):
-    """A source that reads on one thread of its own: ``run`` until ``stopping`` is set.
-
-    Subclasses implement ``run`` and may override ``prepare`` (before the thread starts),
-    ``interrupt`` (to wake a blocked ``run`` on stop) and ``release`` (after it ended).
-    """
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self._thread: threading.Thread | None = None
-
-    def run(self) -> None:
-        raise NotImplementedError
-
-    def prepare(self) -> None:
-        """Called by ``start`` before the reader thread starts."""
-
-    def interrupt(self) -> None:
-        """Called by ``stop`` after ``stopping`` is set, before joining the thread."""
-
-    def release(self) -> None:
-        """Called by ``stop`` once the thread has ended."""
-
-    def start(self) -> None:
-        self.prepare()
-        self.stopping.clear()
-        self._thread = threading.Thread(target=self.run, name=f"source-{self.name}", daemon=True)
-        self._thread.start()
-        super().start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.interrupt()
-        if self._thread is not None:
-            self._thread.join()
-        self.release()
-        super().stop()
-
-    def health(self) -> str:
-        if self._thread is not None and not self._thread.is_alive() and not self.stopping.is_set():
-            return "failed: reader thread ended"
-        return super().health()
+    def flush(self) -> None:
+        """Put what the outbox still holds; raises ChannelFullError while a channel is full."""
+        assert self.outbox is not None, "source started without channels"
+        self.outbox.flush()

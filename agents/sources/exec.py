@@ -1,10 +1,16 @@
 """Flume's exec source: run a command and turn each line of its output into an event.
 
+Lines end at LF, CRLF or a lone CR, as Java's ``readLine`` (Flume's) ends them; bytes invalid in
+``charset`` become U+FFFD and bodies are encoded in ``charset``, as Flume does. A line longer
+than ``maxLineLength`` characters becomes several events.
+
 Latency: Flume's exec source holds lines until ``batchSize`` lines or ``batchTimeout`` (3 s)
 pass. Ours hands over whatever complete lines one read of the pipe returns, at once (up to
 ``batchSize`` per batch), so ``tail -F`` lines reach the channel within milliseconds. It never
 holds complete lines, so ``batchTimeout`` has nothing to time out: it is accepted for
-compatibility and unused. A partial last line waits for its newline or the command's end.
+compatibility and unused. A last line without a newline is delivered when the command ends by
+itself; at shutdown it is dropped with a warning, as Flume drops it: it is a line still being
+written, and delivering the fragment would put a record into the flow that never existed.
 Guarantee: like Flume's, at most once across an agent crash (the command's output cannot be
 replayed); use TAILDIR for at-least-once from files.
 """
@@ -16,16 +22,19 @@ import os
 import shlex
 import signal
 import subprocess
+import time
 
+from agents.component import Status
 from agents.config.spec import Prop
-from agents.event import EventBatch
-from agents.sources.base import ThreadedSource
-from agents.sources.lines import LineSplitter
+from agents.sources.base import Source
+from agents.sources.lines import LineSplitter, check_charset
+from agents.sources.reader import LineReader
+from agents.sources.taildir import MAX_CHARS
 
 READ_SIZE = 1 << 16
 
 
-class ExecSource(ThreadedSource):
+class ExecSource(Source):
     TYPE = "exec"
     PROPERTIES = (
         Prop("command", "str", doc="The command to run (e.g. tail -F /path/to/log)."),
@@ -42,7 +51,14 @@ class ExecSource(ThreadedSource):
             minimum=0,
         ),
         Prop("charset", "str", "UTF-8", "Charset of the command's output (bad bytes replaced)."),
-        Prop("maxLineLength", "int", 1 << 20, "Longer lines are cut (ours).", minimum=1),
+        Prop(
+            "maxLineLength",
+            "int",
+            MAX_CHARS,
+            "Most characters per event (ours); a longer line becomes several events. The "
+            "default keeps every event under Kafka's 1,000,000-byte message limit.",
+            minimum=1,
+        ),
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
@@ -57,34 +73,63 @@ class ExecSource(ThreadedSource):
             return
         if not self._argv:
             context.problem("command", "is empty")
+        try:
+            check_charset(self.conf["charset"])
+        except (LookupError, ValueError) as exc:
+            context.problem("charset", f"cannot be used: {exc}")
         self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: LineReader | None = None
         self.restarts = 0
+        self.exit_code: int | None = None
+
+    def start(self) -> None:
+        self._proc = None
+        self._next_run = 0.0  # monotonic time of the next run; inf: never again
+        self._stopping = False
+        super().start()
 
     def interrupt(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+        self._stopping = True
+        self._signal(signal.SIGTERM)
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            code = self._run_once()
-            if self.stopping.is_set():
-                break
-            if not self.conf["restart"]:
-                self.log.info(
-                    "command ended (exit %s); restart = false, so the source is idle", code
-                )
-                break
-            self.restarts += 1
-            self.log.warning(
-                "command ended (exit %s); restarting in %d ms", code, self.conf["restartThrottle"]
-            )
-            self.stopping.wait(self.conf["restartThrottle"] / 1000)
+    def stop(self) -> None:
+        self._stopping = True
+        if self._proc is not None:
+            self._signal(signal.SIGTERM)
+            self._reap()
+        super().stop()
 
-    def _run_once(self) -> int | None:
+    def backoff_pause(self, attempt: int) -> float:
+        return max(0.0, min(self._next_run - time.monotonic(), 1.0))
+
+    def process(self) -> Status:
+        self.flush()
+        if self._proc is None:
+            if time.monotonic() < self._next_run or self._stopping:
+                return Status.BACKOFF
+            self._launch()
+            return Status.READY
+        reader = self._reader
+        assert self._proc.stdout is not None and reader is not None
+        chunk = os.read(self._proc.stdout.fileno(), READ_SIZE)
+        if chunk:
+            self.send(reader.read(chunk))
+            return Status.READY
+        if self._stopping:
+            dropped = reader.splitter.drop_partial()
+            if dropped:
+                self.log.warning("dropping an unterminated last line (%d bytes) at shutdown, "
+                                 "as Flume does", dropped)  # fmt: skip
+            batches = []
+        else:
+            batches = reader.finish()
+        self._ended(self._reap())
+        self.send(batches)
+        return Status.READY
+
+    def _launch(self) -> None:
         try:
-            self._proc = proc = subprocess.Popen(
+            self._proc = subprocess.Popen(
                 self._argv,
                 stdout=subprocess.PIPE,
                 stderr=None if self.conf["logStdErr"] else subprocess.DEVNULL,
@@ -95,33 +140,51 @@ class ExecSource(ThreadedSource):
             self.counters.add("GenericProcessingFail")
             self.counters.error(f"cannot run {self._argv[0]!r}: {exc.strerror}")
             self.log.error("cannot run %r: %s", self._argv[0], exc.strerror)
+            self._ended(None)
+            return
+        c = self.conf
+        splitter = LineSplitter(c["maxLineLength"], c["charset"], "REPLACE", "ANY",
+                                output=c["charset"])  # fmt: skip
+        self._reader = LineReader(splitter, c["batchSize"], {}, self.counters, self.log,
+                                  f"output of {self._argv[0]}")  # fmt: skip
+        self.exit_code = None
+        self.log.info("running: %s (pid %d)", " ".join(self._argv), self._proc.pid)
+
+    def _ended(self, code: int | None) -> None:
+        self._proc = None
+        self.exit_code = code
+        if self._stopping:
+            return
+        if not self.conf["restart"]:
+            self._next_run = float("inf")
+            self.log.info("command ended (exit %s); restart = false, so the source is idle", code)
+            return
+        self.restarts += 1
+        self._next_run = time.monotonic() + self.conf["restartThrottle"] / 1000
+        self.log.warning("command ended (exit %s); restarting in %d ms", code,
+                         self.conf["restartThrottle"])  # fmt: skip
+
+    def _signal(self, sig: int) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+
+    def _reap(self) -> int | None:
+        proc = self._proc
+        if proc is None:
             return None
-        self.log.info("running: %s (pid %d)", " ".join(self._argv), proc.pid)
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        splitter = LineSplitter(self.conf["maxLineLength"], self.conf["charset"], "REPLACE")
-        size = self.conf["batchSize"]
-        while True:
-            chunk = os.read(fd, READ_SIZE)
-            lines = splitter.feed(chunk) if chunk else splitter.flush()
-            for i in range(0, len(lines), size):
-                if not self.deliver(EventBatch(lines[i : i + size])):
-                    break
-            if not chunk or self.stopping.is_set():
-                break
-        proc.stdout.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
         try:
             return proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             return proc.wait()
 
     def health(self) -> str:
-        proc = self._proc
-        if proc is not None and proc.poll() is not None and not self.stopping.is_set():
-            return (
-                f"retrying: command exited {proc.returncode}"
-                if self.conf["restart"]
-                else (f"stopped: command exited {proc.returncode}")
-            )
+        if self._proc is None and self.exit_code is not None and not self._stopping:
+            if self.conf["restart"]:
+                return f"retrying: command exited {self.exit_code}"
+            return f"stopped: command exited {self.exit_code}"
         return super().health()

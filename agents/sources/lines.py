@@ -1,10 +1,24 @@
-"""Bytes to line events, shared by the file and command sources.
+"""Bytes to line events, shared by spooldir, TAILDIR and exec.
 
-``LineSplitter`` is fed chunks and returns complete lines (without ``\\n``), keeping a partial
-last line for the next chunk. A line longer than ``max_line`` bytes is cut to that length and
-the rest of it skipped (Flume's LINE deserializer truncates too), so a 10 MB line never
-becomes 10 MB of memory. Each chunk is checked for its charset in one C call; only a chunk
-that fails is handled line by line under the decode-error policy (FAIL / REPLACE / IGNORE).
+A ``LineSplitter`` is fed the chunks of one stream and returns its events: complete lines
+without their ending, and the pieces of a line longer than ``max_chars`` *characters*, split
+the way Flume's LineDeserializer splits it (every ``max_chars`` characters from the line's
+start, never inside a character; nothing is thrown away). A line still being written is held
+only up to ``4 * max_chars`` bytes before its first pieces go out, so memory stays bounded.
+
+Line endings (``endings``), as each Flume source has them:
+- ``LF``: ``\\n`` only; a ``\\r`` stays in the body (spooldir, Flume's LineDeserializer);
+- ``CRLF``: ``\\n``, and a ``\\r`` just before it is dropped (TAILDIR);
+- ``ANY``: ``\\n``, ``\\r\\n`` or a lone ``\\r`` (exec, Java's ``BufferedReader.readLine``).
+
+Text (``policy``): ``FAIL`` raises ``DecodeFailure`` on bytes invalid in ``charset``;
+``REPLACE`` puts U+FFFD in their place; ``IGNORE`` drops them; ``RAW`` passes bytes through
+unchanged (TAILDIR, as Flume's). Bodies are re-encoded in ``output`` (default UTF-8).
+
+Each chunk is checked in one C call; only a chunk with an over-long or invalid line goes line
+by line. ``boundary`` is the stream offset just after the last complete line (exact for
+``LF`` and ``CRLF``): callers record read positions only there, so a restart never begins
+inside a line.
 """
 
 from __future__ import annotations
@@ -12,89 +26,222 @@ from __future__ import annotations
 import codecs
 
 POLICIES = ("FAIL", "REPLACE", "IGNORE")
+ENDINGS = ("LF", "CRLF", "ANY")
+MAX_BYTES_PER_CHAR = 4  # UTF-8 and every ASCII-compatible charset we accept
 
 
 class DecodeFailure(Exception):
     """A line is not valid in the input charset and the policy is FAIL."""
 
-    def __init__(self, line_index: int, reason: str, good: list[bytes]) -> None:
+    def __init__(self, reason: str, good: list[bytes]) -> None:
         super().__init__(reason)
-        self.line_index = line_index  # index of the bad line within the chunk's lines
-        self.good = good  # the lines before it, valid
+        self.good = good  # the events before the bad line, valid
+
+
+def check_charset(name: str) -> str:
+    """The codec's name; raises LookupError (unknown) or ValueError (line ends not bytes)."""
+    info = codecs.lookup(name)
+    if "\n".encode(info.name) != b"\n" or "\r".encode(info.name) != b"\r":
+        raise ValueError(f"{name} is not ASCII-compatible: its line ends are not single bytes")
+    return info.name
 
 
 class LineSplitter:
-    def __init__(self, max_line: int = 2048, charset: str = "UTF-8", policy: str = "FAIL") -> None:
-        self.max_line = max_line
-        self.charset = codecs.lookup(charset).name
+    def __init__(
+        self,
+        max_chars: int = 2048,
+        charset: str = "UTF-8",
+        policy: str = "FAIL",
+        endings: str = "LF",
+        start: int = 0,
+        output: str = "UTF-8",
+        offsets: bool = False,
+    ) -> None:
+        self.max_chars = max_chars
+        self.charset = check_charset(charset)
+        self.output = codecs.lookup(output).name
         self.policy = policy
-        self._partial = b""
-        self._skipping = False  # inside an over-long line, discarding up to its newline
-        self.truncated = 0  # lines cut to max_line
-        self.decode_errors = 0  # lines replaced or cleaned under REPLACE / IGNORE
+        self.endings = endings
+        self.position = start  # stream offset of the next byte to be fed
+        self.split_lines = 0  # lines split into several events
+        self.split_at: list[int] = []  # offsets of lines split since the caller last looked
+        self.decode_errors = 0  # lines with bytes replaced or dropped (REPLACE / IGNORE)
+        self.offsets: list[int] | None = [] if offsets else None  # start of each event returned
+        self._held = b""  # bytes of the current line not yet returned
+        self._emitted = 0  # bytes of the current line already returned as pieces
+
+    @property
+    def boundary(self) -> int:
+        """Stream offset just after the last complete line."""
+        return self.position - len(self._held) - self._emitted
 
     @property
     def pending(self) -> int:
-        """Bytes held as a partial line (0 at a line boundary)."""
-        return len(self._partial)
+        """Bytes read past the boundary (the line in progress)."""
+        return len(self._held) + self._emitted
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        """Complete lines in *chunk* (plus what was held before)."""
-        if self._skipping:
-            nl = chunk.find(b"\n")
-            if nl < 0:
-                return []
-            chunk = chunk[nl + 1 :]
-            self._skipping = False
-        data = self._partial + chunk if self._partial else chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        if len(self._partial) > self.max_line:
-            lines.append(self._partial[: self.max_line])
-            self._partial = b""
-            self._skipping = True
-            self.truncated += 1
-        if lines and max(map(len, lines)) > self.max_line:
-            lines = [self._cut(line) for line in lines]
-        return self._check(lines)
+        """The events that *chunk* completes (plus what was held before)."""
+        self.position += len(chunk)
+        data = self._held + chunk if self._held else chunk
+        if self.endings == "ANY" and b"\r" in data:
+            data = _any_to_lf(data)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._held = data
+            out: list[bytes] = []
+        else:
+            self._held = data[cut + 1 :]
+            lines = data[:cut].split(b"\n")
+            starts = None
+            if self.offsets is not None:
+                starts, at = [], self.position - len(data)
+                for line in lines:
+                    starts.append(at)
+                    at += len(line) + 1
+            if self.endings == "CRLF" and b"\r" in data:
+                lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+            out = self._lines(lines, starts)
+            self._emitted = 0
+        if len(self._held) > MAX_BYTES_PER_CHAR * self.max_chars:
+            try:
+                out.extend(self._pieces_of_held())
+            except DecodeFailure as exc:
+                raise DecodeFailure(str(exc), out) from None
+        return out
 
     def flush(self) -> list[bytes]:
-        """The partial last line, if any (end of a finished file)."""
-        rest, self._partial, self._skipping = self._partial, b"", False
-        return self._check([rest]) if rest else []
+        """The end of the stream: what is held is the last line."""
+        rest = self._held
+        if self.endings == "ANY" and rest.endswith(b"\r"):
+            rest = rest[:-1]
+        if not rest and not self._emitted:
+            self._held = b""
+            return []
+        starts = None if self.offsets is None else [self.position - len(self._held)]
+        out = self._lines([rest], starts)
+        self._held, self._emitted = b"", 0
+        return out
 
-    def _cut(self, line: bytes) -> bytes:
-        if len(line) <= self.max_line:
-            return line
-        self.truncated += 1
-        return line[: self.max_line]
+    def drop_partial(self) -> int:
+        """Forget the line in progress (exec at shutdown, as Flume); the bytes dropped."""
+        dropped = len(self._held)
+        self._held, self._emitted = b"", 0
+        return dropped
 
-    def _check(self, lines: list[bytes]) -> list[bytes]:
-        if not lines:
+    # -- whole lines -------------------------------------------------------------------------
+    def _lines(self, lines: list[bytes], starts: list[int] | None) -> list[bytes]:
+        continued = self._emitted > 0  # the first line's earlier pieces went out already
+        if not continued and max(map(len, lines)) <= self.max_chars:
+            if starts is not None and self.offsets is not None:
+                self.offsets.extend(starts)
+            return self._decode(lines)  # bytes >= characters: nothing is over-long
+        out: list[bytes] = []
+        for i, line in enumerate(lines):
+            rest_of_split = i == 0 and continued
+            if rest_of_split or len(line) > self.max_chars:
+                text = self._text(line, out)
+                if rest_of_split or len(text) > self.max_chars:
+                    if not rest_of_split:
+                        self._note_split(starts[i] if starts else None)
+                    out.extend(self._pieces(text, starts[i] if starts else None))
+                    continue
+            if starts is not None and self.offsets is not None:
+                self.offsets.append(starts[i])
+            try:
+                out.extend(self._decode([line]))
+            except DecodeFailure as exc:
+                raise DecodeFailure(str(exc), out) from None
+        return out
+
+    def _decode(self, lines: list[bytes]) -> list[bytes]:
+        if self.policy == "RAW":
             return lines
         joined = b"\n".join(lines)
         try:
             text = joined.decode(self.charset)
         except UnicodeDecodeError:
             return self._per_line(lines)
-        if self.charset == "utf-8":
+        if self.charset == self.output:
             return lines
-        return text.encode("utf-8").split(b"\n")
+        return text.encode(self.output).split(b"\n")
 
     def _per_line(self, lines: list[bytes]) -> list[bytes]:
         out: list[bytes] = []
         errors = {"REPLACE": "replace", "IGNORE": "ignore"}.get(self.policy, "strict")
-        for i, line in enumerate(lines):
+        for line in lines:
             try:
                 text = line.decode(self.charset)
             except UnicodeDecodeError as exc:
                 if errors == "strict":
-                    raise DecodeFailure(
-                        i, f"not valid {self.charset} (byte {exc.start}: {exc.reason})", out
-                    ) from None
+                    reason = f"not valid {self.charset} (byte {exc.start}: {exc.reason})"
+                    raise DecodeFailure(reason, out) from None
                 self.decode_errors += 1
-                text = line.decode(self.charset, errors)
-                out.append(text.encode("utf-8"))
+                out.append(line.decode(self.charset, errors).encode(self.output))
                 continue
-            out.append(line if self.charset == "utf-8" else text.encode("utf-8"))
+            out.append(line if self.charset == self.output else text.encode(self.output))
         return out
+
+    # -- over-long lines -----------------------------------------------------------------------
+    def _text(self, raw: bytes, good: list[bytes]) -> str:
+        """A line as characters; an invalid byte is one (escape) character."""
+        try:
+            return raw.decode(self.charset)
+        except UnicodeDecodeError as exc:
+            if self.policy == "FAIL":
+                reason = f"not valid {self.charset} (byte {exc.start}: {exc.reason})"
+                raise DecodeFailure(reason, good) from None
+            if self.policy != "RAW":
+                self.decode_errors += 1
+            return raw.decode(self.charset, "surrogateescape")
+
+    def _pieces(self, text: str, start: int | None) -> list[bytes]:
+        """*text* cut every ``max_chars`` characters, each piece encoded for its event."""
+        m = self.max_chars
+        pieces = [text[i : i + m] for i in range(0, len(text), m)]
+        raws = [p.encode(self.charset, "surrogateescape") for p in pieces]
+        if start is not None and self.offsets is not None:
+            for raw in raws:
+                self.offsets.append(start)
+                start += len(raw)
+        if self.policy == "RAW":
+            return raws
+        errors = {"REPLACE": "replace", "IGNORE": "ignore"}.get(self.policy, "strict")
+        out = []
+        for piece, raw in zip(pieces, raws, strict=True):
+            try:
+                out.append(piece.encode(self.output))
+            except UnicodeEncodeError:  # escaped invalid bytes: apply the policy to them
+                out.append(raw.decode(self.charset, errors).encode(self.output))
+        return out
+
+    def _pieces_of_held(self) -> list[bytes]:
+        """Whole pieces of a line still being written; the rest stays held."""
+        errors = "strict" if self.policy == "FAIL" else "surrogateescape"
+        decoder = codecs.getincrementaldecoder(self.charset)(errors)
+        try:
+            text = decoder.decode(self._held, final=False)
+        except UnicodeDecodeError as exc:
+            raise DecodeFailure(f"not valid {self.charset} ({exc.reason})", []) from None
+        whole = len(text) // self.max_chars * self.max_chars
+        if not whole:
+            return []
+        start = self.position - len(self._held)
+        if self._emitted == 0:
+            self._note_split(start)
+        raw = text[:whole].encode(self.charset, "surrogateescape")
+        self._held = self._held[len(raw) :]
+        self._emitted += len(raw)
+        return self._pieces(text[:whole], start)
+
+    def _note_split(self, at: int | None) -> None:
+        self.split_lines += 1
+        self.split_at.append(self.boundary if at is None else at)
+
+
+def _any_to_lf(data: bytes) -> bytes:
+    """CRLF and lone CR as LF; a CR at the very end is kept (a LF may follow in the next chunk)."""
+    tail = b"\r" if data.endswith(b"\r") else b""
+    if tail:
+        data = data[:-1]
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail

@@ -1,6 +1,6 @@
 """Flume's spooling-directory source, without its failure modes.
 
-Files dropped into ``spoolDir`` are read line by line and, once every line is in the channel,
+Files dropped into ``spoolDir`` are read line by line and, once sinks committed every line,
 deleted (``deletePolicy = immediate``) or renamed with ``fileSuffix`` (or recorded in the
 tracker directory with ``trackingPolicy = tracker_dir``).
 
@@ -11,23 +11,31 @@ What differs from Flume, on purpose:
 - a file that changes after pickup, a name that was already consumed, an unreadable file or
   (with ``decodeErrorPolicy = FAIL``) invalid text is reported and set aside by renaming it
   to ``<name>.REJECTED``; the source goes on with the next file (Flume's source stops);
-- the read position is kept in ``trackerDir`` after every batch the channel accepted, so an
-  agent killed mid-file resumes where it was: lines may be sent twice, never lost.
+- the read position is kept in ``trackerDir`` for the lines sinks committed, so an agent killed
+  mid-file resumes where it was: lines may be sent twice, never lost. The tracker names a file
+  of the spool dir by name only; a tracker that names anything else, or a position that is not
+  a line boundary, is ignored with a warning: no file outside ``spoolDir`` is ever read,
+  renamed or deleted;
+- symbolic links are skipped unless ``followLinks = true``;
+- a spool dir that does not exist yet is waited for (the runner retries every 3 s, as Flume).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.acks import Checkpoints
+from agents.acks import Progress
+from agents.component import Status
 from agents.config.spec import Prop
-from agents.event import EventBatch
-from agents.sources.base import ThreadedSource
-from agents.sources.lines import POLICIES, DecodeFailure, LineSplitter
+from agents.sources.base import Source
+from agents.sources.lines import POLICIES, DecodeFailure, LineSplitter, check_charset
+from agents.sources.reader import LineReader
+from agents.sources.state import read_json, write_json
 
 CHUNK = 1 << 20
 REJECTED = ".REJECTED"
@@ -43,7 +51,18 @@ class _Candidate:
     offset: int = 0  # where an earlier run stopped reading
 
 
-class SpoolDirSource(ThreadedSource):
+@dataclass
+class _Open:
+    """The file being read: its descriptor, reader and what happens once it is all safe."""
+
+    cand: _Candidate
+    fd: int
+    reader: LineReader
+    eof: bool = False
+    fate: str = ""  # why it is rejected once its delivered lines are safe ("" = consumed)
+
+
+class SpoolDirSource(Source):
     TYPE = "spooldir"
     PROPERTIES = (
         Prop("spoolDir", "str", doc="Directory to read files from."),
@@ -109,7 +128,7 @@ class SpoolDirSource(ThreadedSource):
             "deserializer.maxLineLength",
             "int",
             2048,
-            "Longer lines are cut to this many bytes (the rest is skipped).",
+            "Most characters per event; a longer line becomes several events, as in Flume.",
             minimum=1,
         ),
         Prop(
@@ -120,6 +139,16 @@ class SpoolDirSource(ThreadedSource):
             choices=("UTF-8",),
         ),
         Prop("recursiveDirectorySearch", "bool", False, "Not supported: must stay false."),
+        Prop(
+            "followLinks",
+            "bool",
+            False,
+            "Read files through symbolic links in spoolDir (ours); when false each link is "
+            "skipped with a log line. The link, never its target, is renamed or deleted.",
+        ),
+        Prop("maxBackoff", "int", 4000, "Accepted for compatibility; unused.", minimum=0),
+        Prop("bufferMaxLines", "int", 0, "Deprecated in Flume; accepted and unused."),
+        Prop("bufferMaxLineLength", "int", 0, "Deprecated in Flume; accepted and unused."),
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
@@ -131,61 +160,89 @@ class SpoolDirSource(ThreadedSource):
                 else "create it, or fix the path"
             )
             what = "is not a directory" if spool.exists() else "does not exist"
-            context.problem("spoolDir", f"{str(spool)!r} {what}", hint)
-            return
-        if not os.access(spool, os.W_OK | os.X_OK):
+            context.problem(
+                "spoolDir",
+                f"{str(spool)!r} {what}; the source waits for it, retrying every 3 s",
+                hint,
+                severity="warning",
+            )
+        elif not os.access(spool, os.W_OK | os.X_OK):
             context.problem(
                 "spoolDir",
                 f"{str(spool)!r} is not writable; consumed files could not be renamed or deleted",
                 "fix its permissions",
             )
         try:
-            LineSplitter(charset=self.conf["inputCharset"])
+            check_charset(self.conf["inputCharset"])
         except LookupError:
             context.problem("inputCharset", f"unknown charset {self.conf['inputCharset']!r}")
+        except ValueError as exc:
+            context.problem("inputCharset", str(exc))
         if self.conf["recursiveDirectorySearch"]:
             context.problem("recursiveDirectorySearch", "is not supported", "set it to false")
         self.spool = spool
         self.tracker = spool / self.conf["trackerDir"]
         self.files_done = 0
         self.files_rejected = 0
-        self._seen: dict[str, tuple[int, int]] = {}  # name -> (size, mtime) at the last look
-        self._skip: set[str] = set()  # rejected files that could not be renamed
+        self.scans = 0  # directory looks so far (tests wait on it)
+        self._seen: dict[str, tuple[int, int, float]] = {}  # name -> size, mtime, since when
+        self._skip: set[str] = set()  # files that could not be renamed: never read again
+        self._links: set[str] = set()  # links already reported
+        self._file: _Open | None = None
+        self._pause = self.conf["pollDelay"] / 1000
 
-    def prepare(self) -> None:
-        self.tracker.mkdir(parents=True, exist_ok=True)
+    def start(self) -> None:
+        if not self.spool.is_dir():
+            raise FileNotFoundError(f"spool directory {str(self.spool)!r} does not exist")
+        self._file = None
+        self._seen = {}
+        super().start()
 
-    def run(self) -> None:
-        pause = self.conf["pollDelay"] / 1000
-        while not self.stopping.is_set():
-            try:
-                worked = self._one_pass()
-            except Exception as exc:  # never die silently: report, back off, go on
-                self.counters.add("GenericProcessingFail")
-                self.counters.error(str(exc))
-                self.log.exception("spooldir pass failed; retrying in %.1fs", pause * 4)
-                self.stopping.wait(pause * 4)
-                continue
-            if not worked:
-                self.stopping.wait(pause)
+    def stop(self) -> None:
+        self._close()
+        super().stop()
 
-    # choosing files
-    def _one_pass(self) -> bool:
-        resumed = self._resume()
-        if resumed is not None:
-            self._consume(resumed, resume=True)
-            return True
+    def backoff_pause(self, attempt: int) -> float:
+        return self._pause
+
+    # the loop --------------------------------------------------------------------------------
+    def process(self) -> Status:
+        current = self._file
+        if current is not None:
+            self._save_progress(current)
+        self.flush()
+        if current is None:
+            chosen = self._resume() or self._choose()
+            if chosen is None:
+                return Status.BACKOFF
+            self._open(chosen)
+            return Status.READY
+        if not current.eof:
+            self._read_chunk(current)
+            return Status.READY
+        progress = current.reader.progress
+        assert progress is not None
+        if not progress.idle:  # sinks have not committed every line yet: wait to be woken
+            self._pause = self.conf["pollDelay"] / 1000
+            return Status.BACKOFF
+        self._save_progress(current)
+        self._close()
+        if current.fate:
+            self._reject(current.cand, current.fate)
+        else:
+            self._finish(current.cand)
+        return Status.READY
+
+    # choosing files --------------------------------------------------------------------------
+    def _choose(self) -> _Candidate | None:
         ready = self._ready_files()
         if not ready:
-            return False
+            return None
         order = self.conf["consumeOrder"]
         if order == "random":
-            chosen = random.choice(ready)
-        else:
-            ready.sort(key=lambda c: (c.mtime_ns, c.path.name), reverse=order == "youngest")
-            chosen = ready[0]
-        self._consume(chosen)
-        return True
+            return random.choice(ready)
+        ready.sort(key=lambda c: (c.mtime_ns, c.path.name), reverse=order == "youngest")
+        return ready[0]
 
     def _eligible(self, name: str) -> bool:
         c = self.conf
@@ -199,66 +256,103 @@ class SpoolDirSource(ThreadedSource):
         )
 
     def _ready_files(self) -> list[_Candidate]:
-        """Files whose size and mtime held still since the previous look (readyAfter apart)."""
-        ready_after = self.conf["readyAfter"] / 1_000
-        now: dict[str, tuple[int, int]] = {}
+        """Files whose size and mtime held still for readyAfter."""
+        ready_after = self.conf["readyAfter"] / 1000
+        now = time.monotonic()
+        seen: dict[str, tuple[int, int, float]] = {}
         ready = []
+        self.scans += 1
         with os.scandir(self.spool) as it:
             entries = [e for e in it if self._eligible(e.name)]
         for entry in entries:
+            if entry.is_symlink() and not self.conf["followLinks"]:
+                if entry.name not in self._links:
+                    self._links.add(entry.name)
+                    self.log.warning("%s is a symbolic link; skipped (followLinks = false)",
+                                     entry.path)  # fmt: skip
+                continue
             try:
                 st = entry.stat()
-            except FileNotFoundError:
+            except OSError:
                 continue
-            if not entry.is_file():
+            if not stat.S_ISREG(st.st_mode) or self._tracked_as_done(entry.name, st):
                 continue
-            if self._tracked_as_done(entry.name, st):
-                continue  # tracker_dir policy: this very file was consumed and stays here
             key = (st.st_size, st.st_mtime_ns)
-            now[entry.name] = key
-            stable = self._seen.get(entry.name) == key
-            if stable or ready_after == 0:
+            before = self._seen.get(entry.name)
+            since = before[2] if before is not None and before[:2] == key else now
+            seen[entry.name] = (*key, since)
+            if now - since >= ready_after:
                 ready.append(_Candidate(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino))
-        self._seen = now
-        if not ready and now and ready_after:
-            self.stopping.wait(ready_after)  # look again after the quiet period
+        self._seen = seen
+        waiting = len(seen) - len(ready)
+        self._pause = min(ready_after, self.conf["pollDelay"] / 1000) if waiting else (
+            self.conf["pollDelay"] / 1000)  # fmt: skip
         return ready
 
-    # progress
+    # progress --------------------------------------------------------------------------------
     def _meta_path(self) -> Path:
         return self.tracker / META
 
-    def _save_meta(self, cand: _Candidate, offset: int) -> None:
-        tmp = self.tracker / (META + ".tmp")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "file": str(cand.path),
-                    "inode": cand.inode,
-                    "size": cand.size,
-                    "mtime_ns": cand.mtime_ns,
-                    "offset": offset,
-                }
-            )
-        )
-        os.replace(tmp, self._meta_path())
+    def _save_progress(self, current: _Open) -> None:
+        progress = current.reader.progress
+        assert progress is not None
+        if progress.safe == current.cand.offset:
+            return
+        cand = current.cand
+        cand.offset = progress.safe
+        try:
+            write_json(self._meta_path(), {"file": cand.path.name, "inode": cand.inode,
+                                           "size": cand.size, "mtime_ns": cand.mtime_ns,
+                                           "offset": cand.offset})  # fmt: skip
+        except OSError as exc:  # the position is for a restart only; reading goes on
+            self.counters.error(f"cannot write {self._meta_path()}: {exc.strerror}")
+            self.log.error("cannot record the read position in %s (%s); a restart would read "
+                           "%s again", self._meta_path(), exc.strerror, cand.path.name)  # fmt: skip
 
     def _resume(self) -> _Candidate | None:
         """The file an earlier run was part-way through, if it is still there unchanged."""
         try:
-            meta = json.loads(self._meta_path().read_text())
-        except (FileNotFoundError, ValueError):
+            meta = read_json(self._meta_path())
+        except (ValueError, OSError) as exc:
+            self.log.warning("ignoring the tracker %s: %s", self._meta_path(), exc)
+            meta = None
+        if meta is None:
             return None
-        path = Path(meta["file"])
+        cand = self._trusted(meta)
+        if cand is None:
+            self._meta_path().unlink(missing_ok=True)
+        return cand
+
+    def _trusted(self, meta: object) -> _Candidate | None:
+        """The tracked file if the tracker names a file of the spool dir sensibly, else None."""
         try:
-            st = path.stat()
+            assert isinstance(meta, dict)
+            name = Path(str(meta["file"]))
+            inode, size, mtime, offset = (int(meta[k]) for k in
+                                          ("inode", "size", "mtime_ns", "offset"))  # fmt: skip
+        except (AssertionError, KeyError, TypeError, ValueError):
+            self.log.warning("ignoring the tracker %s: not a position this agent wrote",
+                             self._meta_path())  # fmt: skip
+            return None
+        if name.is_absolute() and name.parent.resolve() == self.spool.resolve():
+            name = Path(name.name)  # written by an older version: an absolute path
+        if name.name != str(name) or name.name in ("", ".", ".."):
+            self.log.warning("ignoring the tracker %s: it names %s, which is not a file of the "
+                             "spool dir", self._meta_path(), meta["file"])  # fmt: skip
+            return None
+        path = self.spool / name.name
+        try:
+            st = path.lstat() if not self.conf["followLinks"] else path.stat()
         except FileNotFoundError:
-            self._meta_path().unlink(missing_ok=True)
             return None
-        if st.st_ino != meta["inode"]:
-            self._meta_path().unlink(missing_ok=True)
+        if st.st_ino != inode or not stat.S_ISREG(st.st_mode) or not 0 <= offset <= st.st_size:
             return None
-        return _Candidate(path, meta["size"], meta["mtime_ns"], meta["inode"], meta["offset"])
+        if offset and not _ends_a_line(path, offset):
+            self.log.warning("ignoring the tracker %s: byte %d of %s is not a line boundary; "
+                             "reading the file from its start", self._meta_path(), offset,
+                             path.name)  # fmt: skip
+            offset = 0
+        return _Candidate(path, size, mtime, inode, offset)
 
     def _tracked_as_done(self, name: str, st: os.stat_result) -> bool:
         """tracker_dir policy: is this very file (not just its name) recorded as consumed?"""
@@ -266,7 +360,7 @@ class SpoolDirSource(ThreadedSource):
             return False
         try:
             recorded = (self.tracker / "completed" / name).read_text()
-        except FileNotFoundError:
+        except OSError:
             return False
         return recorded == _identity(st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -274,112 +368,104 @@ class SpoolDirSource(ThreadedSource):
         if self.conf["deletePolicy"] == "immediate":
             return False
         if self.conf["trackingPolicy"] == "rename":
-            return cand.path.with_name(cand.path.name + self.conf["fileSuffix"]).exists()
+            return os.path.lexists(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
         return (self.tracker / "completed" / cand.path.name).exists()
 
-    # reading one file
-    def _consume(self, cand: _Candidate, resume: bool = False) -> None:
-        name = cand.path.name
-        if not resume and self._already_consumed(cand):
+    # reading one file --------------------------------------------------------------------------
+    def _open(self, cand: _Candidate) -> None:
+        if not cand.offset and self._already_consumed(cand):
             self._reject(cand, "a file of this name was already consumed")
             return
-        offset = cand.offset
-        c = self.conf
-        common: dict[str, str] = {}
-        if c["fileHeader"]:
-            common[c["fileHeaderKey"]] = str(cand.path.resolve())
-        if c["basenameHeader"]:
-            common[c["basenameHeaderKey"]] = name
-        splitter = LineSplitter(
-            c["deserializer.maxLineLength"], c["inputCharset"], c["decodeErrorPolicy"]
-        )
-        batch_size = c["batchSize"]
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.conf["followLinks"] else os.O_NOFOLLOW)
         try:
-            fh = open(cand.path, "rb")  # noqa: SIM115
+            fd = os.open(cand.path, flags)
         except OSError as exc:
             self._reject(cand, f"cannot be read: {exc.strerror}")
             return
-        self.log.info("reading %s%s", cand.path, f" from byte {offset}" if offset else "")
-        marks = Checkpoints()
-        self._current = (cand, marks)
-        with fh:
-            fh.seek(offset)
-            while True:
-                chunk = fh.read(CHUNK)
-                try:
-                    lines = splitter.feed(chunk) if chunk else splitter.flush()
-                except DecodeFailure as exc:
-                    if self._deliver_all(exc.good, common, batch_size, marks):
-                        self.counters.add("EventReadFail")
-                        self._reject(
-                            cand,
-                            f"has text that is {exc} (decodeErrorPolicy = FAIL);"
-                            " the lines before it were delivered",
-                        )
-                    return
-                if not self._deliver_all(lines, common, batch_size, marks):
-                    return  # stopping: the saved position is before these lines
-                if not chunk:
-                    break
-                # Progress is saved per chunk: a crash re-reads at most one chunk (duplicates,
-                # never loss).
-                marks.mark(fh.tell() - splitter.pending)
-                self._save_safe(cand, marks)
-        # The file may go only when sinks committed every line of it (a crash would lose
-        # lines that were only in the memory channel).
-        while not marks.idle:
-            if self.stopping.wait(0.02):
-                return
-            self._save_safe(cand, marks)
-        self._finish(cand)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_ino != cand.inode:
+            os.close(fd)
+            self._reject(cand, "changed into something else than the file picked up")
+            return
+        c = self.conf
+        common: dict[str, str] = {}
+        if c["fileHeader"]:
+            common[c["fileHeaderKey"]] = str(cand.path.absolute())
+        if c["basenameHeader"]:
+            common[c["basenameHeaderKey"]] = cand.path.name
+        splitter = LineSplitter(c["deserializer.maxLineLength"], c["inputCharset"],
+                                c["decodeErrorPolicy"], "LF", start=cand.offset)  # fmt: skip
+        progress = Progress(cand.offset, self.wake.set)
+        reader = LineReader(splitter, c["batchSize"], common, self.counters, self.log,
+                            str(cand.path), progress)  # fmt: skip
+        self._file = _Open(cand, fd, reader)
+        self.log.info("reading %s%s", cand.path, f" from byte {cand.offset}" if cand.offset else "")
 
-    def _save_safe(self, cand: _Candidate, marks: Checkpoints) -> None:
-        safe = marks.safe()
-        if safe is not None:
-            self._save_meta(cand, safe)  # type: ignore[arg-type]
+    def _read_chunk(self, current: _Open) -> None:
+        reader = current.reader
+        chunk = os.pread(current.fd, CHUNK, reader.splitter.position)
+        try:
+            batches = reader.read(chunk) if chunk else reader.finish()
+        except DecodeFailure as exc:
+            self.counters.add("EventReadFail")
+            current.eof = True
+            current.fate = (f"has text that is {exc} (decodeErrorPolicy = FAIL); the lines "
+                            "before it were delivered")  # fmt: skip
+            batches = reader.batches_of(exc.good, advance=False)
+        if not chunk:
+            current.eof = True
+        self.send(batches)
+
+    def _close(self) -> None:
+        current, self._file = self._file, None
+        if current is not None:
+            os.close(current.fd)
 
     def checkpoint(self) -> None:
-        current = getattr(self, "_current", None)
-        if current is not None and current[0].path.exists():
-            self._save_safe(*current)
+        if self._file is not None:
+            self._save_progress(self._file)
 
-    def _deliver_all(
-        self, lines: list[bytes], common: dict[str, str], batch_size: int, marks: Checkpoints
-    ) -> bool:
-        for i in range(0, len(lines), batch_size):
-            if not self.deliver(EventBatch(lines[i : i + batch_size], common), marks.ack()):
-                return False
-        return True
-
+    # the file's fate -------------------------------------------------------------------------
     def _finish(self, cand: _Candidate) -> None:
+        """Every line is safe: delete, rename or record the file. Never read it again."""
         try:
-            st = cand.path.stat()
+            st = cand.path.lstat() if not self.conf["followLinks"] else cand.path.stat()
         except FileNotFoundError:
             self.counters.add("GenericProcessingFail")
-            self.log.error(
-                "%s vanished while it was read; its lines so far were delivered", cand.path
-            )
-            self._meta_path().unlink(missing_ok=True)
+            self.log.error("%s vanished while it was read; its lines so far were delivered",
+                           cand.path)  # fmt: skip
+            self._forget(cand)
             return
         if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
-            self._reject(
-                cand,
-                f"was modified after it was picked up (size {cand.size} -> "
-                f"{st.st_size}); the lines read were delivered",
-            )
+            self._reject(cand, f"was modified after it was picked up (size {cand.size} -> "
+                               f"{st.st_size}); the lines read were delivered")  # fmt: skip
             return
-        if self.conf["deletePolicy"] == "immediate":
-            cand.path.unlink()
-        elif self.conf["trackingPolicy"] == "rename":
-            cand.path.rename(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
-        else:
-            done = self.tracker / "completed"
-            done.mkdir(exist_ok=True)
-            (done / cand.path.name).write_text(_identity(cand.inode, cand.size, cand.mtime_ns))
-        self._meta_path().unlink(missing_ok=True)
-        self._current = None
+        try:
+            if self.conf["deletePolicy"] == "immediate":
+                cand.path.unlink()
+            elif self.conf["trackingPolicy"] == "rename":
+                cand.path.rename(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
+            else:
+                write_done = self.tracker / "completed" / cand.path.name
+                write_done.parent.mkdir(parents=True, exist_ok=True)
+                write_done.write_text(_identity(cand.inode, cand.size, cand.mtime_ns))
+        except OSError as exc:
+            self._skip.add(cand.path.name)
+            self.counters.add("GenericProcessingFail")
+            self.counters.error(f"{cand.path.name}: cannot be marked consumed: {exc.strerror}")
+            self.log.error("%s was delivered but cannot be marked consumed (%s); it is skipped "
+                           "from now on (a restart would read it again)", cand.path,
+                           exc.strerror)  # fmt: skip
+        self._forget(cand)
         self.files_done += 1
         self.log.info("consumed %s", cand.path)
+
+    def _forget(self, cand: _Candidate) -> None:
+        try:
+            self._meta_path().unlink(missing_ok=True)
+        except OSError as exc:
+            self.log.error("cannot remove the tracker %s: %s", self._meta_path(), exc.strerror)
+        self._seen.pop(cand.path.name, None)
 
     def _reject(self, cand: _Candidate, why: str) -> None:
         self.files_rejected += 1
@@ -392,8 +478,14 @@ class SpoolDirSource(ThreadedSource):
         except OSError as exc:
             where = f"left in place (cannot rename: {exc.strerror}); it will be skipped"
             self._skip.add(cand.path.name)
-        self._meta_path().unlink(missing_ok=True)
+        self._forget(cand)
         self.log.error("%s %s; %s", cand.path, why, where)
+
+
+def _ends_a_line(path: Path, offset: int) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(offset - 1)
+        return fh.read(1) == b"\n"
 
 
 def _identity(inode: int, size: int, mtime_ns: int) -> str:

@@ -8,27 +8,38 @@ truncated in place (copytruncate) is read again from its start, with a warning. 
 and renamed away to a non-matching name within one ``pollInterval`` is never seen (no tailer
 can know it existed); include rotated names in the pattern if rotations can be that fast.
 
-Positions are written to ``positionFile`` (Flume's JSON shape: inode, pos, file) every
-``writePosInterval`` ms and at stop, and only for lines the channel accepted: after a crash
-the lines since the last write are read again (at least once, never lost).
+Bytes pass through as in Flume (invalid UTF-8 is not replaced); a CR before LF is dropped; a
+line longer than ``maxLineLength`` characters becomes several events.
+
+Positions are written to ``positionFile`` (Flume's JSON shape: inode, pos, file; Flume and
+this agent read each other's) every ``writePosInterval`` ms and at stop, only for lines sinks
+committed and only at line boundaries: after a crash the lines since the last write are read
+again (at least once, never lost, never a fragment). Beside it, ``<positionFile>.fingerprints``
+keeps a hash of each file's first bytes: a file deleted while the agent was down whose inode a
+new file got (ext4 reuses inodes at once) is recognised as new and read from its start.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.acks import Checkpoints
+from agents.acks import Progress
+from agents.component import Status
 from agents.config.spec import Prop
-from agents.event import EventBatch
-from agents.sources.base import ThreadedSource
+from agents.sources.base import Source
 from agents.sources.lines import LineSplitter
+from agents.sources.reader import LineReader
+from agents.sources.state import read_json, write_json
 
 READ_SIZE = 1 << 20
+MAX_CHARS = 200_000  # x 4 bytes a character at most: below Kafka's 1,000,000-byte records
+HEAD = 1024  # bytes hashed to tell a file from another that got its inode
 
 
 @dataclass
@@ -36,22 +47,26 @@ class _Tail:
     inode: int
     path: str
     group: str
-    pos: int  # offset just after the last line the channel accepted
+    reader: LineReader
     fd: int | None = None
     last_read: float = field(default_factory=time.monotonic)
     rotated: bool = False  # the name now belongs to another inode: read to the end, then drop
-    splitter: LineSplitter | None = None
-    marks: Checkpoints = field(default_factory=Checkpoints)
-    safe_pos: int = -1  # furthest position sinks committed (-1: pos at load time)
+    head: tuple[int, str] | None = None  # (bytes, sha1) of the file's start, as first read
+    checked: bool = False  # the open descriptor's file was compared with ``head``
 
-    def committed(self) -> int:
-        safe = self.marks.safe()
-        if safe is not None:
-            self.safe_pos = safe  # type: ignore[assignment]
-        return self.safe_pos if self.safe_pos >= 0 else self.pos
+    @property
+    def position(self) -> int:
+        """Where reading goes on (the line in progress included)."""
+        return self.reader.splitter.position
+
+    @property
+    def safe(self) -> int:
+        progress = self.reader.progress
+        assert progress is not None
+        return progress.safe
 
 
-class TaildirSource(ThreadedSource):
+class TaildirSource(Source):
     TYPE = "TAILDIR"
     PROPERTIES = (
         Prop("filegroups", "list", doc="Names of the file groups (space separated)."),
@@ -96,7 +111,21 @@ class TaildirSource(ThreadedSource):
             "Milliseconds between looks when nothing is new (ours: Flume backs off up to 5 s).",
             minimum=1,
         ),
-        Prop("maxLineLength", "int", 1 << 20, "Longer lines are cut (ours).", minimum=1),
+        Prop(
+            "maxLineLength",
+            "int",
+            MAX_CHARS,
+            "Most characters per event (ours); a longer line becomes several events. The "
+            "default keeps every event under Kafka's 1,000,000-byte message limit.",
+            minimum=1,
+        ),
+        Prop(
+            "followLinks",
+            "bool",
+            False,
+            "Follow symbolic links that match a file group (ours); when false each link is "
+            "skipped with a log line.",
+        ),
         Prop("cachePatternMatching", "bool", True, "Accepted for compatibility."),
     )
 
@@ -134,88 +163,145 @@ class TaildirSource(ThreadedSource):
             group, _, hkey = key.partition(".")
             self._headers.setdefault(group, {})[hkey] = value
         self._posfile = Path(os.path.expanduser(self.conf["positionFile"]))
+        self._heads_file = self._posfile.with_name(self._posfile.name + ".fingerprints")
         self._tails: dict[int, _Tail] = {}
+        self._links: set[str] = set()
 
-    def prepare(self) -> None:
-        self._posfile.parent.mkdir(parents=True, exist_ok=True)
+    def start(self) -> None:
+        self._tails = {}
         self._load_positions()
+        self._last_write = time.monotonic()
+        self._dirty = False
+        super().start()
 
-    def release(self) -> None:
-        for tail in self._tails.values():
-            if tail.fd is not None:
-                os.close(tail.fd)
-                tail.fd = None
+    def stop(self) -> None:
         self._write_positions()
+        for tail in self._tails.values():
+            self._close(tail)
+        super().stop()
 
     def checkpoint(self) -> None:
         self._write_positions()
 
-    def run(self) -> None:
-        last_write = time.monotonic()
-        interval = self.conf["pollInterval"] / 1000
-        while not self.stopping.is_set():
-            try:
-                self._scan()
-                progressed = any(self._read(t) for t in list(self._tails.values()))
-                self._close_idle()
-            except Exception as exc:
-                self.counters.add("GenericProcessingFail")
-                self.counters.error(str(exc))
-                self.log.exception("taildir pass failed; retrying")
-                self.stopping.wait(1)
-                continue
-            if time.monotonic() - last_write >= self.conf["writePosInterval"] / 1000:
-                self._write_positions()
-                last_write = time.monotonic()
-            if not progressed:
-                self.stopping.wait(interval)
+    def backoff_pause(self, attempt: int) -> float:
+        return self.conf["pollInterval"] / 1000
 
-    # positions
+    def process(self) -> Status:
+        if self._dirty and time.monotonic() - self._last_write >= (
+            self.conf["writePosInterval"] / 1000
+        ):
+            self._write_positions()
+        self.flush()
+        self._scan()
+        progressed = False
+        for tail in list(self._tails.values()):
+            progressed = self._read(tail) or progressed
+        self._close_idle()
+        return Status.READY if progressed else Status.BACKOFF
+
+    # positions -------------------------------------------------------------------------------
+    def _new_reader(self, path: str, group: str, pos: int) -> LineReader:
+        common = dict(self._headers.get(group, {}))
+        if self.conf["fileHeader"]:
+            common[self.conf["fileHeaderKey"]] = path
+        splitter = LineSplitter(self.conf["maxLineLength"], "UTF-8", "RAW", "CRLF", start=pos,
+                                offsets=self.conf["byteOffsetHeader"])  # fmt: skip
+        return LineReader(splitter, self.conf["batchSize"], common, self.counters, self.log,
+                          path, Progress(pos, self._moved))  # fmt: skip
+
+    def _moved(self) -> None:
+        self._dirty = True  # called on a sink's thread: just note it
+
     def _load_positions(self) -> None:
         try:
-            entries = json.loads(self._posfile.read_text())
-        except FileNotFoundError:
-            return
-        except ValueError as exc:
-            self.log.error(
-                "position file %s is not valid JSON (%s); starting without it", self._posfile, exc
-            )
+            entries = read_json(self._posfile) or []
+            heads = {int(h["inode"]): (int(h["bytes"]), str(h["sha1"]))
+                     for h in read_json(self._heads_file) or []}  # fmt: skip
+        except (ValueError, OSError, KeyError, TypeError) as exc:
+            self.log.error("position file %s cannot be read (%s); starting without it",
+                           self._posfile, exc)  # fmt: skip
             return
         for e in entries:
-            pos = int(e["pos"])
-            self._tails[int(e["inode"])] = _Tail(int(e["inode"]), e["file"], "", pos, safe_pos=pos)
+            try:
+                inode, pos, path = int(e["inode"]), int(e["pos"]), str(e["file"])
+            except (KeyError, TypeError, ValueError):
+                self.log.warning("ignoring a bad entry of %s: %r", self._posfile, e)
+                continue
+            tail = _Tail(inode, path, "", self._new_reader(path, "", pos), head=heads.get(inode))
+            self._tails[inode] = tail
+            if tail.head is None and pos:
+                self.log.info("%s (inode %d): no fingerprint recorded (a position file Flume "
+                              "wrote?); trusting the inode", path, inode)  # fmt: skip
 
     def _write_positions(self) -> None:
-        data = [
-            {"inode": t.inode, "pos": t.committed(), "file": t.path} for t in self._tails.values()
-        ]
-        tmp = self._posfile.with_name(self._posfile.name + ".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self._posfile)
+        tails = list(self._tails.values())
+        for tail in tails:
+            self._fingerprint(tail)
+        try:
+            write_json(self._heads_file, [{"inode": t.inode, "bytes": t.head[0], "sha1": t.head[1]}
+                                          for t in tails if t.head])  # fmt: skip
+            write_json(
+                self._posfile, [{"inode": t.inode, "pos": t.safe, "file": t.path} for t in tails]
+            )
+        except OSError as exc:
+            self.counters.error(f"cannot write {self._posfile}: {exc.strerror}")
+            self.log.error("cannot write the position file %s: %s", self._posfile, exc.strerror)
+            return
+        self._last_write = time.monotonic()
+        self._dirty = False
 
-    # discovery
+    def _fingerprint(self, tail: _Tail) -> None:
+        """Hash the file's first bytes (more of them while the file is young)."""
+        if tail.fd is None or (tail.head is not None and tail.head[0] >= HEAD):
+            return
+        data = os.pread(tail.fd, HEAD, 0)
+        if data and (tail.head is None or len(data) > tail.head[0]):
+            tail.head = (len(data), hashlib.sha1(data).hexdigest())
+
+    def _same_file(self, tail: _Tail) -> bool:
+        """Is the open file the one whose start we hashed (if we did)?"""
+        tail.checked = True
+        if tail.head is None or tail.fd is None:
+            return True
+        n, digest = tail.head
+        return hashlib.sha1(os.pread(tail.fd, n, 0)).hexdigest() == digest
+
+    # discovery -------------------------------------------------------------------------------
     def _scan(self) -> None:
         current: dict[int, tuple[str, str]] = {}
+        follow = self.conf["followLinks"]
         for group, (directory, pattern) in self._groups.items():
             try:
                 entries = list(os.scandir(directory))
-            except FileNotFoundError:
+            except OSError:
                 continue
             for entry in entries:
-                if pattern.fullmatch(entry.name) and entry.is_file():
-                    current[entry.inode()] = (entry.path, group)
+                if not pattern.fullmatch(entry.name):
+                    continue
+                if entry.is_symlink() and not follow:
+                    if entry.path not in self._links:
+                        self._links.add(entry.path)
+                        self.log.warning("%s is a symbolic link; skipped (followLinks = false)",
+                                         entry.path)  # fmt: skip
+                    continue
+                try:
+                    st = os.stat(entry.path) if follow else entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    current[st.st_ino] = (entry.path, group)
         for inode, (path, group) in current.items():
             tail = self._tails.get(inode)
             if tail is None:
-                pos = 0
-                if self.conf["skipToEnd"]:
-                    pos = os.stat(path).st_size
-                self._tails[inode] = _Tail(inode, path, group, pos, safe_pos=pos)
+                pos = os.stat(path).st_size if self.conf["skipToEnd"] else 0
+                self._tails[inode] = _Tail(inode, path, group, self._new_reader(path, group, pos))
                 self.log.info("following %s (inode %d) from byte %d", path, inode, pos)
-            else:
-                if tail.path != path:
-                    self.log.info("%s was renamed to %s; same file, same position", tail.path, path)
-                tail.path, tail.group, tail.rotated = path, group, False
+                continue
+            if tail.path != path:
+                self.log.info("%s was renamed to %s; same file, same position", tail.path, path)
+            if (tail.path, tail.group) != (path, group):
+                tail.reader.common = self._new_reader(path, group, 0).common
+            tail.path, tail.group, tail.rotated = path, group, False
         for inode, tail in list(self._tails.items()):
             if inode not in current and not tail.rotated:
                 tail.rotated = True  # renamed away or deleted: finish what it holds
@@ -223,95 +309,85 @@ class TaildirSource(ThreadedSource):
                     tail.fd = self._find_and_open(tail)
                     if tail.fd is None:
                         del self._tails[inode]
+                        self._dirty = True
 
     def _find_and_open(self, tail: _Tail) -> int | None:
         """Open a file we no longer see under its name (rotated while the agent was down)."""
         directory = Path(tail.path).parent
         try:
             for entry in os.scandir(directory):
-                if entry.inode() == tail.inode and entry.is_file():
-                    return os.open(entry.path, os.O_RDONLY)
-        except FileNotFoundError:
+                if entry.inode() == tail.inode and entry.is_file(follow_symlinks=False):
+                    return os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
             pass
         return None
 
-    # reading
-    def _read(self, tail: _Tail) -> bool:
-        """Read and deliver new complete lines of one file; True if any were delivered."""
-        if tail.fd is None:
-            try:
-                tail.fd = os.open(tail.path, os.O_RDONLY)
-            except FileNotFoundError:
-                return False
-            if os.fstat(tail.fd).st_ino != tail.inode:  # the name moved on meanwhile
-                os.close(tail.fd)
-                tail.fd = None
-                return False
-        size = os.fstat(tail.fd).st_size
-        if size < tail.pos:
-            self.log.warning(
-                "%s was truncated (%d < %d bytes read); reading from its start",
-                tail.path,
-                size,
-                tail.pos,
-            )
-            tail.pos = 0
-            tail.splitter = None
-        if size == tail.pos:
-            if tail.rotated and tail.marks.idle:
-                self._drop(tail)
+    # reading ---------------------------------------------------------------------------------
+    def _open(self, tail: _Tail) -> bool:
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.conf["followLinks"] else os.O_NOFOLLOW)
+        try:
+            fd = os.open(tail.path, flags)
+        except OSError:
             return False
-        if tail.splitter is None:
-            tail.splitter = LineSplitter(self.conf["maxLineLength"], "UTF-8", "REPLACE")
-        splitter = tail.splitter
-        read_from = tail.pos + splitter.pending
-        delivered = False
-        batches = 0
-        while read_from < size and batches < self.conf["maxBatchCount"]:
-            chunk = os.pread(tail.fd, min(READ_SIZE, size - read_from), read_from)
-            if not chunk:
-                break
-            read_from += len(chunk)
-            start = tail.pos
-            lines = splitter.feed(chunk)
-            if not lines:
-                continue
-            if not self._deliver_lines(tail, lines, start):
-                tail.splitter = None  # read again from tail.pos next time
-                return delivered
-            tail.pos = read_from - splitter.pending
-            tail.marks.mark(tail.pos)
-            delivered = True
-            batches += 1
-            tail.last_read = time.monotonic()
-        if tail.rotated and read_from >= size and splitter.pending:
-            # A rotated file's last line without a newline: it will never be finished.
-            self._deliver_lines(tail, splitter.flush(), tail.pos)
-            tail.pos = size
-            tail.marks.mark(size)
-        return delivered
-
-    def _deliver_lines(self, tail: _Tail, lines: list[bytes], start: int) -> bool:
-        common = dict(self._headers.get(tail.group, {}))
-        if self.conf["fileHeader"]:
-            common[self.conf["fileHeaderKey"]] = tail.path
-        size = self.conf["batchSize"]
-        offsets: list[dict[str, str]] | None = None
-        if self.conf["byteOffsetHeader"]:
-            offsets, at = [], start
-            for line in lines:
-                offsets.append({"byteoffset": str(at)})
-                at += len(line) + 1
-        for i in range(0, len(lines), size):
-            headers = None if offsets is None else offsets[i : i + size]
-            if not self.deliver(EventBatch(lines[i : i + size], common, headers), tail.marks.ack()):
-                return False
+        if os.fstat(fd).st_ino != tail.inode:  # the name moved on meanwhile
+            os.close(fd)
+            return False
+        tail.fd = fd
+        if not tail.checked and not self._same_file(tail):
+            self.log.warning("%s (inode %d) is not the file read before (its first %d bytes "
+                             "differ: the inode was reused); reading it from its start",
+                             tail.path, tail.inode, tail.head[0] if tail.head else 0)  # fmt: skip
+            self._restart_at(tail, 0)
         return True
 
-    def _drop(self, tail: _Tail) -> None:
+    def _restart_at(self, tail: _Tail, pos: int) -> None:
+        tail.reader = self._new_reader(tail.path, tail.group, pos)
+        tail.head = None
+        self._dirty = True
+
+    def _read(self, tail: _Tail) -> bool:
+        """Read new complete lines of one file into the outbox; True if any were read."""
+        if tail.fd is None and not self._open(tail):
+            return False
+        assert tail.fd is not None
+        size = os.fstat(tail.fd).st_size
+        if size < tail.position:
+            self.log.warning("%s was truncated (%d < %d bytes read); reading from its start",
+                             tail.path, size, tail.position)  # fmt: skip
+            self._restart_at(tail, 0)
+        reader = tail.reader
+        if size == tail.position:
+            progress = reader.progress
+            if tail.rotated and progress is not None and progress.idle:
+                if reader.splitter.pending:
+                    self.send(reader.finish())  # its last line, without a newline
+                    return True
+                self._drop(tail)
+            return False
+        chunks = 0
+        read = False
+        while tail.position < size and chunks < self.conf["maxBatchCount"]:
+            chunk = os.pread(tail.fd, min(READ_SIZE, size - tail.position), tail.position)
+            if not chunk:
+                break
+            batches = reader.read(chunk)
+            chunks += 1
+            tail.last_read = time.monotonic()
+            read = True
+            if batches:
+                self.send(batches)
+        return read
+
+    def _close(self, tail: _Tail) -> None:
         if tail.fd is not None:
             os.close(tail.fd)
+            tail.fd = None
+            tail.checked = False
+
+    def _drop(self, tail: _Tail) -> None:
+        self._close(tail)
         self._tails.pop(tail.inode, None)
+        self._dirty = True
         self.log.info("finished rotated file %s (inode %d)", tail.path, tail.inode)
 
     def _close_idle(self) -> None:
@@ -319,5 +395,5 @@ class TaildirSource(ThreadedSource):
         now = time.monotonic()
         for tail in self._tails.values():
             if tail.fd is not None and not tail.rotated and now - tail.last_read > idle:
-                os.close(tail.fd)
-                tail.fd = None
+                self._fingerprint(tail)
+                self._close(tail)

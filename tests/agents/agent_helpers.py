@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agents.config.properties import parse_properties
 from agents.config.topology import build_plan
@@ -17,9 +18,9 @@ from agents.runtime import Agent
 REPO = Path(__file__).resolve().parents[2]
 
 
-def agent_from_text(text: str, name: str = "a") -> Agent:
+def agent_from_text(text: str, name: str = "a", **options: Any) -> Agent:
     plan = build_plan(parse_properties(text, "test.conf"), name)
-    return Agent(plan)
+    return Agent(plan, **options)
 
 
 def wait_for(cond: Callable[[], object], timeout: float = 20.0, step: float = 0.05) -> bool:

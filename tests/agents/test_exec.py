@@ -1,0 +1,35 @@
+"""exec with real commands: Flume's line endings, what happens to an unterminated last line,
+and restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
+
+
+def exec_conf(command: str, out: Path, extra: str = "") -> str:
+    return (
+        "a.sources = x\na.channels = c\na.sinks = k\n"
+        f"a.sources.x.type = exec\na.sources.x.command = {command}\na.sources.x.channels = c\n"
+        f"{extra}a.channels.c.type = memory\na.channels.c.capacity = 10000\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
+    )
+
+
+def test_line_endings_and_bad_bytes_as_in_flume(tmp_path: Path):
+    """Issue 14 item 2, golden bytes from Flume 1.11's exec (BufferedReader.readLine): LF, CRLF
+    and a lone CR each end a line; invalid UTF-8 becomes U+FFFD; the last line without a
+    newline is delivered when the command ends by itself."""
+    data = tmp_path / "in.bin"
+    data.write_bytes(b"a\r\nb\rc\n\r\nd\xff\xfee\nlast")
+    out = tmp_path / "out"
+    agent = agent_from_text(exec_conf(f"cat {data}", out))
+    agent.start()
+    try:
+        assert wait_for(lambda: b"last" in lines_in(out))
+    finally:
+        agent.stop()
+    written = b"".join(f.read_bytes() for f in sorted(out.iterdir()))
+    assert written == b"a\nb\nc\n\n" + "d\ufffd\ufffde".encode() + b"\nlast\n"

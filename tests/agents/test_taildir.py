@@ -1,0 +1,142 @@
+"""TAILDIR with real files: a reused inode is a new file, positions sit on line boundaries
+(no made-up fragment after SIGKILL), bytes pass through as Flume passes them, CRLF is
+stripped, links are skipped unless asked, and truncation, skipToEnd and idleTimeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.agents.agent_helpers import (
+    agent_from_text,
+    lines_in,
+    run_agent_process,
+    stop_process,
+    wait_for,
+)
+from tests.agents.test_sources import taildir_conf
+
+
+def written(out: Path) -> bytes:
+    return b"".join(f.read_bytes() for f in sorted(out.iterdir()))
+
+
+def positions(state: Path) -> dict[str, int]:
+    try:
+        return {e["file"]: e["pos"] for e in json.loads((state / "pos.json").read_text())}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def test_a_reused_inode_is_read_as_a_new_file(tmp_path: Path):
+    """Issue 10 item 5: the file is deleted while the agent is down and a new one takes its
+    inode (ext4 reuses it at once); the new file is read from its start."""
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = taildir_conf(str(log), tmp_path, out)
+    log.write_bytes(b"".join(b"old %04d\n" % i for i in range(1000)))
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: len(lines_in(out)) == 1000)
+    finally:
+        agent.stop()
+    old_inode = log.stat().st_ino
+    log.unlink()
+    new = [b"new %04d" % i for i in range(1500)]
+    log.write_bytes(b"".join(line + b"\n" for line in new))
+    if log.stat().st_ino != old_inode:  # the file system chose another inode: same state
+        entries = json.loads((tmp_path / "pos.json").read_text())
+        entries[0]["inode"] = log.stat().st_ino
+        (tmp_path / "pos.json").write_text(json.dumps(entries))
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: len(lines_in(out)) >= 2500)
+        assert wait_for(lambda: positions(tmp_path).get(str(log)) == log.stat().st_size)
+    finally:
+        agent.stop()
+    assert lines_in(out)[1000:] == new
+
+
+def test_no_made_up_fragment_after_sigkill_inside_a_long_line(tmp_path: Path):
+    """Issue 10 item 6: positions are saved only at line boundaries, so a restart re-reads the
+    whole long line (its pieces may come twice) and never emits a slice of its middle."""
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = tmp_path / "t.conf"
+    conf.write_text(taildir_conf(str(log), tmp_path, out) + "a.sources.t.maxLineLength = 100\n")
+    head = b"a" * 450  # 4 pieces of 100 chars go out before the line ends
+    log.write_bytes(b"first\n" + head)
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    try:
+        assert wait_for(lambda: out.exists() and len(lines_in(out)) >= 2)
+        delivered = time.time()
+        assert wait_for(lambda: (tmp_path / "pos.json").exists()
+                        and (tmp_path / "pos.json").stat().st_mtime > delivered)  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert positions(tmp_path)[str(log)] == len(b"first\n"), "a position inside the line"
+    with open(log, "ab") as fh:
+        fh.write(b"b" * 150 + b"\nnext\n")
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    try:
+        assert wait_for(lambda: b"next" in lines_in(out))
+    finally:
+        assert stop_process(proc) == 0
+    line = head + b"b" * 150
+    pieces = {line[i : i + 100] for i in range(0, len(line), 100)}
+    got = lines_in(out)
+    assert got[0] == b"first" and got[-1] == b"next"
+    assert set(got[1:-1]) <= pieces, f"fragments: {set(got[1:-1]) - pieces}"
+    assert got[-7:-1] == [line[i : i + 100] for i in range(0, len(line), 100)]
+
+
+def test_bytes_pass_through_and_crlf_is_stripped_as_in_flume(tmp_path: Path):
+    """Issue 14 items 2 and 3, golden bytes from Flume 1.11's TAILDIR: a CR before LF is
+    stripped, a lone CR stays, invalid UTF-8 passes through unchanged, and a last line without
+    a newline waits for it."""
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "t.log"
+    log.write_bytes(b"crlf\r\nlone\rcr\nbad \xff\xfe bytes\n\xea\xb0\x80ok\nnonl")
+    agent = agent_from_text(taildir_conf(str(log), tmp_path, out))
+    agent.start()
+    try:
+        assert wait_for(lambda: out.exists() and written(out).count(b"\n") == 4)
+        assert wait_for(lambda: positions(tmp_path).get(str(log)) == 33)
+    finally:
+        agent.stop()
+    assert written(out) == (b"crlf\nlone\rcr\nbad \xff\xfe bytes\n\xea\xb0\x80ok\n")
+
+
+def test_links_matching_the_pattern_are_skipped_unless_followlinks(tmp_path: Path):
+    """Issue 10 item 7."""
+    logdir, out, outside = tmp_path / "logs", tmp_path / "out", tmp_path / "outside"
+    logdir.mkdir()
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret\n")
+    os.symlink(outside / "secret", logdir / "b.log")
+    (logdir / "a.log").write_bytes(b"plain\n")
+    conf = taildir_conf(f"{logdir}/.*\\\\.log", tmp_path, out)
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: lines_in(out) == [b"plain"])
+        assert wait_for(lambda: str(logdir / "a.log") in positions(tmp_path))
+    finally:
+        agent.stop()
+    assert str(logdir / "b.log") not in positions(tmp_path)
+    assert lines_in(out) == [b"plain"]
+    agent = agent_from_text(conf + "a.sources.t.followLinks = true\n")
+    agent.start()
+    try:
+        assert wait_for(lambda: sorted(lines_in(out)) == [b"plain", b"secret"])
+    finally:
+        agent.stop()
