@@ -2,14 +2,19 @@
 
 A batch is taken from the channel in its own transaction and produced; the transaction is
 committed only when Kafka acknowledged every record of it (per-record delivery reports), and
-transactions are settled in the order they were opened. A failed record rolls back its batch
-and every later one still open (newest first, so the channel keeps its order); they are taken
-and produced again: duplicates are possible, loss is not. While the broker is away librdkafka
-retries; the in-flight limit then stops new takes, the channel fills, and the sources wait.
+transactions are settled in the order they were opened. A record that failed for a reason that
+may pass (a broker away, a timeout) rolls back its batch and every later one still open
+(newest first, so the channel keeps its order); they are taken and produced again after a
+growing pause (0.1 s up to 5 s): duplicates are possible, loss is not. A record Kafka refuses
+for good (too large, an invalid topic, not authorised) goes to the dead-letter file
+(``agents.sinks.deadletter``) and the rest of its batch is committed: one poison record never
+stalls the flow. While the broker is away librdkafka retries; the in-flight limit then stops
+new takes, the channel fills, and the sources wait.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from typing import Any
@@ -17,9 +22,11 @@ from typing import Any
 import confluent_kafka as ck
 
 from agents.channels.base import Transaction
+from agents.component import Status
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sinks.base import Sink, Status
+from agents.sinks.base import Sink
+from agents.sinks.deadletter import DeadLetters
 
 TAKE_WAIT = 0.05
 # Java producer settings librdkafka does not know; dropped with a warning.
@@ -33,18 +40,38 @@ JAVA_ONLY = {
 }
 
 
+# Errors that sending again cannot cure: the record goes to the dead-letter file.
+PERMANENT = frozenset(
+    getattr(ck.KafkaError, name)
+    for name in ("MSG_SIZE_TOO_LARGE", "INVALID_MSG_SIZE", "RECORD_LIST_TOO_LARGE",
+                 "INVALID_RECORD", "INVALID_MSG", "INVALID_TIMESTAMP", "TOPIC_EXCEPTION",
+                 "TOPIC_AUTHORIZATION_FAILED", "_INVALID_ARG", "_UNKNOWN_PARTITION")
+    if hasattr(ck.KafkaError, name)
+)  # fmt: skip
+_BOOTSTRAP = re.compile(r"^\[?[\w.:-]+\]?:\d{1,5}$")
+
+
 class _Tracker:
     """Delivery reports of one batch."""
 
-    __slots__ = ("error", "pending")
+    __slots__ = ("error", "failed", "pending", "started")
 
     def __init__(self, n: int) -> None:
         self.pending = n
-        self.error: str | None = None
+        self.error: str | None = None  # the first error that sending again may cure
+        self.failed: list[tuple[str, bytes, str]] = []  # refused for good: topic, value, why
+        self.started = time.monotonic()
 
-    def done(self, err: Any, _msg: Any) -> None:
+    def done(self, err: Any, msg: Any) -> None:
         self.pending -= 1
-        if err is not None and self.error is None:
+        if err is not None:
+            self.fail(err, msg.topic(), msg.value())
+
+    def fail(self, err: Any, topic: str, value: bytes) -> None:
+        code = err.code() if hasattr(err, "code") else None
+        if code in PERMANENT:
+            self.failed.append((topic, value, f"{err.name()}: {err.str()}"))
+        elif self.error is None:
             self.error = str(err)
 
 
@@ -119,6 +146,10 @@ class KafkaSink(Sink):
             "keep their channel slots until acknowledged.",
             minimum=1,
         ),
+        Prop("timestampHeader", "str", "", "Header whose value (epoch ms) is the record's time."),
+        Prop("header.", "prefix", doc="header.<flume header> = <kafka header>: copy it over."),
+        Prop("serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."),
+        Prop("key.serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."),
         Prop(
             "kafka.producer.",
             "prefix",
@@ -127,6 +158,10 @@ class KafkaSink(Sink):
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        for server in self.conf["kafka.bootstrap.servers"].split(","):
+            if not _BOOTSTRAP.match(server.strip()):
+                context.problem("kafka.bootstrap.servers",
+                                f"{server.strip()!r} is not host:port")  # fmt: skip
         conf: dict[str, Any] = {
             "bootstrap.servers": self.conf["kafka.bootstrap.servers"],
             "acks": self.conf["kafka.producer.acks"],
@@ -148,20 +183,39 @@ class KafkaSink(Sink):
         if str(conf["acks"]) == "-1":
             conf["acks"] = "all"
         self._producer_conf = conf
+        # librdkafka checks the settings; without bootstrap servers it connects nowhere and
+        # looks nothing up (--check has no side effects).
         try:
-            ck.Producer({**conf, "log_level": 0}).flush(0)
+            check = {k: v for k, v in conf.items() if k != "bootstrap.servers"}
+            ck.Producer({**check, "log_level": 0}).flush(0)
         except ck.KafkaException as exc:
             context.problem("kafka.producer.", f"librdkafka rejects the settings: {exc}")
+        self.max_record_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self._producer: ck.Producer | None = None
         self._inflight: deque[tuple[Transaction, _Tracker, int]] = deque()
-        self._connected = False
+        self._dead: DeadLetters | None = None
+        for key in ("KafkaEventSendTimer", "DeadLetterCount"):
+            self.counters.values.setdefault(key, 0)
 
     def start(self) -> None:
         conf = dict(self._producer_conf)
         conf["error_cb"] = self._on_error
         self._producer = ck.Producer(conf)
+        self._failures = 0
+        self._cooldown_until = 0.0
         self.counters.add("ConnectionCreatedCount")
         super().start()
+
+    def backoff_pause(self, attempt: int) -> float:
+        wait = self._cooldown_until - time.monotonic()
+        return wait if wait > 0 else super().backoff_pause(attempt)
+
+    def dead_letters(self) -> DeadLetters:
+        if self._dead is None:
+            assert self.state_dir is not None, "the runtime sets state_dir before start()"
+            path = self.state_dir / "dead-letter" / f"{self.name}.jsonl"
+            self._dead = DeadLetters(path, self.counters, self.log)
+        return self._dead
 
     def _on_error(self, err: ck.KafkaError) -> None:
         if err.code() in (ck.KafkaError._ALL_BROKERS_DOWN, ck.KafkaError._TRANSPORT):
@@ -178,8 +232,20 @@ class KafkaSink(Sink):
             producer.poll(0.01)
             self._settle()
             return Status.READY
+        if time.monotonic() < self._cooldown_until:  # after a failure: no new takes yet
+            if self._inflight:
+                producer.poll(0.01)
+                self._settle()
+            return Status.BACKOFF
         tx = self.channel.transaction()
-        batch = tx.take(self.conf["flumeBatchSize"], TAKE_WAIT)
+        try:
+            batch = tx.take(self.conf["flumeBatchSize"], TAKE_WAIT)
+        except Exception as exc:
+            tx.close()
+            self.counters.add("ChannelReadFail")
+            self.counters.error(str(exc))
+            self.log.error("cannot take from channel %s: %s", self.channel.name, exc)
+            return Status.BACKOFF
         n = len(batch)
         if not n:
             tx.commit()
@@ -192,11 +258,7 @@ class KafkaSink(Sink):
             return Status.BACKOFF
         self.counters.add("EventDrainAttemptCount", n)
         tracker = _Tracker(n)
-        try:
-            self._produce(batch, tracker)
-        except Exception as exc:  # a record Kafka refuses at once (e.g. too large)
-            tracker.pending -= n  # nothing more will report for this batch
-            tracker.error = tracker.error or str(exc)
+        self._produce(batch, tracker)
         self._inflight.append((tx, tracker, n))
         self.counters.add(
             "BatchCompleteCount" if n == self.conf["flumeBatchSize"] else "BatchUnderflowCount"
@@ -212,6 +274,8 @@ class KafkaSink(Sink):
         conf = self.conf
         plain = (
             batch.headers is None
+            and not conf["timestampHeader"]
+            and not conf["header."]
             and not conf["useFlumeEventFormat"]
             and "key" not in batch.common
             and not (conf["allowTopicOverride"] and conf["topicHeader"] in batch.common)
@@ -222,13 +286,19 @@ class KafkaSink(Sink):
             # The hot path: one topic, no key, no headers to read per event.
             bodies = batch.bodies
             i = 0
-            try:
-                for i, body in enumerate(bodies):  # noqa: B007
-                    # Positional (value, key, partition, on_delivery): keyword parsing alone
-                    # costs about a fifth of the produce call.
-                    produce(topic, body, None, -1, done)
-            except BufferError:
-                self._produce_slowly(bodies[i:], topic, done)
+            while i < len(bodies):
+                try:
+                    for body in bodies[i:] if i else bodies:
+                        # Positional (value, key, partition, on_delivery): keyword parsing alone
+                        # costs about a fifth of the produce call.
+                        produce(topic, body, None, -1, done)
+                        i += 1
+                except BufferError:  # librdkafka's queue is full: serve delivery reports
+                    producer.poll(0.05)
+                except ck.KafkaException as exc:  # refused at once (e.g. too large)
+                    tracker.pending -= 1
+                    tracker.fail(exc.args[0], topic, bodies[i])
+                    i += 1
             return
         for i, body in enumerate(batch.bodies):
             headers = batch.event_headers(i)
@@ -243,12 +313,20 @@ class KafkaSink(Sink):
                 kwargs["partition"] = int(part)
             elif conf["defaultPartitionId"] >= 0:
                 kwargs["partition"] = conf["defaultPartitionId"]
+            stamp = headers.get(conf["timestampHeader"]) if conf["timestampHeader"] else None
+            if stamp is not None and stamp.isdigit():
+                kwargs["timestamp"] = int(stamp)
+            if conf["header."]:
+                kwargs["headers"] = [(k, headers[f].encode()) for f, k in conf["header."].items()
+                                     if f in headers]  # fmt: skip
             value = avro_event(body, headers) if conf["useFlumeEventFormat"] else body
-            self._produce_one(t, value, kwargs)
-
-    def _produce_slowly(self, bodies: list[bytes], topic: str, done: Any) -> None:
-        for body in bodies:
-            self._produce_one(topic, body, {"on_delivery": done})
+            try:
+                self._produce_one(t, value, kwargs)
+            except (ck.KafkaException, ValueError, TypeError) as exc:
+                tracker.pending -= 1
+                err = exc.args[0] if isinstance(exc, ck.KafkaException) else ck.KafkaError(
+                    ck.KafkaError._INVALID_ARG, str(exc))  # fmt: skip
+                tracker.fail(err, t, value)
 
     def _produce_one(self, topic: str, value: bytes, kwargs: dict[str, Any]) -> None:
         producer = self._producer
@@ -269,19 +347,28 @@ class KafkaSink(Sink):
             if tracker.error is not None:
                 self._rollback_all(tracker.error)
                 return
+            for topic, value, why in tracker.failed:  # refused for good: set aside
+                self.dead_letters().put(topic, value, why)
             inflight.popleft()
             tx.commit()
             tx.close()
-            c.add("EventDrainSuccessCount", n)
+            self._failures = 0
+            c.add("EventDrainSuccessCount", n - len(tracker.failed))
+            c.add("KafkaEventSendTimer", int((time.monotonic() - tracker.started) * 1000))
 
     def _rollback_all(self, reason: str) -> None:
         c = self.counters
         c.add("EventWriteFail")
         c.error(reason)
+        self._failures += 1
+        pause = min(0.1 * 2 ** (self._failures - 1), 5.0)
+        self._cooldown_until = time.monotonic() + pause
         self.log.error(
-            "kafka did not acknowledge a batch (%s); rolling back %d batch(es) to send again",
+            "kafka did not acknowledge a batch (%s); rolling back %d batch(es) to send again "
+            "in %.1f s",
             reason,
             len(self._inflight),
+            pause,
         )
         while self._inflight:
             tx, _tracker, _n = self._inflight.pop()

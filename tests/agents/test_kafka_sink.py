@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -118,3 +120,63 @@ def test_broker_down_then_back_loses_nothing(
 def test_flume_event_format_is_avro():
     encoded = avro_event(b"body", {"k": "v"})
     assert encoded == b"\x02\x02k\x02v\x00\x08body"
+
+
+def poison_conf(tmp_path: Path, bootstrap: str, topic: str, extra: str = "") -> str:
+    script = tmp_path / "emit.py"
+    script.write_text(
+        "import sys\nsys.stdout.buffer.write(b'before\\n' + b'p' * 1_200_000 + b'\\nafter\\n')\n"
+    )
+    return (
+        "a.sources = x\na.channels = c\na.sinks = k\n"
+        f"a.sources.x.type = exec\na.sources.x.command = {sys.executable} {script}\n"
+        f"a.sources.x.channels = c\n{extra}a.channels.c.type = memory\n"
+        f"a.sinks.k.type = kafka\na.sinks.k.kafka.bootstrap.servers = {bootstrap}\n"
+        f"a.sinks.k.kafka.topic = {topic}\na.sinks.k.channel = c\n"
+    )
+
+
+def test_a_record_kafka_refuses_for_good_is_set_aside_and_the_flow_goes_on(
+    kafka_cluster: Cluster, tmp_path: Path, caplog
+) -> None:
+    """Issue 10 item 2: a 1.2 MB record (over message.max.bytes) goes to the dead-letter file
+    with one log line; the records after it are delivered."""
+    topic = f"p-{uuid.uuid4().hex[:8]}"
+    kafka_cluster.create_topic(topic, partitions=1)
+    conf = poison_conf(tmp_path, kafka_cluster.spec.bootstrap, topic,
+                       "a.sources.x.maxLineLength = 2000000\n")  # fmt: skip
+    agent = agent_from_text(conf, state_dir=tmp_path / "state")
+    agent.start()
+    try:
+        got = read_topic(kafka_cluster, topic, 2, timeout=30)
+        sink = agent.sinks["k"]
+        assert wait_for(lambda: sink.counters.get("DeadLetterCount") == 1)
+    finally:
+        agent.stop()
+    assert got == [b"before", b"after"]
+    letters = (tmp_path / "state" / "dead-letter" / "k.jsonl").read_text().splitlines()
+    assert len(letters) == 1
+    letter = json.loads(letters[0])
+    assert letter["topic"] == topic and "MSG_SIZE_TOO_LARGE" in letter["error"]
+    assert letter["body"] == "p" * 1_200_000
+    said = [r for r in caplog.records if "dead-letter" in r.getMessage()]
+    assert len(said) == 1, [r.getMessage() for r in said]
+
+
+def test_default_line_caps_stay_below_what_kafka_accepts(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """Issue 10 item 2: with exec's default cap the 1.2 MB line is split into pieces Kafka
+    takes; nothing is dead-lettered and nothing stalls."""
+    topic = f"p-{uuid.uuid4().hex[:8]}"
+    kafka_cluster.create_topic(topic, partitions=1)
+    agent = agent_from_text(poison_conf(tmp_path, kafka_cluster.spec.bootstrap, topic),
+                            state_dir=tmp_path / "state")  # fmt: skip
+    agent.start()
+    try:
+        got = read_topic(kafka_cluster, topic, 9, timeout=30)
+    finally:
+        agent.stop()
+    assert got[0] == b"before" and got[-1] == b"after"
+    assert b"".join(got[1:-1]) == b"p" * 1_200_000
+    assert agent.sinks["k"].counters.get("DeadLetterCount") == 0
