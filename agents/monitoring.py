@@ -1,18 +1,33 @@
 """HTTP monitoring: Flume's JSON at ``/metrics`` and Prometheus text at ``/metrics/prometheus``.
 
 The JSON keeps Flume's shape (``{"SOURCE.name": {"EventReceivedCount": "12", ...}}``, values
-as strings) and adds ``Health`` to each component. Bound to 127.0.0.1 unless told otherwise.
+as strings) and adds ``Health`` to each component. The Prometheus exposition is rendered by
+``prometheus_client`` from the same counters at each scrape: ``flume_<kind>_<counter>_total``
+counters (``EventDrainSuccessCount`` -> ``flume_sink_event_drain_success_total``), gauges for
+sizes and times, ``flume_component_up`` (1 when healthy) and ``flume_component_health`` (one
+series per state), each with HELP and TYPE and labels ``agent``, ``component`` (escaped by
+the library). Bound to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
 if TYPE_CHECKING:
     from agents.runtime import Agent
+
+GAUGES = {"ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "OpenConnectionCount",
+          "StartTime", "StopTime"}  # fmt: skip
+HEALTH_STATES = ("running", "retrying", "blocked", "stalled", "rolling back", "stopped")
 
 
 def metrics(agent: Agent) -> dict[str, dict[str, object]]:
@@ -29,26 +44,62 @@ def metrics(agent: Agent) -> dict[str, dict[str, object]]:
     return out
 
 
-def prometheus(agent: Agent) -> str:
-    lines = []
-    for key, snap in metrics(agent).items():
-        kind, _, name = key.partition(".")
-        for counter, value in snap.items():
-            if counter in ("Type", "Health"):
-                continue
-            try:
-                number = float(value)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                continue
-            lines.append(
-                f'flume_{kind.lower()}_{counter}{{agent="{agent.name}",component="{name}"}} '
-                f"{number:g}"
-            )
-        up = 1 if str(snap["Health"]) == "running" else 0
-        lines.append(
-            f'flume_component_up{{agent="{agent.name}",component="{name}",kind="{kind}"}} {up}'
-        )
-    return "\n".join(lines) + "\n"
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+class FlumeCollector(Collector):
+    """The agent's counters as Prometheus metric families, read at each scrape."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        labels = ["agent", "component"]
+        up = GaugeMetricFamily("flume_component_up", "1 when the component is healthy",
+                               labels=[*labels, "kind"])  # fmt: skip
+        health = GaugeMetricFamily("flume_component_health", "1 for the component's state",
+                                   labels=[*labels, "kind", "state"])  # fmt: skip
+        for key, snap in metrics(self.agent).items():
+            kind, _, name = key.partition(".")
+            for counter, value in snap.items():
+                if counter in ("Type", "Health"):
+                    continue
+                try:
+                    number = float(str(value))
+                except ValueError:
+                    continue
+                base = _snake(counter).removesuffix("_count")
+                base = base.removeprefix(f"{kind.lower()}_")  # ChannelSize: flume_channel_size
+                if counter in GAUGES:
+                    metric_name = f"flume_{kind.lower()}_{base}"
+                    if counter in ("StartTime", "StopTime"):
+                        metric_name, number = f"{metric_name}_seconds", number / 1000
+                    family = families.get(metric_name) or GaugeMetricFamily(
+                        metric_name, f"Flume's {counter}", labels=labels
+                    )
+                else:
+                    metric_name = f"flume_{kind.lower()}_{base}"
+                    family = families.get(metric_name) or CounterMetricFamily(
+                        metric_name, f"Flume's {counter}", labels=labels
+                    )
+                families[metric_name] = family
+                family.add_metric([self.agent.name, name], number)
+            state = str(snap["Health"])
+            word = state.split(":", 1)[0]
+            up.add_metric([self.agent.name, name, kind], 1.0 if word == "running" else 0.0)
+            for s in HEALTH_STATES:
+                health.add_metric([self.agent.name, name, kind, s], 1.0 if word == s else 0.0)
+        yield from families.values()
+        yield up
+        yield health
+
+
+def prometheus(agent: Agent) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FlumeCollector(agent))
+    return generate_latest(registry)
 
 
 class MonitoringServer:
@@ -76,8 +127,8 @@ def _handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 body = json.dumps(metrics(agent), indent=1).encode()
                 ctype = "application/json"
             elif self.path.rstrip("/") == "/metrics/prometheus":
-                body = prometheus(agent).encode()
-                ctype = "text/plain; version=0.0.4"
+                body = prometheus(agent)
+                ctype = CONTENT_TYPE_LATEST
             else:
                 self.send_error(404, "try /metrics or /metrics/prometheus")
                 return

@@ -6,6 +6,8 @@ import json
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from agents.monitoring import MonitoringServer
 from agents.reference import render
 from agents.registry import BUILTIN, _load
@@ -30,13 +32,19 @@ def test_every_declared_property_is_in_the_reference():
 
 
 def test_metrics_json_and_prometheus(tmp_path: Path):
+    """Flume's JSON shape, and a Prometheus exposition a Prometheus parser reads: HELP and
+    TYPE lines, ``_total`` counters, label values escaped (the agent name has a quote)."""
     out = tmp_path / "out"
+    name = 'we"ird'
     agent = agent_from_text(
-        "a.sources = x\na.channels = c\na.sinks = k\n"
-        "a.sources.x.type = exec\na.sources.x.command = seq 1 250\na.sources.x.channels = c\n"
-        "a.channels.c.type = memory\na.channels.c.capacity = 1000\n"
-        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
-        "a.sinks.k.channel = c\n"
+        (
+            "a.sources = x\na.channels = c\na.sinks = k\n"
+            "a.sources.x.type = exec\na.sources.x.command = seq 1 250\na.sources.x.channels = c\n"
+            "a.channels.c.type = memory\na.channels.c.capacity = 1000\n"
+            f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+            "a.sinks.k.channel = c\n"
+        ).replace("a.", f"{name}."),
+        name,
     )
     server = MonitoringServer(agent, 0)
     server.start()
@@ -55,10 +63,23 @@ def test_metrics_json_and_prometheus(tmp_path: Path):
         assert data["SOURCE.x"]["EventAcceptedCount"] == "250"
         assert data["SOURCE.x"]["Type"] == "SOURCE"
         assert data["CHANNEL.c"]["ChannelCapacity"] == "1000"
+        assert data["SINK.k"]["ChannelReadFail"] == "0"  # Flume's SinkCounter has it
         assert data["SINK.k"]["Health"] == "running"
+        assert data["SOURCE.x"]["Health"] == "stopped: command exited 0"
         prom = get("/metrics/prometheus")
-        assert 'flume_sink_EventDrainSuccessCount{agent="a",component="k"} 250' in prom
-        assert 'flume_component_up{agent="a",component="c",kind="CHANNEL"} 1' in prom
     finally:
         agent.stop()
         server.stop()
+    assert "# HELP flume_sink_event_drain_success_total Flume's EventDrainSuccessCount" in prom
+    assert "# TYPE flume_sink_event_drain_success_total counter" in prom
+    assert 'flume_sink_event_drain_success_total{agent="we\\"ird",component="k"} 250.0' in prom
+    families = {f.name: f for f in text_string_to_metric_families(prom)}
+    drained = families["flume_sink_event_drain_success"]
+    assert drained.type == "counter"
+    assert drained.samples[0].labels == {"agent": name, "component": "k"}
+    assert families["flume_channel_size"].type == "gauge"
+    up = {s.labels["component"]: s.value for s in families["flume_component_up"].samples}
+    assert up == {"x": 0.0, "c": 1.0, "k": 1.0}  # seq ended: the exec source is stopped
+    health = {(s.labels["component"], s.labels["state"]): s.value
+              for s in families["flume_component_health"].samples}  # fmt: skip
+    assert health[("x", "stopped")] == 1.0 and health[("k", "running")] == 1.0
