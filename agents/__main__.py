@@ -3,6 +3,11 @@
     python -m agents --conf-file SmartCar_Agent.conf --name SmartCar_Agent
     python -m agents -f SmartCar_Agent.conf -n SmartCar_Agent --check
 
+A config with errors is refused, in run mode as under ``--check`` (file, line, key and a
+suggestion for each); ``--lenient`` runs what is valid and drops the rest, as Flume does.
+``--check`` has no side effects: it creates nothing and connects nowhere (it does import the
+Python modules that custom component types name).
+
 Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors,
 2 bad usage.
 """
@@ -15,10 +20,11 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from agents.config.properties import load_properties
 from agents.config.topology import build_plan
-from agents.errors import ConfigError
+from agents.errors import ConfigError, Problem
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -29,7 +35,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--monitoring-port", type=int, help="serve /metrics on this port")
     p.add_argument("--monitoring-host", default="127.0.0.1", help="default 127.0.0.1")
     p.add_argument("--check", action="store_true", help="validate the config and exit 0/1")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="run despite config errors, dropping the broken components (Flume's way)",
+    )
+    p.add_argument(
+        "--state-dir",
+        help="where the agent keeps its state, e.g. dead letters (default ~/.flume/agents/<name>)",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        help="seconds sinks get to drain the channels at stop (default 30)",
+    )
+    p.add_argument(
+        "--stall-after",
+        type=float,
+        default=10.0,
+        help="seconds without progress before a sink is 'stalled' or a source "
+        "'blocked' (default 10)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"],
+    )
     return p.parse_args(argv)
 
 
@@ -53,7 +85,7 @@ def check(conf_file: str, name: str) -> int:
     plan = build_plan(load_properties(conf_file), name)
     with contextlib.suppress(ConfigError):
         Agent(plan)
-    problems = sorted(set(plan.problems), key=lambda p: (p.line or 0, str(p)))
+    problems = _sorted(plan.problems)
     for problem in problems:
         print(f"{problem.severity}: {problem}")
     errors = sum(p.severity == "error" for p in problems)
@@ -68,6 +100,10 @@ def check(conf_file: str, name: str) -> int:
     return 1 if errors else 0
 
 
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(set(problems), key=lambda p: (p.line or 0, str(p)))
+
+
 def run(args: argparse.Namespace) -> int:
     from agents.monitoring import MonitoringServer
     from agents.runtime import Agent
@@ -75,14 +111,24 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("agents")
     plan = build_plan(load_properties(args.conf_file), args.name)
     try:
-        agent = Agent(plan)
+        agent = Agent(plan, Path(args.state_dir) if args.state_dir else None, args.stall_after)
     except ConfigError as exc:
-        for p in exc.problems:
-            log.error("%s", p)
+        for p in _sorted(exc.problems):
+            (log.error if p.severity == "error" else log.warning)("%s", p)
         log.error("agent %s: nothing can run; stopping", args.name)
         return 1
-    for p in sorted(set(plan.problems), key=lambda p: p.line or 0):
+    problems = _sorted(plan.problems)
+    for p in problems:
         (log.error if p.severity == "error" else log.warning)("%s", p)
+    errors = sum(p.severity == "error" for p in problems)
+    if errors and not args.lenient:
+        log.error(
+            "agent %s: %d configuration error(s); refusing to run (fix them, or run with "
+            "--lenient to drop the broken components as Flume does)",
+            args.name,
+            errors,
+        )
+        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -99,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     agent.start()
     log.info("agent %s started from %s", args.name, args.conf_file)
     stop.wait()
-    agent.stop()
+    agent.stop(args.drain_timeout)
     if monitor is not None:
         monitor.stop()
     return 0

@@ -9,7 +9,8 @@ from agents.config.spec import Prop, convert, suggest
 from agents.errors import Problem
 
 # Keys any component may carry; the topology handles them, not the component.
-TOPOLOGY_KEYS = frozenset({"type", "channels", "channel", "interceptors", "selector.type"})
+TOPOLOGY_KEYS = frozenset({"type", "channels", "channel", "interceptors"})
+TOPOLOGY_PREFIXES = ("selector.",)
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,13 @@ class Context:
         """Typed values for every declared property (defaults filled in), keyed by ``Prop.name``.
 
         Records a problem for a missing required property, a bad value, two names of one
-        property, and any key no declaration knows (with a "did you mean" suggestion).
+        property, and any key no declaration knows (an error: a misspelt key would otherwise
+        silently leave a default in force; with a "did you mean" suggestion).
         ``prefix`` properties collect their family into a dict.
         """
         values: dict[str, Any] = {}
         known: set[str] = set(TOPOLOGY_KEYS)
-        prefixes = list(allow_prefixes)
+        prefixes = [*allow_prefixes, *TOPOLOGY_PREFIXES]
         for prop in props:
             if prop.kind == "prefix":
                 prefixes.append(prop.name)
@@ -93,12 +95,7 @@ class Context:
         for key in self.raw:
             if key in known or any(key.startswith(p) for p in prefixes):
                 continue
-            self.problem(
-                key,
-                "is not a property of this component",
-                suggest(key, candidates),
-                severity="warning",
-            )
+            self.problem(key, "is not a property of this component", suggest(key, candidates))
         return values
 
 

@@ -102,13 +102,13 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
             configs[head].setdefault(name, {})[prop] = Raw(entry.value, entry.line)
             continue
         if head in ("sinkgroups", "configfilters"):
-            problem(key, f"{head} are not supported by this agent yet; ignored", severity="warning")
+            problem(key, f"{head} are not provided by this agent yet",
+                    "remove them, or run with --lenient to ignore them")  # fmt: skip
             continue
         problem(
             key,
             "is not a Flume agent property",
             suggest(head, list(KINDS)) or "expected sources, channels or sinks",
-            severity="warning",
         )
 
     for kind in KINDS:
@@ -173,16 +173,21 @@ def _plan_component(
     )
     if kind == "source":
         comp.channels = raw["channels"].value.split() if "channels" in raw else []
-        if "selector.type" in raw and raw["selector.type"].value.lower() != "replicating":
+        if "selector.type" in raw and raw["selector.type"].value.strip().lower() != "replicating":
             plan.problems.append(
                 Problem(
                     plan.file,
                     raw["selector.type"].line,
                     f"{where}.selector.type",
-                    "only the replicating selector is supported yet; events go to every channel",
-                    severity="warning",
+                    "only the replicating selector is provided yet",
+                    "with --lenient events go to every channel",
                 )
             )
+        for key in sorted(k for k in raw if k.startswith("selector.") and k != "selector.type"):
+            plan.problems.append(
+                Problem(plan.file, raw[key].line, f"{where}.{key}",
+                        "is not a setting of the replicating selector this agent provides")
+            )  # fmt: skip
         comp.interceptors, comp.broken = _plan_interceptors(plan, where, raw)
     elif kind == "sink":
         comp.channels = raw["channel"].value.split() if "channel" in raw else []

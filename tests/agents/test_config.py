@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from agents.config.properties import load_properties, parse_properties
 from agents.config.topology import build_plan
 from agents.runtime import Agent
-from tests.agents.agent_helpers import REPO
+from tests.agents.agent_helpers import REPO, wait_for
 from tests.conftest import SHARED
 
 BOOK = SHARED / "pilot" / "book-conf"
@@ -133,3 +135,82 @@ def test_check_missing_file_and_unknown_agent(tmp_path: Path):
     conf.write_text("SmartCar_Agent.sources = s\n")
     result = check(conf, "SmartCar_Agnet")
     assert result.returncode == 1 and "did you mean 'SmartCar_Agent'?" in result.stdout
+
+
+BROKEN = (
+    "a.sources = s t\na.channels = c\na.sinks = k j v\n"
+    "a.sources.s.type = spooldir\na.sources.s.spoolDIr = {spool}\na.sources.s.channels = c\n"
+    "a.sources.t.type = exec\na.sources.t.command = seq 1 3\na.sources.t.channels = c\n"
+    "a.sources.t.interceptors = f\na.sources.t.interceptors.f.type = regex_filter\n"
+    "a.sources.t.interceptors.f.regex = ^(\\\\d{{14}}\n"
+    "a.channels.c.type = memory\n"
+    "a.sinks.k.type = nul\na.sinks.k.channel = c\n"
+    "a.sinks.j.type = logger\n"
+    "a.sinks.v.type = null\na.sinks.v.channel = c\n"
+)
+
+
+def test_run_mode_refuses_a_broken_config_the_way_check_does(tmp_path: Path):
+    """Issue 10 item 10: misspelt key, bad regex, unknown type, a sink without a channel."""
+    conf = tmp_path / "bad.conf"
+    conf.write_text(BROKEN.format(spool=tmp_path))
+    result = subprocess.run([sys.executable, "-m", "agents", "-f", str(conf), "-n", "a"],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    out = result.stdout
+    assert "bad.conf:5: a.sources.s.spoolDIr: is not a property" in out
+    assert "did you mean 'spoolDir'?" in out
+    assert "bad.conf:12: a.sources.t.interceptors.f.regex: invalid regular expression" in out
+    assert "bad.conf:14: a.sinks.k.type: unknown sink type 'nul'" in out
+    assert "a.sinks.j.channel: is not set" in out
+    assert "refusing to run" in out and "--lenient" in out
+    assert check(conf).returncode == 1
+
+
+def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path):
+    conf = tmp_path / "bad.conf"
+    text = BROKEN.format(spool=tmp_path).replace("a.sources = s t", "a.sources = t")
+    text = text.replace("^(\\\\d{14}", "^\\\\d").replace("type = nul", "type = null")
+    conf.write_text(text)
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "agents", "-f", str(conf), "-n", "a",
+                                 "--lenient"], stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)  # fmt: skip
+    try:
+        assert wait_for(lambda: b"agent a started" in log.read_bytes(), timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert b"a.sinks.j.channel: is not set" in log.read_bytes()
+
+
+def test_check_has_no_side_effects(tmp_path: Path):
+    """Issue 10 item 10: --check creates no directory and connects to no broker."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    conf = tmp_path / "c.conf"
+    conf.write_text(
+        "a.sources = s t\na.channels = c\na.sinks = k f\n"
+        f"a.sources.s.type = spooldir\na.sources.s.spoolDir = {spool}\na.sources.s.channels = c\n"
+        "a.sources.s.interceptors = h\na.sources.s.interceptors.h.type = host\n"
+        "a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {tmp_path}/logs/x.log\n"
+        f"a.sources.t.positionFile = {tmp_path}/state/pos.json\na.sources.t.channels = c\n"
+        "a.channels.c.type = memory\n"
+        f"a.sinks.k.type = kafka\na.sinks.k.kafka.bootstrap.servers = 127.0.0.1:{port}\n"
+        "a.sinks.k.channel = c\n"
+        f"a.sinks.f.type = file_roll\na.sinks.f.sink.directory = {tmp_path}/out\n"
+        "a.sinks.f.channel = c\n"
+    )
+    result = check(conf)
+    assert result.returncode == 0, result.stdout
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nobody connected
+    listener.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.conf", "spool"]
+    assert list(spool.iterdir()) == []
