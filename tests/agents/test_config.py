@@ -174,8 +174,8 @@ def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path):
     conf.write_text(text)
     log = tmp_path / "agent.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "agents", "-f", str(conf), "-n", "a",
-                                 "--lenient"], stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)  # fmt: skip
+        argv = [sys.executable, "-m", "agents", "-f", str(conf), "-n", "a", "--lenient"]
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
     try:
         assert wait_for(lambda: b"agent a started" in log.read_bytes(), timeout=30)
     finally:
