@@ -20,6 +20,16 @@ from labctl.paths import LabPaths
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def shared(*parts: str) -> Path:
+    """A path under ../shared (the pilot's facts), or a clear failure when it is not there:
+    never a silent skip (a parametrized test over a missing folder would collect as NOTSET)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need ../shared (the pilot's facts, with "
+                    "book-conf/) beside the repository", pytrace=False)  # fmt: skip
+    return path
+
+
 def start_cluster(
     home: Path, brokers: int, partitions: int = 1, mode: str = "zookeeper", quorum: int = 1
 ) -> Cluster:
@@ -59,4 +69,4 @@ def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
         cluster.down(timeout=10)
 
 
-__all__ = ["SHARED", "free_port_block", "start_cluster"]
+__all__ = ["SHARED", "free_port_block", "shared", "start_cluster"]

@@ -295,6 +295,7 @@ class TaildirSource(Source):
             if tail is None:
                 pos = os.stat(path).st_size if self.conf["skipToEnd"] else 0
                 self._tails[inode] = _Tail(inode, path, group, self._new_reader(path, group, pos))
+                self._dirty = True
                 self.log.info("following %s (inode %d) from byte %d", path, inode, pos)
                 continue
             if tail.path != path:

@@ -94,7 +94,8 @@ def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
         paths.realtime_log.touch(exist_ok=True)
     port = _free_port()
     argv = [sys.executable, "-m", "agents", "--conf-file", str(conf), "--name", name,
-            "--monitoring-port", str(port)]  # fmt: skip
+            "--monitoring-port", str(port),
+            "--state-dir", str(paths.agents_dir / name)]  # fmt: skip
     pid = m.start(argv, env)
     (paths.run_dir / "agent.json").write_text(
         json.dumps({"pid": pid, "conf_file": str(conf), "name": name, "monitoring_port": port})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -30,6 +31,34 @@ def wait_for(cond: Callable[[], object], timeout: float = 20.0, step: float = 0.
             return True
         time.sleep(step)
     return bool(cond())
+
+
+def run_as_nobody(work: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Run *work* in a forked child that dropped root for user nobody; its result.
+
+    The agent's modules are imported by the parent before the fork, so the child needs no
+    access to the repository, wherever CI checked it out.
+    """
+    nobody = pwd.getpwnam("nobody")
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            code = 0 if work() else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
 
 
 def run_agent_process(conf: Path, name: str, log: Path) -> subprocess.Popen[bytes]:

@@ -89,7 +89,9 @@ def test_spooldir_tracker_dir_policy_and_headers(tmp_path: Path):
     try:
         assert wait_for(lambda: (spool / ".flumespool" / "completed" / "a.txt").exists())
         assert wait_for(lambda: len(lines_in(out)) == 2)
-        time.sleep(0.5)  # a second pass must neither re-read nor reject the tracked file
+        source = agent.sources["s"]
+        scans = source.scans  # two more looks must neither re-read nor reject the tracked file
+        assert wait_for(lambda: source.scans >= scans + 2)
     finally:
         agent.stop()
     assert (spool / "a.txt").exists()  # tracker_dir leaves the file where it is

@@ -15,9 +15,9 @@ from agents.config.properties import load_properties, parse_properties
 from agents.config.topology import build_plan
 from agents.runtime import Agent
 from tests.agents.agent_helpers import REPO, wait_for
-from tests.conftest import SHARED
+from tests.conftest import shared
 
-BOOK = SHARED / "pilot" / "book-conf"
+BOOK = shared("pilot", "book-conf")
 
 
 def test_java_properties_rules():

@@ -33,3 +33,32 @@ def test_line_endings_and_bad_bytes_as_in_flume(tmp_path: Path):
         agent.stop()
     written = b"".join(f.read_bytes() for f in sorted(out.iterdir()))
     assert written == b"a\nb\nc\n\n" + "d\ufffd\ufffde".encode() + b"\nlast\n"
+
+
+def test_an_unterminated_line_is_dropped_at_shutdown_as_in_flume(tmp_path: Path):
+    """Issue 14 item 4: Flume 1.11 drops it (we checked); it is a line still being written."""
+    out = tmp_path / "out"
+    shell = "a.sources.x.shell = /bin/sh -c\n"
+    conf = exec_conf("printf 'full\\\\npartial'; exec sleep 100", out, shell)
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: out.exists() and lines_in(out) == [b"full"])
+    finally:
+        agent.stop()
+    assert lines_in(out) == [b"full"]
+
+
+def test_restart_runs_the_command_again_after_the_throttle(tmp_path: Path):
+    out = tmp_path / "out"
+    conf = exec_conf("echo again", out, "a.sources.x.restart = true\n"
+                     "a.sources.x.restartThrottle = 200\n")  # fmt: skip
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: out.exists() and len(lines_in(out)) >= 3)
+        source = agent.sources["x"]
+        assert source.restarts >= 2
+    finally:
+        agent.stop()
+    assert set(lines_in(out)) == {b"again"}

@@ -155,3 +155,26 @@ def test_a_spool_dir_that_appears_later_is_read(tmp_path: Path):
     finally:
         agent.stop()
     assert lines_in(out) == [b"hello"]
+
+
+def test_flume_counters_keep_flumes_meaning(tmp_path: Path):
+    """Issue 14 item 6: a source's EventAcceptedCount counts events before its interceptors
+    (Flume 1.11 shows 108,010 for the book's 108,010-line file); ours, EventForwardedCount,
+    counts what passed them."""
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    records = [b"20160101%06d,K0001,1" % i for i in range(500)]
+    lines = [b"SmartCar Status Information,CarNum", *records, b"garbage"]
+    (spool / "day.txt").write_bytes(b"\n".join(lines) + b"\n")
+    extra = ("a.sources.s.interceptors = f\na.sources.s.interceptors.f.type = regex_filter\n"
+             "a.sources.s.interceptors.f.regex = ^\\\\d{14}\n")  # fmt: skip
+    agent = agent_from_text(spool_conf(spool, out, extra))
+    agent.start()
+    try:
+        assert wait_for(lambda: (spool / "day.txt.COMPLETED").exists())
+    finally:
+        agent.stop()
+    c = agent.sources["s"].counters
+    assert c.get("EventReceivedCount") == c.get("EventAcceptedCount") == len(lines)
+    assert c.get("EventForwardedCount") == len(records)
+    assert agent.channels["c"].counters.get("EventPutSuccessCount") == len(records)

@@ -50,9 +50,10 @@ def test_a_reused_inode_is_read_as_a_new_file(tmp_path: Path):
     new = [b"new %04d" % i for i in range(1500)]
     log.write_bytes(b"".join(line + b"\n" for line in new))
     if log.stat().st_ino != old_inode:  # the file system chose another inode: same state
-        entries = json.loads((tmp_path / "pos.json").read_text())
-        entries[0]["inode"] = log.stat().st_ino
-        (tmp_path / "pos.json").write_text(json.dumps(entries))
+        for state in (tmp_path / "pos.json", tmp_path / "pos.json.fingerprints"):
+            entries = json.loads(state.read_text())
+            entries[0]["inode"] = log.stat().st_ino
+            state.write_text(json.dumps(entries))
     agent = agent_from_text(conf)
     agent.start()
     try:
@@ -140,3 +141,34 @@ def test_links_matching_the_pattern_are_skipped_unless_followlinks(tmp_path: Pat
         assert wait_for(lambda: sorted(lines_in(out)) == [b"plain", b"secret"])
     finally:
         agent.stop()
+
+
+def test_truncation_skiptoend_and_idletimeout(tmp_path: Path):
+    """A file truncated in place is read again from its start; skipToEnd starts a new file at
+    its end; a file idle for idleTimeout is closed and reopened when it grows."""
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    old, log = logdir / "old.log", logdir / "app.log"
+    old.write_bytes(b"before the agent\n")
+    conf = taildir_conf(f"{logdir}/.*\\\\.log", tmp_path, out)
+    conf += "a.sources.t.skipToEnd = true\na.sources.t.idleTimeout = 200\n"
+    agent = agent_from_text(conf)
+    agent.start()
+    source = agent.sources["t"]
+    try:
+        assert wait_for(lambda: positions(tmp_path).get(str(old)) == old.stat().st_size)
+        log.write_bytes(b"")  # new, empty: followed from its end (0)
+        assert wait_for(lambda: str(log) in positions(tmp_path))
+        with open(log, "ab") as fh:
+            fh.write(b"one\ntwo\n")
+        assert wait_for(lambda: lines_in(out) == [b"one", b"two"])
+        tail = next(t for t in source._tails.values() if t.path == str(log))
+        assert wait_for(lambda: tail.fd is None), "not closed after idleTimeout"
+        with open(log, "ab") as fh:
+            fh.write(b"three\n")
+        assert wait_for(lambda: lines_in(out) == [b"one", b"two", b"three"])
+        log.write_bytes(b"x\n")  # copytruncate: shorter than what was read
+        assert wait_for(lambda: lines_in(out)[-1:] == [b"x"])
+    finally:
+        agent.stop()
+    assert lines_in(out) == [b"one", b"two", b"three", b"x"]  # "before the agent" skipped

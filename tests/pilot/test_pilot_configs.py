@@ -6,7 +6,7 @@ import pytest
 
 from agents.config.properties import load_properties
 from labctl.pilot.agent import EXAMPLES, pilot_conf
-from tests.conftest import SHARED
+from tests.conftest import shared
 
 BOOK_ENV = {"SMARTCAR_WORKING": "/home/pilot-pjt/working",
             "SMARTCAR_BROKERS": "server02.hadoop.com:9092"}  # fmt: skip
@@ -20,13 +20,13 @@ def entries(path, env=None) -> dict[str, str]:
 
 @pytest.mark.parametrize("example", ["3.1", "3.2", "3.4"])
 def test_same_topology_and_properties_as_the_book(example: str):
-    book = entries(SHARED / "pilot" / "book-conf" / f"ex{example}-SmartCar_Agent.conf")
+    book = entries(shared("pilot", "book-conf", f"ex{example}-SmartCar_Agent.conf"))
     ours = entries(pilot_conf(example), BOOK_ENV)
     assert ours == book
 
 
 def test_ex42_replaces_only_the_hdfs_sink_with_file_roll():
-    book = entries(SHARED / "pilot" / "book-conf" / "ex4.2-SmartCar_Agent.conf")
+    book = entries(shared("pilot", "book-conf", "ex4.2-SmartCar_Agent.conf"))
     ours = entries(pilot_conf("4.2"), BOOK_ENV)
     hdfs, roll = "SmartCarInfo_HdfsSink", "SmartCarInfo_FileRollSink"
     prefix = "SmartCar_Agent.sinks."

@@ -1,0 +1,72 @@
+"""file_roll rolls to a new file every rollInterval; the logger prints Flume's lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.sinks.java import hashmap_order, java_string_hash
+from agents.sinks.simple import render_event
+from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
+
+
+def test_file_roll_rolls_every_interval_and_loses_nothing(tmp_path: Path):
+    out, data = tmp_path / "out", tmp_path / "in.txt"
+    data.write_bytes(b"")
+    agent = agent_from_text(
+        "a.sources = t\na.channels = c\na.sinks = k\n"
+        "a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {data}\n"
+        f"a.sources.t.positionFile = {tmp_path}/pos.json\na.sources.t.channels = c\n"
+        "a.channels.c.type = memory\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 1\na.sinks.k.sink.pathManager.prefix = p-\n"
+        "a.sinks.k.sink.pathManager.extension = log\na.sinks.k.channel = c\n"
+    )
+    agent.start()
+    expected = []
+    try:
+        for i in range(3):
+            with open(data, "ab") as fh:
+                fh.write(b"line %d\n" % i)
+            expected.append(b"line %d" % i)
+            assert wait_for(lambda: out.exists() and lines_in(out) == expected)
+            files = len(list(out.iterdir()))
+            assert wait_for(lambda files=files: _rolled(agent, files), timeout=5)
+    finally:
+        agent.stop()
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 3 and all(n.startswith("p-") and n.endswith(".log") for n in names)
+    assert lines_in(out) == expected
+    assert agent.sinks["k"].counters.get("ConnectionCreatedCount") == 3
+
+
+def _rolled(agent, files: int) -> bool:
+    """The sink's current file is older than rollInterval: the next batch opens another."""
+    import time
+
+    sink = agent.sinks["k"]
+    return sink._fh is None or time.monotonic() - sink._opened >= 1
+
+
+def test_logger_lines_are_flumes():
+    """Issue 14 item 7, golden strings from Flume 1.11's EventHelper (run with jshell here):
+    headers in HashMap order, an empty body as 'body: }', rows after the first with offsets."""
+    headers = {"timestamp": "1", "logType": "car-batch-log", "file": "/x", "basename": "x"}
+    assert render_event(b"20160101000001,K0001,93,88", headers, 16) == (
+        "Event: { headers:{logType=car-batch-log, file=/x, basename=x, timestamp=1} body: "
+        "32 30 31 36 30 31 30 31 30 30 30 30 30 31 2C 4B 20160101000001,K }"
+    )
+    assert render_event(b"", {}, 16) == "Event: { headers:{} body: }"
+    assert render_event(b"20160101000001,K0001,93,88", {}, 32) == (
+        "Event: { headers:{} body: 32 30 31 36 30 31 30 31 30 30 30 30 30 31 2C 4B "
+        "20160101000001,K\n00000010 30 30 30 31 2C 39 33 2C 38 38                   "
+        "0001,93,88 }"
+    )
+
+
+def test_java_hashmap_order():
+    assert java_string_hash("logType") == 341730462
+    keys = ["timestamp", "logType", "file", "basename", "host", "topic", "key"]
+    # java.util.HashMap.toString() of these, put in this order (jshell, JDK 17)
+    assert hashmap_order(keys) == ["logType", "file", "basename", "host", "topic", "key",
+                                   "timestamp"]  # fmt: skip
