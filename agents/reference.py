@@ -23,26 +23,61 @@ a test keeps the two equal.
 
 Values follow `java.util.Properties` rules (`\\\\d` in the file is `\\d` in the value) and
 `${VAR}` is replaced from the environment.
+
+A config with an error (a key no component declares, a bad value or regex, an unknown type, a
+source or sink without its channel, an unsupported selector or sink group) is refused, in run
+mode as by `--check`: every problem is printed with file, line and key, and the agent exits 1.
+`--lenient` runs what is valid and drops the rest, as Flume does. `--check` has no side
+effects: it creates no directory, connects to no broker and looks up no host name; it does
+import the Python modules that custom `type`s name (that is how they are found).
 """
 
 MONITORING = """
-## Monitoring
+## Monitoring and health
 
 `--monitoring-port P` serves, on 127.0.0.1 (`--monitoring-host` to change):
 
 - `/metrics`: Flume's JSON shape, one object per component keyed `SOURCE.<name>`,
-  `CHANNEL.<name>`, `SINK.<name>`, with Flume's counter names (`EventReceivedCount`,
-  `EventAcceptedCount`, `ChannelSize`, `ChannelFillPercentage`, `EventDrainSuccessCount`,
-  `RollbackCount`, ...) as strings, plus `Health` (`running`, `retrying: <why>`, ...).
-- `/metrics/prometheus`: the same counters as `flume_<kind>_<Counter>{agent,component}`
-  and `flume_component_up`.
+  `CHANNEL.<name>`, `SINK.<name>`, with Flume's counter names and meanings (`EventReceivedCount`,
+  `EventAcceptedCount` - a source's events *before* its interceptors, as in Flume -,
+  `ChannelSize`, `ChannelFillPercentage`, `EventDrainSuccessCount`, `ChannelReadFail`, the Kafka
+  sink's `KafkaEventSendTimer` and `RollbackCount`, ...) as strings, plus `Health`.
+  Counters of our own: `EventForwardedCount` (a source's events after its interceptors),
+  `LineSplitCount` (over-long lines split), `RestartCount` (restarts after a failure),
+  `RollbackCount` on every sink, `DeadLetterCount` (records set aside).
+- `/metrics/prometheus`: the same counters in the Prometheus text format, by `prometheus_client`:
+  `flume_<kind>_<counter>_total{agent,component}` (e.g. `flume_sink_event_drain_success_total`),
+  gauges (`flume_channel_size`, ...), `flume_component_up` and `flume_component_health{state}`.
+
+`Health` is `running`, `stopped[: why]`, or what the agent sees from outside (one log line per
+change, `--stall-after` seconds, default 10): `retrying: <why>` (cannot start, or restarted
+after a failure), `blocked: <why>` (a source waiting that long for room in a full channel),
+`stalled: ...` (a sink that delivered nothing that long while its channel holds events),
+`rolling back: ...` (5 or more rollbacks in that time).
 
 ## Delivery
 
 Sinks commit a channel transaction only after delivery (Kafka: every record of the batch
-acknowledged). spooldir and TAILDIR record read positions only for lines sinks committed,
-so a killed agent re-reads, never loses (duplicates possible). exec cannot replay its
-command's output: at most once across a crash.
+acknowledged). spooldir and TAILDIR record read positions only for lines sinks committed, and
+only at line boundaries, so a killed agent re-reads, never loses, never emits a fragment
+(duplicates possible). exec cannot replay its command's output: at most once across a crash.
+A record Kafka refuses for good (too large, an invalid topic, not authorised) goes to
+`<state dir>/dead-letter/<sink>.jsonl` (`--state-dir`, default `~/.flume/agents/<agent>`;
+`labctl` uses `<lab>/agents/<agent>`) with one log line, and the flow goes on; other errors
+roll back and back off. At stop, sinks get `--drain-timeout` seconds (default 30) to drain
+their channels; a channel with no running sink is not waited for.
+
+## Where this agent differs from Flume 1.11 on purpose
+
+- Over-long lines: split every `maxLineLength` characters as Flume does, counting code points
+  (Flume counts UTF-16 units and may split a surrogate pair); a line of exactly
+  `maxLineLength` characters is one event (Flume adds an empty event after it).
+- exec: a last line without a newline is delivered when the command ends by itself and dropped
+  (with a warning) at shutdown, both as Flume does; the dropped one is a line still being
+  written, and delivering the fragment would put a record that never existed into the flow.
+- logger: `maxBytesToLog` is honoured (Flume 1.11's logger sink prints 16 bytes whatever it is
+  set to); with the default the lines are Flume's, byte for byte.
+- spooldir and TAILDIR do not follow symbolic links unless `followLinks = true`.
 """
 
 TITLES = {"source": "Sources", "channel": "Channels", "interceptor": "Interceptors",
