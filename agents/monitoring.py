@@ -55,7 +55,7 @@ class FlumeCollector(Collector):
         self.agent = agent
 
     def collect(self) -> Iterator[Metric]:
-        families: dict[str, Metric] = {}
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
         labels = ["agent", "component"]
         up = GaugeMetricFamily("flume_component_up", "1 when the component is healthy",
                                labels=[*labels, "kind"])  # fmt: skip
@@ -76,9 +76,9 @@ class FlumeCollector(Collector):
                     metric_name = f"flume_{kind.lower()}_{base}"
                     if counter in ("StartTime", "StopTime"):
                         metric_name, number = f"{metric_name}_seconds", number / 1000
-                    family = families.get(metric_name) or GaugeMetricFamily(
-                        metric_name, f"Flume's {counter}", labels=labels
-                    )
+                    family: CounterMetricFamily | GaugeMetricFamily = families.get(
+                        metric_name
+                    ) or GaugeMetricFamily(metric_name, f"Flume's {counter}", labels=labels)
                 else:
                     metric_name = f"flume_{kind.lower()}_{base}"
                     family = families.get(metric_name) or CounterMetricFamily(

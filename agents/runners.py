@@ -28,11 +28,12 @@ BLOCKED_PAUSE = (0.01, 1.0)  # s between puts into a full channel: first, most
 
 class Runnable(Protocol):
     name: str
-    KIND: str
     counters: Counters
     log: logging.Logger
     wake: threading.Event
 
+    @property
+    def KIND(self) -> str: ...  # SOURCE | SINK
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def process(self) -> Status: ...

@@ -85,6 +85,7 @@ class Agent:
             source.connect(ChannelProcessor(channels, chain))
             self.sources[name] = source
             self.interceptors[name] = chain
+        self._check_event_sizes()
         for cp in built:
             plan.problems.extend(cp.context.problems)
             for i in cp.interceptors:
@@ -96,6 +97,31 @@ class Agent:
                     Problem(plan.file, None, plan.agent, "has no component that can run"),
                 ]
             )
+
+    def _check_event_sizes(self) -> None:
+        """Warn where a source's line cap lets an event exceed what a sink of its channel takes
+        (such records would go to the dead-letter file)."""
+        for name, source in self.sources.items():
+            cap = source.max_event_bytes()
+            if cap is None:
+                continue
+            key, most = cap
+            channels = set(self.plan.sources[name].channels)
+            for sink in self.sinks.values():
+                limit = getattr(sink, "max_record_bytes", None)
+                if (
+                    limit
+                    and sink.channel is not None
+                    and sink.channel.name in channels
+                    and (most > limit)
+                ):
+                    self.plan.sources[name].context.problem(
+                        key,
+                        f"lets an event reach {most:,} bytes (4 a character), more than sink "
+                        f"{sink.name} sends ({limit:,}); such records go to its dead-letter file",
+                        f"keep it at most {limit // 4:,}",
+                        severity="warning",
+                    )
 
     def components(self) -> list[Component]:
         return [*self.sources.values(), *self.channels.values(), *self.sinks.values()]

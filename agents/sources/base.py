@@ -95,6 +95,10 @@ class Source(Component):
     def process(self) -> Status:
         raise NotImplementedError
 
+    def max_event_bytes(self) -> tuple[str, int] | None:
+        """The property that caps an event's size, and the most bytes an event can have."""
+        return None
+
     def interrupt(self) -> None:
         """Called by the runner on stop, from another thread, to end a blocking read."""
 

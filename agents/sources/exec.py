@@ -27,9 +27,8 @@ import time
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.sources.base import Source
-from agents.sources.lines import LineSplitter, check_charset
+from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_MAX_CHARS, LineSplitter, check_charset
 from agents.sources.reader import LineReader
-from agents.sources.taildir import MAX_CHARS
 
 READ_SIZE = 1 << 16
 
@@ -54,7 +53,7 @@ class ExecSource(Source):
         Prop(
             "maxLineLength",
             "int",
-            MAX_CHARS,
+            STREAM_MAX_CHARS,
             "Most characters per event (ours); a longer line becomes several events. The "
             "default keeps every event under Kafka's 1,000,000-byte message limit.",
             minimum=1,
@@ -98,6 +97,9 @@ class ExecSource(Source):
             self._signal(signal.SIGTERM)
             self._reap()
         super().stop()
+
+    def max_event_bytes(self) -> tuple[str, int] | None:
+        return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
         return max(0.0, min(self._next_run - time.monotonic(), 1.0))

@@ -28,6 +28,8 @@ import codecs
 POLICIES = ("FAIL", "REPLACE", "IGNORE")
 ENDINGS = ("LF", "CRLF", "ANY")
 MAX_BYTES_PER_CHAR = 4  # UTF-8 and every ASCII-compatible charset we accept
+# exec's and TAILDIR's default cap: x 4 bytes at most, under Kafka's 1,000,000-byte records
+STREAM_MAX_CHARS = 200_000
 
 
 class DecodeFailure(Exception):

@@ -33,7 +33,13 @@ from agents.acks import Progress
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.sources.base import Source
-from agents.sources.lines import POLICIES, DecodeFailure, LineSplitter, check_charset
+from agents.sources.lines import (
+    MAX_BYTES_PER_CHAR,
+    POLICIES,
+    DecodeFailure,
+    LineSplitter,
+    check_charset,
+)
 from agents.sources.reader import LineReader
 from agents.sources.state import read_json, write_json
 
@@ -201,6 +207,11 @@ class SpoolDirSource(Source):
     def stop(self) -> None:
         self._close()
         super().stop()
+
+    def max_event_bytes(self) -> tuple[str, int] | None:
+        return "deserializer.maxLineLength", self.conf[
+            "deserializer.maxLineLength"
+        ] * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
         return self._pause

@@ -33,12 +33,11 @@ from agents.acks import Progress
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.sources.base import Source
-from agents.sources.lines import LineSplitter
+from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_MAX_CHARS, LineSplitter
 from agents.sources.reader import LineReader
 from agents.sources.state import read_json, write_json
 
 READ_SIZE = 1 << 20
-MAX_CHARS = 200_000  # x 4 bytes a character at most: below Kafka's 1,000,000-byte records
 HEAD = 1024  # bytes hashed to tell a file from another that got its inode
 
 
@@ -114,7 +113,7 @@ class TaildirSource(Source):
         Prop(
             "maxLineLength",
             "int",
-            MAX_CHARS,
+            STREAM_MAX_CHARS,
             "Most characters per event (ours); a longer line becomes several events. The "
             "default keeps every event under Kafka's 1,000,000-byte message limit.",
             minimum=1,
@@ -182,6 +181,9 @@ class TaildirSource(Source):
 
     def checkpoint(self) -> None:
         self._write_positions()
+
+    def max_event_bytes(self) -> tuple[str, int] | None:
+        return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
         return self.conf["pollInterval"] / 1000
