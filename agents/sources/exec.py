@@ -27,7 +27,7 @@ import time
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.sources.base import Source
-from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_MAX_CHARS, LineSplitter, check_charset
+from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter, check_charset
 from agents.sources.reader import LineReader
 
 READ_SIZE = 1 << 16
@@ -50,14 +50,7 @@ class ExecSource(Source):
             minimum=0,
         ),
         Prop("charset", "str", "UTF-8", "Charset of the command's output (bad bytes replaced)."),
-        Prop(
-            "maxLineLength",
-            "int",
-            STREAM_MAX_CHARS,
-            "Most characters per event (ours); a longer line becomes several events. The "
-            "default keeps every event under Kafka's 1,000,000-byte message limit.",
-            minimum=1,
-        ),
+        STREAM_LINE_CAP,
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]

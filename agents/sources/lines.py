@@ -25,11 +25,21 @@ from __future__ import annotations
 
 import codecs
 
+from agents.config.spec import Prop
+
 POLICIES = ("FAIL", "REPLACE", "IGNORE")
 ENDINGS = ("LF", "CRLF", "ANY")
 MAX_BYTES_PER_CHAR = 4  # UTF-8 and every ASCII-compatible charset we accept
-# exec's and TAILDIR's default cap: x 4 bytes at most, under Kafka's 1,000,000-byte records
+# exec's and TAILDIR's cap: x 4 bytes at most, under Kafka's 1,000,000-byte records
 STREAM_MAX_CHARS = 200_000
+STREAM_LINE_CAP = Prop(
+    "maxLineLength",
+    "int",
+    STREAM_MAX_CHARS,
+    "Most characters per event (ours); a longer line becomes several events. The default "
+    "keeps every event under Kafka's 1,000,000-byte message limit.",
+    minimum=1,
+)
 
 
 class DecodeFailure(Exception):

@@ -33,7 +33,7 @@ from agents.acks import Progress
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.sources.base import Source
-from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_MAX_CHARS, LineSplitter
+from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
 from agents.sources.reader import LineReader
 from agents.sources.state import read_json, write_json
 
@@ -110,14 +110,7 @@ class TaildirSource(Source):
             "Milliseconds between looks when nothing is new (ours: Flume backs off up to 5 s).",
             minimum=1,
         ),
-        Prop(
-            "maxLineLength",
-            "int",
-            STREAM_MAX_CHARS,
-            "Most characters per event (ours); a longer line becomes several events. The "
-            "default keeps every event under Kafka's 1,000,000-byte message limit.",
-            minimum=1,
-        ),
+        STREAM_LINE_CAP,
         Prop(
             "followLinks",
             "bool",

@@ -30,6 +30,12 @@ SLOW_SINK = (
 )
 
 
+BOOK_FILTER = (
+    "a.sources.s.interceptors = f\na.sources.s.interceptors.f.type = regex_filter\n"
+    "a.sources.s.interceptors.f.regex = ^\\\\d{14}\n"
+)
+
+
 def spool_conf(spool: Path, out: Path, extra: str = "", capacity: int = 100000) -> str:
     return (
         "a.sources = s\na.channels = c\na.sinks = k\n"
@@ -49,9 +55,7 @@ def test_spooldir_reads_filters_and_renames(tmp_path: Path):
     records = [b"20160101%06d,K0001,1" % i for i in range(5000)]
     (spool / "day.txt").write_bytes(b"SmartCar Status Information,CarNum\n" + b"\n".join(records))
     (spool / ".hidden.tmp").write_bytes(b"20160101000000,never read\n")
-    extra = ("a.sources.s.interceptors = f\na.sources.s.interceptors.f.type = regex_filter\n"
-             "a.sources.s.interceptors.f.regex = ^\\\\d{14}\n")  # fmt: skip
-    agent = agent_from_text(spool_conf(spool, out, extra))
+    agent = agent_from_text(spool_conf(spool, out, BOOK_FILTER))
     agent.start()
     try:
         assert wait_for(lambda: (spool / "day.txt.COMPLETED").exists())

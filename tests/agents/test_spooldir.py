@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
-from tests.agents.test_sources import spool_conf
+from tests.agents.test_sources import BOOK_FILTER, spool_conf
 
 
 def test_a_forged_tracker_cannot_make_the_source_read_or_move_a_file_outside(tmp_path: Path):
@@ -166,9 +166,7 @@ def test_flume_counters_keep_flumes_meaning(tmp_path: Path):
     records = [b"20160101%06d,K0001,1" % i for i in range(500)]
     lines = [b"SmartCar Status Information,CarNum", *records, b"garbage"]
     (spool / "day.txt").write_bytes(b"\n".join(lines) + b"\n")
-    extra = ("a.sources.s.interceptors = f\na.sources.s.interceptors.f.type = regex_filter\n"
-             "a.sources.s.interceptors.f.regex = ^\\\\d{14}\n")  # fmt: skip
-    agent = agent_from_text(spool_conf(spool, out, extra))
+    agent = agent_from_text(spool_conf(spool, out, BOOK_FILTER))
     agent.start()
     try:
         assert wait_for(lambda: (spool / "day.txt.COMPLETED").exists())
