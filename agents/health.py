@@ -83,9 +83,9 @@ class Watchdog:
         return self._set(comp, comp.health())
 
     def _set(self, comp: Component, state: str) -> str:
-        before = self.states.get(comp.name, "running")
+        before = self.states.get(comp.name, "starting")
         self.states[comp.name] = state
-        if _word(before) != _word(state):
+        if _word(before) != _word(state) and (before, _word(state)) != ("starting", "running"):
             say: Callable[..., None] = log.info if _word(state) in ("running", "stopped") else (
                 log.warning)  # fmt: skip
             say("%s %s: %s (was %s)", comp.KIND.lower(), comp.name, state, _word(before))
