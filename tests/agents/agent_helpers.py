@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import signal
@@ -80,3 +81,53 @@ def lines_in(directory: Path) -> list[bytes]:
     for f in sorted(directory.iterdir()):
         out.extend(f.read_bytes().splitlines())
     return out
+
+
+SLOW_SINK = (
+    "import time\nfrom agents.sinks.simple import RollingFileSink\n"
+    "class Slow(RollingFileSink):\n"
+    "    def write(self, batch):\n"
+    "        time.sleep(0.01)\n"
+    "        super().write(batch)\n"
+)
+
+BOOK_FILTER = (
+    "a.sources.s.interceptors = f\na.sources.s.interceptors.f.type = regex_filter\n"
+    "a.sources.s.interceptors.f.regex = ^\\\\d{14}\n"
+)
+
+
+def spool_conf(spool: Path, out: Path, extra: str = "", capacity: int = 100000) -> str:
+    return (
+        "a.sources = s\na.channels = c\na.sinks = k\n"
+        f"a.sources.s.type = spooldir\na.sources.s.spoolDir = {spool}\n"
+        "a.sources.s.readyAfter = 100\na.sources.s.pollDelay = 50\na.sources.s.batchSize = 100\n"
+        f"a.sources.s.channels = c\n{extra}"
+        f"a.channels.c.type = memory\na.channels.c.capacity = {capacity}\n"
+        "a.channels.c.transactionCapacity = 1000\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.batchSize = 1000\na.sinks.k.channel = c\n"
+    )
+
+
+def caught_up(state: Path) -> dict[str, int]:
+    """The position file, if every file in it is read and committed to its end."""
+    try:
+        entries = json.loads((state / "pos.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    done = {e["file"]: e["pos"] for e in entries}
+    ok = all(os.path.exists(f) and os.path.getsize(f) == pos for f, pos in done.items())
+    return done if ok else {}
+
+
+def taildir_conf(pattern: str, state: Path, out: Path) -> str:
+    return (
+        "a.sources = t\na.channels = c\na.sinks = k\n"
+        "a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {pattern}\na.sources.t.positionFile = {state}/pos.json\n"
+        "a.sources.t.writePosInterval = 100\na.sources.t.channels = c\n"
+        "a.channels.c.type = memory\na.channels.c.capacity = 10000\n"
+        f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
+    )

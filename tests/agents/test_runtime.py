@@ -1,4 +1,5 @@
-"""The runtime with real threads and files: runners restart what fails, health sees stalls,
+"""The runtime with real threads and files: backpressure from a full channel, runners retry
+what cannot start and restart what fails, health sees stalls,
 stop drains only what a running sink can drain, several channels per source, and the module
 graph has no import cycle."""
 
@@ -8,7 +9,13 @@ import ast
 import time
 from pathlib import Path
 
-from tests.agents.agent_helpers import REPO, agent_from_text, lines_in, wait_for
+from tests.agents.agent_helpers import (
+    REPO,
+    SLOW_SINK,
+    agent_from_text,
+    lines_in,
+    wait_for,
+)
 
 FLAKY_SOURCE = '''
 from agents.component import Status
@@ -199,3 +206,59 @@ def test_the_agent_package_has_no_import_cycle():
 
     for module in graph:
         assert cycle_from(module, module, [module]) is None, cycle_from(module, module, [module])
+
+
+def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path, monkeypatch):
+    """A sink slower than the source: the channel (capacity 50) fills, the source waits."""
+    (tmp_path / "slow_sink.py").write_text(SLOW_SINK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    conf = (
+        "a.sources = x\na.channels = c\na.sinks = k\n"
+        "a.sources.x.type = exec\na.sources.x.command = seq 1 3000\na.sources.x.batchSize = 20\n"
+        "a.sources.x.channels = c\n"
+        "a.channels.c.type = memory\na.channels.c.capacity = 50\n"
+        "a.channels.c.transactionCapacity = 20\na.channels.c.keep-alive = 0\n"
+        f"a.sinks.k.type = slow_sink.Slow\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.sink.rollInterval = 0\na.sinks.k.batchSize = 10\na.sinks.k.channel = c\n"
+    )
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: len(lines_in(out)) == 3000, timeout=60)
+    finally:
+        agent.stop()
+    assert lines_in(out) == [str(i).encode() for i in range(1, 3001)]
+    source = agent.sources["x"]
+    assert source.counters.get("ChannelWriteFail") > 0, "the channel never filled up"
+    assert source.counters.get("EventAcceptedCount") == 3000
+
+
+def test_a_component_that_fails_to_start_is_retried(tmp_path: Path, monkeypatch):
+    (tmp_path / "flaky_sink.py").write_text(
+        "from agents.sinks.simple import RollingFileSink\n"
+        "class Flaky(RollingFileSink):\n"
+        "    attempts = 0\n"
+        "    def start(self):\n"
+        "        type(self).attempts += 1\n"
+        "        if type(self).attempts < 3:\n"
+        "            raise OSError('destination not reachable yet')\n"
+        "        super().start()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    agent = agent_from_text(
+        "a.sources = x\na.channels = c\na.sinks = k\n"
+        "a.sources.x.type = exec\na.sources.x.command = seq 1 100\na.sources.x.channels = c\n"
+        "a.channels.c.type = memory\n"
+        f"a.sinks.k.type = flaky_sink.Flaky\na.sinks.k.sink.directory = {out}\n"
+        "a.sinks.k.channel = c\n"
+    )
+    agent.start()
+    try:
+        sink = agent.sinks["k"]
+        assert agent.health(sink).startswith("retrying: destination not reachable yet")
+        assert wait_for(lambda: out.exists() and len(lines_in(out)) == 100, timeout=30)
+        assert agent.health(sink) == "running"
+    finally:
+        agent.stop()

@@ -1,15 +1,28 @@
-"""spooldir with real files: the tracker cannot be forged, state writes survive a re-created
-spool dir, long lines are split as Flume splits them, links are not followed unless asked,
-and a spool dir that does not exist yet is waited for."""
+"""spooldir with real files: reading and filtering, bad input set aside, resume after SIGKILL,
+a tracker that cannot be forged, state writes that survive a re-created spool dir, long lines
+split as Flume splits them, links not followed unless asked, a spool dir that appears later."""
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
+import signal
+import tempfile
 from pathlib import Path
 
-from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
-from tests.agents.test_sources import BOOK_FILTER, spool_conf
+from tests.agents.agent_helpers import (
+    BOOK_FILTER,
+    SLOW_SINK,
+    agent_from_text,
+    lines_in,
+    run_agent_process,
+    run_as_nobody,
+    spool_conf,
+    stop_process,
+    wait_for,
+)
 
 
 def test_a_forged_tracker_cannot_make_the_source_read_or_move_a_file_outside(tmp_path: Path):
@@ -176,3 +189,185 @@ def test_flume_counters_keep_flumes_meaning(tmp_path: Path):
     assert c.get("EventReceivedCount") == c.get("EventAcceptedCount") == len(lines)
     assert c.get("EventForwardedCount") == len(records)
     assert agent.channels["c"].counters.get("EventPutSuccessCount") == len(records)
+
+
+def test_spooldir_reads_filters_and_renames(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    records = [b"20160101%06d,K0001,1" % i for i in range(5000)]
+    (spool / "day.txt").write_bytes(b"SmartCar Status Information,CarNum\n" + b"\n".join(records))
+    (spool / ".hidden.tmp").write_bytes(b"20160101000000,never read\n")
+    agent = agent_from_text(spool_conf(spool, out, BOOK_FILTER))
+    agent.start()
+    try:
+        assert wait_for(lambda: (spool / "day.txt.COMPLETED").exists())
+        assert wait_for(lambda: len(lines_in(out)) == 5000)
+    finally:
+        agent.stop()
+    assert lines_in(out) == records  # every record, in order, header filtered, last line kept
+    assert (spool / ".hidden.tmp").exists()
+
+
+def test_spooldir_bad_input_is_reported_and_set_aside(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    (spool / "bad-utf8.txt").write_bytes(b"good1\nbad \xff\xfe here\ngood2\n")
+    (spool / "empty.txt").write_bytes(b"")
+    (spool / "huge.txt").write_bytes(b"x" * (10 << 20) + b"\nafter\n")
+    agent = agent_from_text(spool_conf(spool, out))
+    agent.start()
+    try:
+        assert wait_for(lambda: (spool / "bad-utf8.txt.REJECTED").exists())
+        assert wait_for(lambda: (spool / "empty.txt.COMPLETED").exists())
+        assert wait_for(lambda: (spool / "huge.txt.COMPLETED").exists())
+        # a second file with a consumed name is set aside, and the source keeps going
+        (spool / "empty.txt").write_bytes(b"again\n")
+        assert wait_for(lambda: (spool / "empty.txt.REJECTED").exists())
+        (spool / "later.txt").write_bytes(b"later\n")
+        assert wait_for(lambda: (spool / "later.txt.COMPLETED").exists())
+        assert wait_for(lambda: b"later" in lines_in(out))
+    finally:
+        agent.stop()
+    got = lines_in(out)
+    assert b"good1" in got and b"good2" not in got  # FAIL: lines before the bad one only
+    assert b"x" * 2048 in got and b"after" in got  # the 10 MB line cut to maxLineLength
+    assert max(map(len, got)) == 2048
+
+
+def test_decode_error_policies_replace_and_ignore(tmp_path: Path):
+    for policy, expected in (("REPLACE", "bad \ufffd\ufffd".encode()), ("IGNORE", b"bad ")):
+        spool, out = tmp_path / policy / "spool", tmp_path / policy / "out"
+        spool.mkdir(parents=True)
+        (spool / "f.txt").write_bytes(b"ok\nbad \xff\xfe\n")
+        extra = f"a.sources.s.decodeErrorPolicy = {policy}\n"
+        agent = agent_from_text(spool_conf(spool, out, extra))
+        agent.start()
+        try:
+            assert wait_for(lambda out=out: len(lines_in(out)) == 2)
+        finally:
+            agent.stop()
+        assert lines_in(out) == [b"ok", expected]
+
+
+def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    records = [b"%014d,%s" % (i, b"y" * 60) for i in range(400_000)]
+    (spool / "big.txt").write_bytes(b"\n".join(records) + b"\n")
+    conf = tmp_path / "a.conf"
+    conf.write_text(spool_conf(spool, out, capacity=20000))
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    assert wait_for(lambda: out.exists() and len(lines_in(out)) > 50_000, timeout=60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (spool / "big.txt.COMPLETED").exists(), "killed before the end: test too slow"
+    delivered_at_kill = len(lines_in(out))
+    meta = json.loads((spool / ".flumespool" / ".flumespool-main.meta").read_text())
+    recorded = meta["offset"] // 76  # lines of 75 bytes + newline before the tracked offset
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    try:
+        assert wait_for(lambda: (spool / "big.txt.COMPLETED").exists(), timeout=90)
+        assert wait_for(lambda: len(set(lines_in(out))) == len(records), timeout=30)
+    finally:
+        assert stop_process(proc) == 0
+    got = lines_in(out)
+    assert set(got) == set(records)
+    # exactly the lines delivered after the recorded position come twice
+    assert len(got) - len(records) == delivered_at_kill - recorded
+
+
+def test_file_modified_after_pickup_is_set_aside_and_the_source_goes_on(
+    tmp_path: Path, monkeypatch
+):
+    (tmp_path / "slow_sink2.py").write_text(SLOW_SINK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    (spool / "a.txt").write_bytes(b"".join(b"%d\n" % i for i in range(3000)))
+    conf = (
+        spool_conf(spool, out, capacity=50)
+        .replace("a.sinks.k.type = file_roll", "a.sinks.k.type = slow_sink2.Slow")
+        .replace("a.sinks.k.batchSize = 1000", "a.sinks.k.batchSize = 10")
+    )
+    conf = conf.replace(
+        "a.channels.c.transactionCapacity = 1000", "a.channels.c.transactionCapacity = 50"
+    )
+    conf = conf.replace("a.sources.s.batchSize = 100", "a.sources.s.batchSize = 50")
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: out.exists() and len(lines_in(out)) > 100)
+        with open(spool / "a.txt", "ab") as fh:
+            fh.write(b"appended after pickup\n")
+        assert wait_for(lambda: (spool / "a.txt.REJECTED").exists(), timeout=60)
+        (spool / "b.txt").write_bytes(b"next\n")
+        assert wait_for(lambda: (spool / "b.txt.COMPLETED").exists(), timeout=30)
+    finally:
+        agent.stop()
+    errors = " ".join(agent.sources["s"].counters.errors)
+    assert "modified after it was picked up" in errors
+    got = lines_in(out)
+    assert got[:3000] == [b"%d" % i for i in range(3000)] and got[-1] == b"next"
+
+
+def test_unreadable_file_is_set_aside(tmp_path: Path):
+    """A file the agent may not read is set aside, and the source goes on. Root reads any file,
+    so as root (this machine, CI) the agent runs as user nobody, in a forked child."""
+    base = Path(tempfile.mkdtemp(prefix="unreadable-"))  # under /tmp: nobody can reach it
+    try:
+        spool, out = base / "spool", base / "out"
+        spool.mkdir()
+        secret = spool / "secret.txt"
+        secret.write_bytes(b"x\n")
+        (spool / "ok.txt").write_bytes(b"ok\n")
+        agent = agent_from_text(spool_conf(spool, out))
+
+        def run() -> bool:
+            agent.start()
+            try:
+                return wait_for(lambda: (spool / "secret.txt.REJECTED").exists()) and wait_for(
+                    lambda: (spool / "ok.txt.COMPLETED").exists()
+                )
+            finally:
+                agent.stop()
+
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            for path in (base, spool, spool / "ok.txt"):
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            secret.chmod(0o600)  # root's own: nobody may not read it
+            assert run_as_nobody(run)
+        else:
+            secret.chmod(0)
+            assert run()
+        assert lines_in(out) == [b"ok"]
+        assert (spool / "secret.txt.REJECTED").exists()
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
+    """FLUME-2866: a writer that appends slowly; the file is read once, whole, when it holds
+    still for readyAfter (never half-read, never rejected as modified)."""
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    conf = spool_conf(spool, out).replace("readyAfter = 100", "readyAfter = 700")
+    agent = agent_from_text(conf)
+    agent.start()
+    source = agent.sources["s"]
+    expected = []
+    try:
+        with open(spool / "growing.txt", "ab") as fh:
+            for i in range(15):
+                line = b"20160101%06d,K0001" % i
+                expected.append(line)
+                fh.write(line + b"\n")
+                fh.flush()
+                scans = source.scans  # the source looks twice more at the growing file
+                assert wait_for(lambda scans=scans: source.scans >= scans + 2)
+                assert not out.exists() or not lines_in(out), "read while still written"
+        assert wait_for(lambda: (spool / "growing.txt.COMPLETED").exists())
+    finally:
+        agent.stop()
+    assert lines_in(out) == expected
+    assert not (spool / "growing.txt.REJECTED").exists()

@@ -1,6 +1,7 @@
-"""TAILDIR with real files: a reused inode is a new file, positions sit on line boundaries
-(no made-up fragment after SIGKILL), bytes pass through as Flume passes them, CRLF is
-stripped, links are skipped unless asked, and truncation, skipToEnd and idleTimeout."""
+"""TAILDIR with real files: rotation, restart and SIGKILL without loss, a reused inode read as
+a new file, positions on line boundaries (no made-up fragment after SIGKILL), bytes passed
+through and CRLF stripped as in Flume, links skipped unless asked, truncation, skipToEnd and
+idleTimeout."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.agents.agent_helpers import (
     agent_from_text,
+    caught_up,
     lines_in,
     run_agent_process,
     stop_process,
+    taildir_conf,
     wait_for,
 )
-from tests.agents.test_sources import taildir_conf
 
 
 def written(out: Path) -> bytes:
@@ -172,3 +176,86 @@ def test_truncation_skiptoend_and_idletimeout(tmp_path: Path):
     finally:
         agent.stop()
     assert lines_in(out) == [b"one", b"two", b"three", b"x"]  # "before the agent" skipped
+
+
+@pytest.mark.parametrize("pattern", ["app\\\\.log.*", "app\\\\.log"],
+                         ids=["rotated-name-matches", "rotated-name-does-not-match"])  # fmt: skip
+def test_taildir_follows_rotation_without_duplicates_or_loss(tmp_path: Path, pattern: str):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    agent = agent_from_text(taildir_conf(f"{logdir}/{pattern}", tmp_path, out))
+    agent.start()
+    expected = []
+    try:
+        for round_ in range(3):
+            for i in range(100):
+                with open(log, "ab") as fh:
+                    line = b"r%d-%d" % (round_, i)
+                    expected.append(line)
+                    fh.write(line + b"\n")
+                if i == 0:  # the agent follows this file before the rest is written
+                    assert wait_for(lambda: len(lines_in(out)) == len(expected))
+            if round_ % 2:  # rotate before the agent read the rest, and after
+                assert wait_for(lambda: len(lines_in(out)) == len(expected))
+            os.rename(log, logdir / f"app.log.{round_ + 1}")
+        with open(log, "ab") as fh:
+            fh.write(b"final\n")
+        expected.append(b"final")
+        assert wait_for(lambda: len(lines_in(out)) >= len(expected))
+        # everything read and committed: each file followed has its position at its end
+        assert wait_for(lambda: caught_up(tmp_path) and str(log) in caught_up(tmp_path))
+    finally:
+        agent.stop()
+    assert sorted(lines_in(out)) == sorted(expected)
+
+
+def test_taildir_restart_resumes_from_its_position(tmp_path: Path):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = taildir_conf(str(log), tmp_path, out)
+    log.write_bytes(b"one\ntwo\n")
+    agent = agent_from_text(conf)
+    agent.start()
+    assert wait_for(lambda: len(lines_in(out)) == 2)
+    agent.stop()
+    with open(log, "ab") as fh:
+        fh.write(b"three\n")
+    agent = agent_from_text(conf)
+    agent.start()
+    try:
+        assert wait_for(lambda: len(lines_in(out)) == 3)
+    finally:
+        agent.stop()
+    assert lines_in(out) == [b"one", b"two", b"three"]
+
+
+def test_taildir_agent_killed_then_restarted_loses_nothing(tmp_path: Path):
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    conf = tmp_path / "t.conf"
+    conf.write_text(taildir_conf(str(log), tmp_path, out))
+    written = [b"%014d,K0001" % i for i in range(200_000)]
+    log.write_bytes(b"".join(line + b"\n" for line in written[:100_000]))
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    assert wait_for(lambda: out.exists() and len(lines_in(out)) > 10_000, timeout=60)
+    with open(log, "ab") as fh:  # more lines while it runs
+        fh.write(b"".join(line + b"\n" for line in written[100_000:150_000]))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    delivered_at_kill = len(lines_in(out))
+    posfile = tmp_path / "pos.json"  # may not be written yet: then everything is read again
+    recorded = json.loads(posfile.read_text())[0]["pos"] // 21 if posfile.exists() else 0
+    with open(log, "ab") as fh:  # and while it is down
+        fh.write(b"".join(line + b"\n" for line in written[150_000:]))
+    proc = run_agent_process(conf, "a", tmp_path / "agent.log")
+    try:
+        assert wait_for(lambda: len(set(lines_in(out))) == len(written), timeout=90)
+    finally:
+        assert stop_process(proc) == 0
+    got = lines_in(out)
+    assert set(got) == set(written)
+    # exactly the lines delivered after the last recorded position come twice
+    assert len(got) - len(written) == delivered_at_kill - recorded
