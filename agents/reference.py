@@ -71,7 +71,8 @@ their channels; a channel with no running sink is not waited for.
 
 - Over-long lines: split every `maxLineLength` characters as Flume does, counting code points
   (Flume counts UTF-16 units and may split a surrogate pair); a line of exactly
-  `maxLineLength` characters is one event (Flume adds an empty event after it).
+  `maxLineLength` characters is one event (Flume adds an empty event after it); one warning
+  per split line, with its byte offset (Flume: one per cut, without one).
 - exec: a last line without a newline is delivered when the command ends by itself and dropped
   (with a warning) at shutdown, both as Flume does; the dropped one is a line still being
   written, and delivering the fragment would put a record that never existed into the flow.
