@@ -70,3 +70,11 @@ def test_java_hashmap_order():
     # java.util.HashMap.toString() of these, put in this order (jshell, JDK 17)
     assert hashmap_order(keys) == ["logType", "file", "basename", "host", "topic", "key",
                                    "timestamp"]  # fmt: skip
+    many = ["timestamp", "logType", "file", "basename", "host", "topic", "key", "byteoffset",
+            "partition", "차량", "a", "bb", "ccc", "dddd", "eeeee", "ffffff", "g7", "h8", "i9",
+            "j10"]  # fmt: skip
+    # 20 keys: the table has grown to 32 buckets (jshell, JDK 17)
+    assert ",".join(hashmap_order(many)) == (
+        "logType,bb,a,ccc,j10,dddd,g7,h8,i9,byteoffset,file,basename,partition,host,차량,topic,"
+        "eeeee,ffffff,key,timestamp"
+    )
