@@ -180,17 +180,18 @@ def test_one_source_into_two_channels_each_with_its_sink(tmp_path: Path, monkeyp
 
 def test_the_agent_package_has_no_import_cycle():
     """Issue 10 item 8: e.g. agents/processor.py <-> agents/sources/base.py is gone."""
+    files = {
+        ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in (REPO / "agents").rglob("*.py")
+    }
     graph: dict[str, set[str]] = {}
-    for path in (REPO / "agents").rglob("*.py"):
-        module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+    for module, path in files.items():
         deps = graph.setdefault(module, set())
         for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module
-                and node.module.startswith("agents")
-            ):
-                deps.add(node.module)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agents"):
+                for alias in node.names:  # "from pkg import submodule" needs the submodule
+                    sub = f"{node.module}.{alias.name}"
+                    deps.add(sub if sub in files else str(node.module))
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("agents"))
 
