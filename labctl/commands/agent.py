@@ -71,7 +71,7 @@ def status(
         table.add_column(col)
     for key, m in data.items():
         ins = (
-            m.get("EventAcceptedCount")
+            m.get("EventForwardedCount")  # a source's events after its interceptors
             or m.get("EventPutSuccessCount")
             or m.get("EventDrainAttemptCount", "")
         )

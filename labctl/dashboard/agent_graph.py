@@ -2,8 +2,9 @@
 
 The shape comes from the agent's config (the plan); health, channel fill and rates from its
 Flume-shaped ``/metrics`` JSON. Edges carry the rate of the Flume counter that measures that
-hop: a source's ``EventReceivedCount`` into its interceptors, its ``EventAcceptedCount`` into
-each channel, a sink's ``EventDrainAttemptCount`` out of its channel and its
+hop: a source's ``EventReceivedCount`` into its interceptors, its ``EventForwardedCount`` (what
+the interceptors let through; Flume's ``EventAcceptedCount`` counts before them) into each
+channel, a sink's ``EventDrainAttemptCount`` out of its channel and its
 ``EventDrainSuccessCount`` into a Kafka topic. No counter measures the hop between two
 interceptors, so such an edge has no rate.
 """
@@ -95,7 +96,7 @@ class _Builder:
             here = node
         for ch_name in cp.channels:
             channel = self.channel(ch_name, row)
-            self.edge(here, channel, key, "EventAcceptedCount")
+            self.edge(here, channel, key, "EventForwardedCount")
 
     def channel(self, name: str, row: int) -> str:
         node_id = f"channel:{name}"

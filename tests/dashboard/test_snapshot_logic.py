@@ -36,9 +36,10 @@ def metrics(received: int, delivered: int, kafka_health: str = "running") -> dic
 
     return {
         "SOURCE.SmartCarInfo_SpoolSource": comp("SOURCE", EventReceivedCount=0,
-                                                EventAcceptedCount=0),
+                                                EventAcceptedCount=0, EventForwardedCount=0),
         "SOURCE.DriverCarInfo_TailSource": comp("SOURCE", EventReceivedCount=received,
-                                                EventAcceptedCount=received - 10),
+                                                EventAcceptedCount=received,
+                                                EventForwardedCount=received - 10),
         "CHANNEL.SmartCarInfo_Channel": comp("CHANNEL", ChannelSize=0, ChannelCapacity=100000),
         "CHANNEL.DriverCarInfo_Channel": comp("CHANNEL", ChannelSize=250,
                                               ChannelCapacity=100000),
