@@ -12,7 +12,9 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
     Consumer,
+    KafkaError,
     KafkaException,
+    Message,
     Producer,
     TopicPartition,
 )
@@ -118,7 +120,7 @@ def produce(
     producer = Producer({**cluster.client_config(), "acks": acks, "linger.ms": 5})
     failures: list[str] = []
 
-    def delivered(error, _message) -> None:
+    def delivered(error: KafkaError | None, _message: Message) -> None:
         if error is not None:
             failures.append(error.str())
 
