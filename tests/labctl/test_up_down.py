@@ -44,12 +44,19 @@ def test_a_taken_broker_port_starts_nothing(tmp_path: Path) -> None:
     assert running(home) == [] and port_free(base) and port_free(base + 1)
 
 
+def _default_sigint() -> None:
+    """As in a terminal: a shell that runs us in the background (CI) may have SIGINT ignored,
+    and the child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_up_stops_what_it_started(tmp_path: Path) -> None:
     base = free_port_block(4)
     home = tmp_path / "lab"
     argv = [*LABCTL, "up", "--home", str(home), "--zookeeper-port", str(base),
             "--base-port", str(base + 1)]  # fmt: skip
-    up = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    up = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.monotonic() + 60
     while "broker-0" not in running(home) and time.monotonic() < deadline:
         assert up.poll() is None, up.communicate()
