@@ -9,6 +9,8 @@ Kafka or ZooKeeper (readiness, status, verify, consume, produce) is shared and l
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -167,13 +169,23 @@ def tree_has_open(pid: int, path: str) -> bool:
         family = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         return False
-    for member in family:
-        try:
-            if any(f.path == path for f in member.open_files()):
-                return True
-        except psutil.Error:
-            continue
-    return False
+    return any(path in _open_paths(member) for member in family)
+
+
+def _open_paths(proc: psutil.Process) -> set[str]:
+    """What a process has open. From /proc where there is one: psutil drops paths that do not
+    exist in *our* mount namespace, which a container's are not."""
+    fds = Path(f"/proc/{proc.pid}/fd")
+    try:
+        if fds.is_dir():
+            found = set()
+            for fd in os.listdir(fds):
+                with contextlib.suppress(OSError):
+                    found.add(os.readlink(fds / fd))
+            return found
+        return {f.path for f in proc.open_files()}
+    except (OSError, psutil.Error):
+        return set()
 
 
 def zk_four_letters(word: str, port: int) -> str:
