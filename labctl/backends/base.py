@@ -40,6 +40,7 @@ class ComponentState:
     running: bool
     where: str | None  # "pid 1234" or "container 3f2a9c01be77"
     uptime_s: float | None
+    pid: int | None = None  # a local process's (a container's processes are the engine's)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class AgentRun:
 
     where: str
     monitoring_port: int
+    pid: int | None = None  # a local process's
 
 
 class Backend(ABC):

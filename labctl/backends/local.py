@@ -118,6 +118,7 @@ class LocalBackend(Backend):
             rows.append(ComponentState(
                 name, port, proc is not None, f"pid {proc.pid}" if proc else None,
                 round(time.time() - proc.create_time(), 1) if proc else None,
+                proc.pid if proc else None,
             ))  # fmt: skip
         return rows
 
@@ -144,7 +145,7 @@ class LocalBackend(Backend):
         env = {**os.environ, "SMARTCAR_WORKING": str(self.paths.working_dir),
                "SMARTCAR_BROKERS": self.spec.bootstrap}  # fmt: skip
         pid = self.managed(AGENT).start(argv, env)
-        return AgentRun(f"pid {pid}", port)
+        return AgentRun(f"pid {pid}", port, pid)
 
     def agent_where(self) -> str | None:
         proc = self.managed(AGENT).process()

@@ -83,7 +83,8 @@ def status(
         raise NotRunningError("the agent is not running.")
     data = lab_agent.metrics(cluster.paths)
     if as_json:
-        console.print_json(json.dumps({"where": where, "metrics": data}))
+        pid = lab_agent.state(cluster.paths).get("pid")
+        console.print_json(json.dumps({"where": where, "pid": pid, "metrics": data}))
         return
     table = Table(title=f"agent ({where})")
     for col in ("component", "health", "in", "out"):

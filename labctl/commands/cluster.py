@@ -133,7 +133,7 @@ def bring_up(cluster: Cluster) -> None:
 def cluster_status(cluster: Cluster) -> dict[str, Any]:
     """What `status` shows, as data: components, then what the brokers report."""
     spec = cluster.spec
-    components = [{"component": s.name, "port": s.port, "where": s.where,
+    components = [{"component": s.name, "port": s.port, "pid": s.pid, "where": s.where,
                    "state": "running" if s.running else "stopped", "uptime_s": s.uptime_s}
                   for s in cluster.backend.states()]  # fmt: skip
     result: dict[str, Any] = {"home": str(cluster.paths.home), "mode": spec.mode,

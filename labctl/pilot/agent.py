@@ -99,7 +99,7 @@ def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
         paths.realtime_log.touch(exist_ok=True)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     run = backend.start_agent(AgentLaunch(conf, name, monitoring_port, log_level))
-    record = {"where": run.where, "conf_file": str(conf), "name": name,
+    record = {"pid": run.pid, "where": run.where, "conf_file": str(conf), "name": name,
               "monitoring_port": run.monitoring_port}  # fmt: skip
     (paths.run_dir / "agent.json").write_text(json.dumps(record))
     deadline = time.monotonic() + START_TIMEOUT
