@@ -2,7 +2,7 @@
 
 Exit codes (documented in the README):
   0 ok, 1 a check failed / generic error, 2 bad usage (typer's own),
-  3 a prerequisite is missing (java, mvn, download), 4 a port is taken,
+  3 a prerequisite is missing (java, mvn, download, a Docker engine), 4 a port is taken,
   5 the lab home is not a usable lab, 6 nothing is running, 7 timed out waiting for readiness.
 """
 
@@ -31,3 +31,9 @@ class NotRunningError(LabError):
 
 class ReadinessTimeout(LabError):
     exit_code = 7
+
+
+class UsageError(LabError):
+    """Flags that contradict the lab as it is (typer's own usage errors are exit 2 too)."""
+
+    exit_code = 2

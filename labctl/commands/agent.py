@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +13,21 @@ from rich.table import Table
 from labctl.app import app, console
 from labctl.cluster import Cluster
 from labctl.commands.cluster import HomeOption
-from labctl.errors import NotRunningError
+from labctl.errors import NotRunningError, UsageError
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.ports import port_free
 
 agent_app = typer.Typer(help="Run the lab's agent (python -m agents) with the pilot config.",
                         no_args_is_help=True)  # fmt: skip
 app.add_typer(agent_app, name="agent")
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
 
 
 @agent_app.command("start")
@@ -30,17 +39,27 @@ def start(
         str, typer.Option(help=f"The book's example to run: {', '.join(lab_agent.EXAMPLES)}.")
     ] = lab_agent.PILOT_EXAMPLE,
     name: Annotated[str, typer.Option(help="Agent name in the config.")] = lab_agent.AGENT_NAME,
+    monitoring_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Metrics port on 127.0.0.1 (default: any free)."),
+    ] = None,
+    log_level: Annotated[LogLevel, typer.Option(help="The agent's log level.")] = LogLevel.INFO,
     home: HomeOption = None,
 ) -> None:
     """Start the agent (no-op if it runs); returns when its metrics endpoint answers."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
     if example not in lab_agent.EXAMPLES:
         raise typer.BadParameter(f"choose one of {', '.join(lab_agent.EXAMPLES)}")
+    if conf_file is not None and not conf_file.is_file():
+        raise UsageError(f"the agent config {conf_file} is not a file.")
+    if monitoring_port is not None and not port_free(monitoring_port):
+        raise UsageError(f"--monitoring-port {monitoring_port} is taken by another program; "
+                         "pick another or leave it out for any free port.")  # fmt: skip
     conf = conf_file or lab_agent.pilot_conf(example)
-    pid = lab_agent.start(cluster.paths, cluster.spec, conf, name)
-    console.print(
-        f"agent {name} running (pid {pid}); log: {lab_agent.managed(cluster.paths).log_file}"
-    )
+    where = lab_agent.start(cluster.paths, cluster.spec, conf, name, monitoring_port,
+                            log_level.value)  # fmt: skip
+    console.print(f"agent {name} running ({where}); log: {lab_agent.log_file(cluster.paths)}",
+                  highlight=False)  # fmt: skip
 
 
 @agent_app.command("stop")
@@ -58,15 +77,16 @@ def status(
     home: HomeOption = None,
 ) -> None:
     """Is the agent up, and its components' counters (from its /metrics)."""
-    paths = LabPaths(resolve_home(home))
-    proc = lab_agent.managed(paths).process()
-    if proc is None:
+    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    where = lab_agent.running(cluster.paths, cluster.spec)
+    if where is None:
         raise NotRunningError("the agent is not running.")
-    data = lab_agent.metrics(paths)
+    data = lab_agent.metrics(cluster.paths)
     if as_json:
-        console.print_json(json.dumps({"pid": proc.pid, "metrics": data}))
+        pid = lab_agent.state(cluster.paths).get("pid")
+        console.print_json(json.dumps({"where": where, "pid": pid, "metrics": data}))
         return
-    table = Table(title=f"agent pid {proc.pid}")
+    table = Table(title=f"agent ({where})")
     for col in ("component", "health", "in", "out"):
         table.add_column(col)
     for key, m in data.items():

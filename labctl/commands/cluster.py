@@ -1,29 +1,41 @@
-"""`labctl fetch-kafka / up / status / down / logs`: the lab's cluster."""
+"""`labctl fetch-kafka / up / status / down / logs`: the lab's cluster, whatever its backend."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import time
+import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from confluent_kafka import KafkaException
 from rich.table import Table
 
-from labctl import docker_backend
-from labctl.app import app, console
+from labctl.app import app, console, err_console
+from labctl.backends.base import AGENT
 from labctl.cluster import Cluster, ClusterSpec, TopicSpec, load_spec
-from labctl.errors import LabError, NotRunningError
+from labctl.errors import LabError, NotRunningError, UsageError
 from labctl.kafka.dist import ensure_kafka
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
-from labctl.pilot.agent import managed as agent_managed
 
 HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Lab home (default $LABCTL_HOME or ./.lab).")
-]
+    Path | None,
+    typer.Option("--home", readable=False, help="Lab home (default $LABCTL_HOME or ./.lab)."),
+]  # readable=False: labctl says itself, with exit 5, what is wrong with a home
+
+
+class BackendName(StrEnum):
+    local = "local"
+    docker = "docker"
+
+
+BackendOption = Annotated[
+    BackendName,
+    typer.Option(help="local: processes on this host; docker: a container per server and agent "
+                 "(each broker its own node)."),
+]  # fmt: skip
 
 
 @app.command("fetch-kafka")
@@ -36,6 +48,7 @@ def fetch_kafka() -> None:
 
 @app.command()
 def up(
+    ctx: typer.Context,
     brokers: Annotated[int, typer.Option(min=1, max=9, help="Number of brokers.")] = 3,
     zookeepers: Annotated[
         int, typer.Option(help="ZooKeeper servers: 1, or 3 for a real ensemble.")
@@ -45,74 +58,90 @@ def up(
     ] = False,
     controllers: Annotated[int, typer.Option(help="KRaft controllers (with --kraft): 1 or 3.")] = 1,
     zookeeper_port: Annotated[
-        int, typer.Option(help="First ZooKeeper client port (KRaft: controller port).")
+        int,
+        typer.Option(min=1, max=65535, help="First ZooKeeper client port (KRaft: controller)."),
     ] = 2181,
-    base_port: Annotated[int, typer.Option(help="First broker's port; the next add 1.")] = 9092,
+    base_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="First broker's port; the next add 1.")
+    ] = 9092,
     partitions: Annotated[int, typer.Option(min=1, help="SmartCar-Topic partitions.")] = 1,
     replication_factor: Annotated[
         int, typer.Option(min=0, help="SmartCar-Topic RF (0: min(3, brokers)).")
     ] = 0,
-    backend: Annotated[
-        str, typer.Option(help="local (processes, the default) or docker (docker-compose.yml).")
-    ] = "local",
+    backend: BackendOption = BackendName.local,
     home: HomeOption = None,
 ) -> None:
     """Start ZooKeeper and the brokers (idempotent) and wait until the cluster is ready."""
+    quorum = controllers if kraft else zookeepers
+    if quorum not in (1, 3):
+        raise typer.BadParameter("a quorum of 1 or 3 (an even count adds nothing)")
+    topic = TopicSpec(partitions=partitions, replication_factor=replication_factor)
+    wanted = ClusterSpec(brokers, zookeeper_port, base_port, topic, backend=backend.value,
+                         mode="kraft" if kraft else "zookeeper", quorum=quorum)  # fmt: skip
     paths = LabPaths(resolve_home(home))
+    spec = recorded_or(paths, wanted, ctx)
+    bring_up(Cluster(paths, spec))
+
+
+def recorded_or(paths: LabPaths, wanted: ClusterSpec, ctx: typer.Context) -> ClusterSpec:
+    """The lab already in the home, or ``wanted`` for a new one. Flags given on the command
+    line that disagree with the recorded lab are an error, not silently ignored."""
     spec = load_spec(paths)
-    if backend not in ("local", "docker"):
-        raise typer.BadParameter("backend is local or docker")
-    if backend == "docker" or (spec is not None and spec.backend == "docker"):
-        with console.status("starting the lab with Docker Compose") as status:
-            took = docker_backend.up(paths, lambda message: status.update(message))
-        console.print(f"[green]ready[/] in {took:.1f} s (Docker Compose): "
-                      f"{docker_backend.docker_spec().describe()}")  # fmt: skip
-        return
     if spec is None:
-        topic = TopicSpec(partitions=partitions, replication_factor=replication_factor)
-        quorum = controllers if kraft else zookeepers
-        if quorum not in (1, 3):
-            raise typer.BadParameter("a quorum of 1 or 3 (an even count adds nothing)")
-        spec = ClusterSpec(brokers, zookeeper_port, base_port, topic,
-                           mode="kraft" if kraft else "zookeeper", quorum=quorum)  # fmt: skip
-    cluster = Cluster(paths, spec)
-    with console.status("starting the lab") as status:
-        took = cluster.up(lambda message: status.update(message))
+        return wanted
+    given = {name for name in ctx.params if _given(ctx, name)}
+    flag_of = {"brokers": "brokers", "kraft": "mode", "zookeepers": "quorum",
+               "controllers": "quorum", "zookeeper_port": "zookeeper_port",
+               "base_port": "base_port", "partitions": "partitions",
+               "replication_factor": "replication_factor", "backend": "backend"}  # fmt: skip
+    have, want = spec.shape(), wanted.shape()
+    keys = {flag_of[name] for name in given if name in flag_of}
+    differ = sorted(key for key in keys if have[key] != want[key])
+    if differ:
+        told = ", ".join(f"{key} {have[key]} (not {want[key]})" for key in differ)
+        raise UsageError(
+            f"the lab in {paths.home} already has {told}; run `labctl up` without those flags "
+            "to start it as it is, or `labctl down --purge` first to make a new one."
+        )
+    return spec
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Was this parameter given (command line or environment), not left at its default?"""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def bring_up(cluster: Cluster) -> None:
+    """`up`'s work and report, shared with `pilot`."""
+    spec = cluster.spec
+    try:
+        with console.status(f"starting the lab ({spec.backend} backend)") as status:
+            took = cluster.up(lambda message: status.update(message))
+    except KeyboardInterrupt:
+        err_console.print("interrupted: what this `up` had started was stopped again")
+        raise typer.Exit(130) from None
     console.print(
-        f"[green]ready[/] in {took:.1f} s: {spec.describe()}, "
-        f"bootstrap [bold]{spec.bootstrap}[/], topic {spec.topic.name} "
-        f"(partitions {spec.topic.partitions}, RF {spec.topic.replication_factor})"
+        f"[green]ready[/] in {took:.1f} s: {spec.describe()} ({spec.architecture}, "
+        f"{spec.backend} backend), bootstrap [bold]{spec.bootstrap}[/], topic "
+        f"{spec.topic.name} (partitions {spec.topic.partitions}, "
+        f"RF {spec.topic.replication_factor})",
+        highlight=False,
     )
 
 
-def cluster_status(cluster: Cluster) -> dict:
-    """What `status` shows, as data: processes, then what the brokers report."""
-    if cluster.spec.backend == "docker":
-        components = docker_backend.components(cluster.paths)
-    else:
-        components = _process_rows(cluster)
-    result: dict = {"home": str(cluster.paths.home), "mode": cluster.spec.mode,
-                    "backend": cluster.spec.backend, "bootstrap": cluster.spec.bootstrap,
-                    "components": components, "brokers": [], "controller": None,
-                    "partitions": []}  # fmt: skip
-    return _with_metadata(cluster, result)
-
-
-def _process_rows(cluster: Cluster) -> list[dict]:
-    components = []
-    for managed, port in cluster.components():
-        proc = managed.process()
-        components.append({
-            "component": managed.name, "port": port, "pid": proc.pid if proc else None,
-            "state": "running" if proc else "stopped",
-            "uptime_s": round(time.time() - proc.create_time(), 1) if proc else None,
-        })  # fmt: skip
-    return components
-
-
-def _with_metadata(cluster: Cluster, result: dict) -> dict:
-    components = result["components"]
-    if not any(c["state"] == "running" for c in components[cluster.spec.quorum :]):
+def cluster_status(cluster: Cluster) -> dict[str, Any]:
+    """What `status` shows, as data: components, then what the brokers report."""
+    spec = cluster.spec
+    components = [{"component": s.name, "port": s.port, "pid": s.pid, "where": s.where,
+                   "state": "running" if s.running else "stopped", "uptime_s": s.uptime_s}
+                  for s in cluster.backend.states()]  # fmt: skip
+    result: dict[str, Any] = {"home": str(cluster.paths.home), "mode": spec.mode,
+                              "backend": spec.backend, "architecture": spec.architecture,
+                              "bootstrap": spec.bootstrap, "components": components,
+                              "agent": lab_agent.running(cluster.paths, spec),
+                              "brokers": [], "controller": None, "partitions": []}  # fmt: skip
+    if not any(c["state"] == "running" for c in components[spec.quorum :]):
         return result
     try:
         metadata = cluster.admin().list_topics(timeout=5)
@@ -121,7 +150,7 @@ def _with_metadata(cluster: Cluster, result: dict) -> dict:
         return result
     result["brokers"] = sorted(metadata.brokers)
     result["controller"] = metadata.controller_id
-    topic = metadata.topics.get(cluster.spec.topic.name)
+    topic = metadata.topics.get(spec.topic.name)
     if topic is not None:
         for pid, part in sorted(topic.partitions.items()):
             result["partitions"].append({"topic": topic.topic, "partition": pid,
@@ -135,19 +164,21 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Show each component (pid, port, state, uptime) and what the brokers report."""
+    """Show each component (where it runs, port, state, uptime) and what the brokers report."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
     data = cluster_status(cluster)
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    table = Table(title=f"lab {data['home']}")
-    for column in ("component", "pid", "port", "state", "uptime"):
+    table = Table(title=f"lab {data['home']}: {data['architecture']} ({data['backend']})")
+    for column in ("component", "where", "port", "state", "uptime"):
         table.add_column(column)
     for row in data["components"]:
         state = "[green]running[/]" if row["state"] == "running" else "[red]stopped[/]"
         uptime = f"{row['uptime_s']:.0f} s" if row["uptime_s"] is not None else "-"
-        table.add_row(row["component"], str(row["pid"] or "-"), str(row["port"]), state, uptime)
+        table.add_row(row["component"], row["where"] or "-", str(row["port"]), state, uptime)
+    table.add_row(AGENT, data["agent"] or "-", "", "[green]running[/]" if data["agent"]
+                  else "[dim]not started[/]", "")  # fmt: skip
     console.print(table)
     console.print(f"brokers in metadata: {data['brokers']}  controller: {data['controller']}")
     for part in data["partitions"]:
@@ -159,18 +190,12 @@ def status(
 
 @app.command()
 def down(
-    purge: Annotated[bool, typer.Option(help="Also delete the data and logs.")] = False,
+    purge: Annotated[bool, typer.Option(help="Also delete data, logs (and volumes).")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Stop the lab's agent, the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
+    """Stop the agent, the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
-    if cluster.spec.backend == "docker":
-        docker_backend.down(cluster.paths, purge)
-        console.print("stopped the Docker Compose lab" + (" (volumes removed)" if purge else ""))
-        return
-    # The agent first: it drains into the brokers, and must not outlive a purged home.
-    agent_stopped = ["agent"] if lab_agent.stop(cluster.paths) else []
-    stopped = agent_stopped + cluster.down(purge=purge)
+    stopped = cluster.down(purge=purge)
     if not stopped and not purge:
         raise NotRunningError(f"nothing of the lab in {cluster.paths.home} is running.")
     purged = " (data purged)" if purge else ""
@@ -179,25 +204,16 @@ def down(
 
 @app.command()
 def logs(
-    component: Annotated[str, typer.Argument(help="zookeeper, broker-0, broker-1, ...")],
+    component: Annotated[str, typer.Argument(help="zookeeper, broker-0, broker-1, ..., agent")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Print a component's log file."""
+    """Print a component's log."""
     cluster = Cluster.open(LabPaths(resolve_home(home)))
-    if cluster.spec.backend == "docker":
-        if component not in docker_backend.SERVICES:
-            raise LabError(f"no service {component!r}; choose from "
-                           f"{', '.join(docker_backend.SERVICES)}.")  # fmt: skip
-        docker_backend.require_engine()
-        subprocess.run(docker_backend.compose_argv("logs", *(["-f"] if follow else []),
-                                                   component), check=False)  # fmt: skip
-        return
-    names = {managed.name: managed for managed, _ in cluster.components()}
-    names["agent"] = agent_managed(cluster.paths)
+    names = [*cluster.spec.ports(), AGENT]
     if component not in names:
         raise LabError(f"no component {component!r}; choose from {', '.join(names)}.")
-    log = names[component].log_file
-    if not log.exists():
-        raise NotRunningError(f"{component} has no log yet ({log}).")
-    subprocess.run(["tail", "-n", "+1", *(["-F"] if follow else []), str(log)], check=False)
+    out = sys.stdout.buffer
+    for chunk in cluster.backend.logs(component, follow):
+        out.write(chunk)
+        out.flush()

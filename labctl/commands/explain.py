@@ -10,15 +10,28 @@ from rich.table import Table
 
 from labctl.app import app, console
 from labctl.pilot.stages import STAGES
+from labctl.spec import ARCHITECTURES
 
 
 @app.command()
 def explain(
-    stage: Annotated[
-        int | None, typer.Argument(min=1, max=5, help="1..5 (all if omitted).")
+    what: Annotated[
+        str | None,
+        typer.Argument(help="A stage 1..5, or `architectures` (every stage if omitted)."),
     ] = None,
 ) -> None:
-    """Explain the pilot's stages in the book's terms."""
+    """Explain the pilot's stages, or the book's three Kafka architectures, in the book's terms."""
+    if what is not None and what.startswith("arch"):
+        table = Table(title="the book's Kafka architectures, and the command for each")
+        for column in ("architecture", "command", "what runs where"):
+            table.add_column(column)
+        for arch in ARCHITECTURES:
+            table.add_row(f"[bold]{arch.name}[/]", f"[cyan]{arch.command}[/]", arch.what)
+        console.print(table)
+        return
+    if what is not None and what not in {str(s.number) for s in STAGES}:
+        raise typer.BadParameter("a stage 1..5, or architectures", param_hint="WHAT")
+    stage = None if what is None else int(what)
     for s in STAGES:
         if stage is not None and s.number != stage:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,9 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
     Consumer,
+    KafkaError,
     KafkaException,
+    Message,
     Producer,
     TopicPartition,
 )
@@ -19,12 +22,17 @@ from confluent_kafka import (
 from labctl.app import app, console
 from labctl.cluster import Cluster
 from labctl.commands.cluster import HomeOption
-from labctl.errors import LabError
+from labctl.errors import LabError, NotRunningError
 from labctl.paths import LabPaths, resolve_home
 
 
-def _cluster(home) -> Cluster:
-    return Cluster.open(LabPaths(resolve_home(home)))
+def _cluster(home: Path | None) -> Cluster:
+    """The lab, with at least one broker running (else exit 6 at once, not after a timeout)."""
+    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    if not any(s.running for s in cluster.backend.states() if s.name.startswith("broker-")):
+        raise NotRunningError(f"the brokers of the lab in {cluster.paths.home} are down; "
+                              "start them with `labctl up`.")  # fmt: skip
+    return cluster
 
 
 @app.command()
@@ -90,8 +98,9 @@ def consume(
                 if idle_timeout and time.monotonic() - idle_since > idle_timeout:
                     break
                 continue
-            if message.error():
-                raise LabError(f"consuming {topic} failed: {message.error().str()}.")
+            error = message.error()
+            if error is not None:
+                raise LabError(f"consuming {topic} failed: {error.str()}.")
             out.write((message.value() or b"") + b"\n")
             out.flush()
             seen += 1
@@ -111,7 +120,7 @@ def produce(
     producer = Producer({**cluster.client_config(), "acks": acks, "linger.ms": 5})
     failures: list[str] = []
 
-    def delivered(error, _message) -> None:
+    def delivered(error: KafkaError | None, _message: Message) -> None:
         if error is not None:
             failures.append(error.str())
 

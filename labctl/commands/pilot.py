@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from labctl.app import app, console
-from labctl.cluster import Cluster, ClusterSpec, load_spec
-from labctl.commands.cluster import HomeOption
+from labctl.cluster import Cluster, ClusterSpec
+from labctl.commands.cluster import BackendName, BackendOption, HomeOption, recorded_or
 from labctl.commands.verify import render, topology_tree
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
@@ -37,25 +37,27 @@ def summary(f: dict, seconds: float) -> Table:
 
 @app.command()
 def pilot(
+    ctx: typer.Context,
     cars: Annotated[int, typer.Option(min=1, help="Smart cars simulated.")] = 100,
     duration: Annotated[float, typer.Option(min=1, help="Seconds of driving logs.")] = 60,
     seed: Annotated[int | None, typer.Option(help="Simulator seed.")] = None,
+    backend: BackendOption = BackendName.local,
     home: HomeOption = None,
 ) -> None:
     """The whole pilot: cluster up if needed, agent with the pilot config, a simulator run,
     and stages 1-5 verified against the simulator's manifests."""
     began = time.monotonic()
     paths = LabPaths(resolve_home(home))
-    spec = load_spec(paths) or ClusterSpec()
+    spec = recorded_or(paths, ClusterSpec(backend=backend.value), ctx)
     cluster = Cluster(paths, spec)
     with shown_steps(console, paths, "pilot") as steps:
         steps.step("cluster: checking what runs")
         took = cluster.up(lambda msg: steps.step(f"cluster: {msg}"))
         steps.step("starting the agent SmartCar_Agent")
-        pid = lab_agent.start(paths, spec)
+        where = lab_agent.start(paths, spec)
         report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed, steps)
     console.print(f"cluster ready in {took:.1f} s (bootstrap {spec.bootstrap}); "
-                  f"agent SmartCar_Agent running (pid {pid})")  # fmt: skip
+                  f"agent SmartCar_Agent running ({where})", highlight=False)  # fmt: skip
     console.print(topology_tree(agent_plan(cluster)))
     render(report)
     console.print(summary(report.figures, time.monotonic() - began))

@@ -1,4 +1,5 @@
-"""The lab's agent: ``python -m agents`` run detached with the pilot config, pid and log files.
+"""The lab's agent: ``python -m agents`` with the pilot config, run by the lab's backend (a
+detached process, or a container of the project image), logging to ``<home>/logs/agent.log``.
 
 The config's ``${SMARTCAR_WORKING}`` and ``${SMARTCAR_BROKERS}`` come from the lab (its working
 directory and the brokers' bootstrap list), so the file stays identical to the book's example
@@ -9,27 +10,26 @@ a new agent would put 10 lines of an earlier run into the topic again. A new age
 the log with a command therefore starts on an empty driving log: a finished log (no simulation
 holds the lab's simulation lock) is archived as ``runs/driver-<time>.log`` first. ``start``
 returns only once the log is open in the agent or one of its commands (``tail``), so nothing
-written after it can be missed.
+written after it can be missed (the backend tells, for a process or a container alike).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import sys
 import time
 import urllib.request
 from importlib import resources
 from pathlib import Path
 
-import psutil
-
 from agents.config.properties import load_properties
-from labctl.cluster import ClusterSpec
+from labctl.backends import AgentLaunch, backend_for
+from labctl.backends.base import AGENT
+from labctl.backends.local import process_handle
 from labctl.errors import LabError, NotRunningError
 from labctl.paths import LabPaths
 from labctl.pilot.simulation import SimulationBusy, simulation_lock
+from labctl.spec import ClusterSpec, load_spec
 from labctl.supervisor import Managed
 
 AGENT_NAME = "SmartCar_Agent"
@@ -46,19 +46,22 @@ def pilot_conf(example: str = PILOT_EXAMPLE) -> Path:
 
 
 def managed(paths: LabPaths) -> Managed:
-    return Managed("agent", paths.run_dir / "agent.pid", paths.logs_dir / "agent.log",
-                   "-m agents")  # fmt: skip
+    """The local backend's agent process (for drills that kill it)."""
+    return process_handle(paths, AGENT)
+
+
+def log_file(paths: LabPaths) -> Path:
+    return paths.logs_dir / "agent.log"
+
+
+def running(paths: LabPaths, spec: ClusterSpec) -> str | None:
+    """Where the lab's agent runs ("pid 1234", "container 3f2a9c01be77"), None if it does not."""
+    return backend_for(paths, spec).agent_where()
 
 
 def agent_env(paths: LabPaths, spec: ClusterSpec) -> dict[str, str]:
     return {**os.environ, "SMARTCAR_WORKING": str(paths.working_dir),
             "SMARTCAR_BROKERS": spec.bootstrap}  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def state(paths: LabPaths) -> dict[str, object]:
@@ -77,12 +80,14 @@ def metrics(paths: LabPaths, timeout: float = 3.0) -> dict[str, dict[str, str]]:
 
 
 def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
-          name: str = AGENT_NAME) -> int:  # fmt: skip
-    """Start the agent unless it runs; returns its pid once its metrics endpoint answers."""
-    m = managed(paths)
-    proc = m.process()
-    if proc is not None:
-        return proc.pid
+          name: str = AGENT_NAME, monitoring_port: int | None = None,
+          log_level: str = "INFO") -> str:  # fmt: skip
+    """Start the agent unless it runs; returns where it runs once its metrics endpoint answers
+    (and, if it follows the driving log, once it has the log open)."""
+    backend = backend_for(paths, spec)
+    where = backend.agent_where()
+    if where is not None:
+        return where
     conf = (conf or pilot_conf()).resolve()
     for d in paths.working_dirs():
         d.mkdir(parents=True, exist_ok=True)
@@ -92,32 +97,29 @@ def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
         fresh_driving_log(paths)
     else:  # TAILDIR resumes from its position file: the log must stay where it is
         paths.realtime_log.touch(exist_ok=True)
-    port = _free_port()
-    argv = [sys.executable, "-m", "agents", "--conf-file", str(conf), "--name", name,
-            "--monitoring-port", str(port),
-            "--state-dir", str(paths.agents_dir / name)]  # fmt: skip
-    pid = m.start(argv, env)
-    (paths.run_dir / "agent.json").write_text(
-        json.dumps({"pid": pid, "conf_file": str(conf), "name": name, "monitoring_port": port})
-    )
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    launch = AgentLaunch(conf, name, paths.agents_dir / name, monitoring_port, log_level)
+    run = backend.start_agent(launch)
+    record = {"pid": run.pid, "where": run.where, "conf_file": str(conf), "name": name,
+              "monitoring_port": run.monitoring_port}  # fmt: skip
+    (paths.run_dir / "agent.json").write_text(json.dumps(record))
     deadline = time.monotonic() + START_TIMEOUT
     waiting_for = "its metrics endpoint to answer"
     while time.monotonic() < deadline:
-        proc = m.process()
-        if proc is None:
-            raise LabError(f"the agent exited at start; see {m.log_file}.")
+        if backend.agent_where() is None:
+            raise LabError(f"the agent exited at start; see {log_file(paths)}.")
         try:
             metrics(paths, timeout=1)
         except OSError:
             time.sleep(0.1)
             continue
-        if not follows or _has_open(proc, paths.realtime_log):
-            return pid
+        if not follows or backend.agent_has_open(paths.realtime_log):
+            return run.where
         waiting_for = f"it to open {paths.realtime_log}"
         time.sleep(0.05)
     raise LabError(
         f"the agent did not start in {START_TIMEOUT:.0f} s (waited for {waiting_for}); "
-        f"see {m.log_file}."
+        f"see {log_file(paths)}."
     )
 
 
@@ -163,21 +165,9 @@ def reads_driving_log(conf: Path, env: dict[str, str], paths: LabPaths) -> str |
     return found
 
 
-def _has_open(proc: psutil.Process, path: Path) -> bool:
-    """Is *path* open in *proc* or one of its children (the exec source's command)?"""
-    target = str(path)
-    try:
-        family = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return False
-    for p in family:
-        try:
-            if any(f.path == target for f in p.open_files()):
-                return True
-        except psutil.Error:
-            continue
-    return False
-
-
 def stop(paths: LabPaths, timeout: float = 40.0) -> bool:
-    return managed(paths).stop(timeout)
+    """Stop the agent gracefully (it drains its channels); True if one was running."""
+    spec = load_spec(paths)
+    if spec is None:
+        return managed(paths).stop(timeout)
+    return backend_for(paths, spec).stop_agent(timeout)

@@ -160,7 +160,7 @@ def stage2(cluster: Cluster, report: Report) -> None:
         )
     try:
         lab_agent.metrics(cluster.paths)
-        up = lab_agent.managed(cluster.paths).process() is not None
+        up = lab_agent.running(cluster.paths, cluster.spec) is not None
     except Exception:
         up = False
     report.add(
@@ -254,8 +254,8 @@ def _logger_events(log: Path, start: int) -> tuple[int, int]:
 def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: int | None,
             stages: set[int], date: str = "20160101", steps: Steps = Silent()) -> None:  # fmt: skip
     paths = cluster.paths
-    log = lab_agent.managed(paths).log_file
-    if lab_agent.managed(paths).process() is None:
+    log = lab_agent.log_file(paths)
+    if lab_agent.running(paths, cluster.spec) is None:
         for s in sorted(stages):
             report.add(s, "agent running", False, "no", "start it with `labctl agent start`")
         return
@@ -280,16 +280,15 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     # stage 3: the status file consumed and logged
     steps.step("stage 3: the agent logs the status file", status.records)
     deadline = time.monotonic() + CONSUME_TIMEOUT
-    agent_proc = lab_agent.managed(paths)
     while time.monotonic() < deadline:
         events, headers = _logger_events(log, log_start)
         steps.advance(events, events)
         if (events >= status.records and not spooled.exists()) or rejected.exists():
             break
-        if agent_proc.process() is None:
+        if lab_agent.running(paths, cluster.spec) is None:
             break  # the agent is gone: nothing more will be consumed
         time.sleep(0.5)
-    agent_alive = agent_proc.process() is not None
+    agent_alive = lab_agent.running(paths, cluster.spec) is not None
     events, headers = _logger_events(log, log_start)
     report.add(
         3,

@@ -37,13 +37,13 @@ def test_up_status_idempotent_down(tmp_path: Path) -> None:
         assert first.returncode == 0, first.stderr
         assert "ready in" in first.stdout
         pids = {
-            c["component"]: c["pid"]
+            c["component"]: c["where"]
             for c in json.loads(labctl("status", "--json", "--home", home).stdout)["components"]
         }
         again = labctl(*up)
         assert again.returncode == 0
         status = json.loads(labctl("status", "--json", "--home", home).stdout)
-        assert {c["component"]: c["pid"] for c in status["components"]} == pids  # one cluster
+        assert {c["component"]: c["where"] for c in status["components"]} == pids  # one cluster
         assert status["brokers"] == [0] and status["controller"] == 0
         assert status["partitions"][0]["isr"] == [0]
         # produce lines from stdin, read them back with the console consumer
@@ -117,3 +117,16 @@ def test_explain_prints_every_stage() -> None:
     for n, title in enumerate(["Collection architecture", "Environment", "Flume collection",
                                "Kafka collection", "Collection test"], 1):  # fmt: skip
         assert f"stage {n}: {title}" in result.stdout
+
+
+def test_explain_architectures_names_the_command_for_each() -> None:
+    result = labctl("explain", "architectures", env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for name, command in [
+        ("single broker / single node", "labctl up --brokers 1"),
+        ("multi-broker / single node", "labctl up "),
+        ("multi-broker / multi-node", "labctl up --backend docker"),
+    ]:
+        assert f"{name} │ {command}" in text, name
+    assert labctl("explain", "9").returncode == 2

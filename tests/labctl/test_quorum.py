@@ -10,7 +10,7 @@ from tests.labctl.test_cluster import produce_all, read_all
 
 def test_kraft_quorum_round_trip(lab_factory: Callable[..., Cluster]) -> None:
     cluster = lab_factory(brokers=3, mode="kraft", quorum=1)
-    assert [m.name for m, _ in cluster.quorum()] == ["controller-0"]
+    assert cluster.spec.quorum_names == ["controller-0"]
     assert cluster.quorum_health()[0] == 1
     metadata = cluster.admin().list_topics(timeout=10)
     assert sorted(metadata.brokers) == [0, 1, 2]
@@ -21,7 +21,7 @@ def test_kraft_quorum_round_trip(lab_factory: Callable[..., Cluster]) -> None:
 
 def test_three_zookeepers_form_an_ensemble(lab_factory: Callable[..., Cluster]) -> None:
     cluster = lab_factory(brokers=1, quorum=3)
-    modes = [cluster.zk_four_letters("srvr", port) for _, port in cluster.quorum()]
+    modes = [cluster.zk_four_letters("srvr", port) for port in cluster.spec.quorum_ports]
     roles = sorted(line.split(": ")[1] for m in modes for line in m.splitlines()
                    if line.startswith("Mode:"))  # fmt: skip
     assert roles == ["follower", "follower", "leader"]
