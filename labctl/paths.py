@@ -97,5 +97,11 @@ class LabPaths:
         """JSON reports written by `labctl verify`."""
         return self.home / "reports"
 
+    def own_entries(self) -> set[str]:
+        """Names directly in the home that labctl itself creates."""
+        dirs = (self.config_dir, self.data_dir, self.logs_dir, self.run_dir, self.working_dir,
+                self.agents_dir, self.runs_dir, self.reports_dir)  # fmt: skip
+        return {MARKER, *(d.name for d in dirs)}
+
     def working_dirs(self) -> list[Path]:
         return [self.status_staging_dir, self.spool_dir, self.realtime_log_dir]

@@ -151,7 +151,10 @@ def load_spec(paths: LabPaths) -> ClusterSpec | None:
         if home.exists() and not home.is_dir():
             raise LabHomeError(f"{home} is not a directory; choose a directory with --home.")
         if not paths.state_file.exists():
-            if home.exists() and any(home.iterdir()):
+            # A home where only labctl has written (e.g. an `up` that found its ports taken)
+            # is still a new home; anything else is somebody's directory.
+            own = paths.own_entries()
+            if home.exists() and any(p.name not in own for p in home.iterdir()):
                 raise LabHomeError(
                     f"{home} has files but no lab.json, so it is not a lab home; "
                     "choose an empty directory with --home."

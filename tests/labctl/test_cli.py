@@ -74,6 +74,17 @@ def test_down_in_an_empty_home_is_exit_6(tmp_path: Path) -> None:
     assert "no lab in" in one_sentence_error(result)
 
 
+def test_a_home_only_labctl_wrote_to_is_still_new(tmp_path: Path) -> None:
+    """An `up` or `pilot` that stopped before lab.json (ports taken) leaves labctl's own
+    folders; the home is still usable, and `down` says there is no lab (not 'not a home')."""
+    home = tmp_path / "home"
+    (home / "run").mkdir(parents=True)
+    (home / "logs").mkdir()
+    result = labctl("down", "--home", str(home))
+    assert result.returncode == 6
+    assert "no lab in" in one_sentence_error(result)
+
+
 def test_foreign_and_corrupt_homes_are_exit_5(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign"
     foreign.mkdir()
