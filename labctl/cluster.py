@@ -9,12 +9,13 @@ stops what it started. ``down()`` stops the agent, then the brokers, then the qu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import ElectionType, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from labctl.backends import Backend, backend_for
@@ -77,6 +78,8 @@ class Cluster:
             backend.start(missing, progress, deadline, started)
             progress("waiting for brokers and a controller")
             self.wait_ready(deadline, progress)
+            if started:
+                self.settle_leaders(deadline, progress)
         except BaseException:
             if started:
                 progress(f"stopping what this start began: {', '.join(started)}")
@@ -184,16 +187,54 @@ class Cluster:
         raise ReadinessTimeout(f"the cluster was not ready in time ({problem}); "
                                "see `labctl logs <component>`.")  # fmt: skip
 
-    def partition_problem(self, metadata: Any) -> str | None:
-        topic = metadata.topics[self.spec.topic.name]
-        if topic.error is not None:
-            return str(topic.error)
-        for pid, part in topic.partitions.items():
+    def settle_leaders(self, deadline: float, progress: Progress = lambda _: None) -> None:
+        """Move each partition of the topic to its preferred leader before anyone writes.
+
+        After brokers (re)start, the first broker up leads everything. Kafka's controller
+        moves leadership back to the preferred replicas by itself, 5 s after it is elected
+        (then every 5 minutes): under the book's ``requiredAcks = 1``, records the old leader
+        acknowledged but had not yet replicated are then cut from the log. Doing that move
+        now, while nothing writes, is what makes `up` mean settled.
+        """
+        admin = self.admin()
+        topic = self.spec.topic.name
+        asked_at = 0.0
+        while time.monotonic() < deadline:
+            try:
+                parts = admin.list_topics(topic, timeout=3).topics[topic].partitions
+            except (KafkaException, KeyError):
+                parts = {}
+            moving = [pid for pid, part in parts.items()
+                      if part.replicas and part.leader != part.replicas[0]]  # fmt: skip
+            if parts and not moving:
+                return
+            settled_isr = not self.partition_problem_of(parts)
+            if moving and settled_isr and time.monotonic() - asked_at > 3:  # again after 3 s
+                progress(f"moving {len(moving)} partition(s) of {topic} to their preferred leader")
+                future = admin.elect_leaders(
+                    ElectionType.PREFERRED, [TopicPartition(topic, pid) for pid in moving]
+                )
+                with contextlib.suppress(KafkaException):  # e.g. ELECTION_NOT_NEEDED
+                    future.result()
+                asked_at = time.monotonic()
+            time.sleep(0.3)
+        raise ReadinessTimeout(f"the partitions of {topic} did not settle on their preferred "
+                               "leaders in time; see `labctl logs <component>`.")  # fmt: skip
+
+    @staticmethod
+    def partition_problem_of(parts: Any) -> str | None:
+        for pid, part in parts.items():
             if part.leader < 0:
                 return f"partition {pid} has no leader"
             if len(part.isrs) < len(part.replicas):
                 return f"partition {pid} ISR {part.isrs} is not full ({part.replicas})"
         return None
+
+    def partition_problem(self, metadata: Any) -> str | None:
+        topic = metadata.topics[self.spec.topic.name]
+        if topic.error is not None:
+            return str(topic.error)
+        return self.partition_problem_of(topic.partitions)
 
     def _create_topic(self, admin: AdminClient, topic: TopicSpec | None = None) -> None:
         topic = topic or self.spec.topic

@@ -200,6 +200,31 @@ def _end_offsets(cluster: Cluster) -> dict[int, int]:
     return ends
 
 
+def _leaders(cluster: Cluster) -> dict[int, int]:
+    """Each partition's leader now (empty if the brokers do not answer)."""
+    topic = cluster.spec.topic.name
+    try:
+        parts = cluster.admin().list_topics(topic, timeout=10).topics[topic].partitions
+    except (KafkaException, KeyError):
+        return {}
+    return {pid: part.leader for pid, part in parts.items()}
+
+
+def _lost_why(before: dict[int, int], after: dict[int, int], agent_alive: bool) -> str:
+    """What to look at when records are missing: a dead agent, or a leader that moved."""
+    if not agent_alive:
+        return "records were lost between log and topic: the agent stopped during the run"
+    moved = [f"partition {p}: broker {before[p]} -> {after[p]}" for p in sorted(before)
+             if p in after and after[p] != before[p]]  # fmt: skip
+    if moved:
+        return (
+            f"the partition leader moved during the run ({'; '.join(moved)}): with "
+            "requiredAcks = 1 (the book's) records only the old leader had are cut from the "
+            "log; requiredAcks = -1 (acks=all) keeps them"
+        )
+    return "records were lost between log and topic"
+
+
 def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[bytes], bool],
                expect: int, idle: float = 10.0,
                steps: Steps = Silent()) -> list[tuple[int, bytes, int]]:  # fmt: skip
@@ -262,6 +287,7 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     log_start = log.stat().st_size if log.exists() else 0
     try:
         starts = _end_offsets(cluster)
+        leaders_before = _leaders(cluster)
     except KafkaException as exc:
         for s in sorted(stages & {4, 5}):
             report.add(s, "topic readable", False, str(exc), "a broker is down (`labctl status`)")
@@ -343,8 +369,7 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     )
     report.add(5, "0 missing", missing == 0,
                f"{missing} of {driver.records} missing ({len(values)} read)",
-               "records were lost between log and topic"
-               + ("" if agent_alive else ": the agent stopped during the run"))  # fmt: skip
+               _lost_why(leaders_before, _leaders(cluster), agent_alive))  # fmt: skip
     report.add(5, "0 duplicates", dupes == 0, dupes, "the agent re-sent records (restart?)")
     report.add(
         5,
