@@ -86,6 +86,19 @@ class Profile:
             out[frame_name(stack[-1])] += n
         return out
 
+    def responsible(self, package: str = "agents/", module_only: bool = False) -> Counter[str]:
+        """Samples per innermost frame of *package* on the stack: the code of ours that is
+        running, or that called the library or C code running (charged to it)."""
+        out: Counter[str] = Counter()
+        for stack, n in self.stacks.items():
+            ours = [f for f in stack[1:] if f"({package}" in f]
+            if not ours:
+                out["(outside " + package.rstrip("/") + ")"] += n
+                continue
+            frame = ours[-1]
+            out[frame.partition(" (")[2].partition(":")[0] if module_only else frame] += n
+        return out
+
     def inclusive(self) -> Counter[str]:
         """Samples per frame anywhere on the stack (once per stack), runner frames left out."""
         out: Counter[str] = Counter()
@@ -184,11 +197,15 @@ def report(
     )
     sections = {
         "threads": rows(profile.by_thread(), total, python_us),
+        "modules": rows(profile.responsible(module_only=True), total, python_us),
+        "functions": rows(profile.responsible(), total, python_us),
         "self": rows(profile.self_time(), total, python_us),
         "inclusive": rows(profile.inclusive(), total, python_us),
     }
     titles = {
         "threads": "by Python thread",
+        "modules": "by module of the agent (running, or calling the library/C code running)",
+        "functions": "by function of the agent (the same, per function)",
         "self": "self (the frame running)",
         "inclusive": "inclusive (on the stack)",
     }

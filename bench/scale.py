@@ -78,6 +78,7 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
             cpu0 = cpu_seconds(agent.ps)
             brokers0 = sum(cpu_seconds(b) for b in brokers)
             machine0 = psutil.cpu_times()
+            me0 = cpu_seconds(psutil.Process())
             began = time.perf_counter()
             for spool in spools:
                 day.link_into(spool)
@@ -87,6 +88,7 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
             cpu = cpu_seconds(agent.ps) - cpu0
             broker_cpu = sum(cpu_seconds(b) for b in brokers) - brokers0
             machine1 = psutil.cpu_times()
+            me = cpu_seconds(psutil.Process()) - me0
         final = topics.end_offset(topic)
     finally:
         topics.delete(topic)
@@ -105,24 +107,21 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
         "busiest_threads": _busiest(used, seconds),
         "brokers_cores": round(broker_cpu / seconds, 3),
         "machine_busy_cores": round(busy / seconds, 3),
-        "rest_cores": round((busy - cpu - broker_cpu) / seconds, 3),
+        "bench_cores": round(me / seconds, 3),
+        "rest_cores": round((busy - cpu - broker_cpu - me) / seconds, 3),
         "cores": os.cpu_count(),
     }
 
 
 def limit(r: dict[str, Any]) -> str:
-    """What the figures say held this run back."""
+    """What the figures say held this run back: the GIL (the agent's Python threads near one
+    core), else the machine's cores (all near busy), else waiting (neither)."""
     cores = r["cores"] or 1
-    python = r["threads_cores"]["python"]
+    if r["threads_cores"]["python"] >= 0.85:
+        return "the GIL"
     if r["machine_busy_cores"] >= 0.9 * cores:
-        return (
-            f"the machine's {cores} cores (agent {r['agent_cores']:.2f}, brokers "
-            f"{r['brokers_cores']:.2f}, the rest {r['rest_cores']:.2f})"
-        )
-    if python >= 0.85:
-        return f"the GIL (Python threads {python:.2f} of 1 core)"
-    machine = r["machine_busy_cores"]
-    return f"waiting, not CPU (Python threads {python:.2f} core, machine {machine:.2f})"
+        return f"the machine's {cores} cores"
+    return "waiting, not CPU"
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -157,6 +156,8 @@ def run(options: Options) -> dict[str, Any]:
             f"{r['threads_cores']['python']:.2f}",
             f"{r['threads_cores']['librdkafka']:.2f}",
             f"{r['brokers_cores']:.2f}",
+            f"{r['bench_cores']:.2f}",
+            f"{r['rest_cores']:.2f}",
             f"{r['machine_busy_cores']:.2f}",
             r["limit"],
         ]
@@ -173,6 +174,8 @@ def run(options: Options) -> dict[str, Any]:
                 "py threads",
                 "rdk threads",
                 "brokers",
+                "bench",
+                "the rest",
                 "machine",
                 "limited by",
             ],

@@ -4,7 +4,10 @@ Its own config, work directory and pid file under the job's folder; it never rea
 system's /etc/rsyslog.conf, listens on no socket and is not the system service. The filter is
 the same regex (``re_match`` on the line, POSIX ERE); the record is sent as the line alone
 (``%msg%``), with the same librdkafka settings our agent uses (acks=1, linger.ms=5).
-Its internal messages go to a file of their own: "start" there means it is up.
+Tuned as one would: no per-line file-name metadata (``addMetadata``, on by default with a
+wildcard, costs a JSON object per message: about 3x the CPU here; our agent adds no header
+either), and a ruleset queue of 20,000 (larger ones only hold more memory). Its internal
+messages go to a file of their own: "start" there means it is up.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ if $programname == "rsyslogd" then {{
   action(type="omfile" file="{work}/rsyslogd.log")
   stop
 }}
-ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000"
+ruleset(name="tokafka" queue.type="LinkedList" queue.size="20000"
         queue.dequeueBatchSize="1024") {{
   if re_match($msg, "^[0-9]{{14}}") then {{
     action(type="omkafka" broker=[{brokers}] topic="{topic}" template="line"
@@ -51,7 +54,8 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000"
            topicConfParam=["request.required.acks=1"])
   }}
 }}
-input(type="imfile" file="{watch}/*.txt" tag="day" ruleset="tokafka" freshStartTail="off")
+input(type="imfile" file="{watch}/*.txt" tag="day" ruleset="tokafka" freshStartTail="off"
+      addMetadata="off")
 """
 
 
