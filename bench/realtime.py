@@ -55,14 +55,15 @@ def _write_lines(log: Path, total: int) -> dict[int, float]:
 def _latencies_ms(cluster: Cluster, topic: str, written: dict[int, float]) -> list[float]:
     consumer = ck.Consumer({**cluster.client_config(), "group.id": uuid.uuid4().hex})
     consumer.assign([ck.TopicPartition(topic, 0, 0)])
-    latencies = []
+    latencies: list[float] = []
     deadline = time.monotonic() + 30
     try:
         while len(latencies) < len(written) and time.monotonic() < deadline:
             for m in consumer.consume(5000, 0.5):
-                if m.error():
+                value = m.value()
+                if m.error() or value is None:
                     continue
-                seq = int(m.value().rsplit(b",", 1)[1])
+                seq = int(value.rsplit(b",", 1)[1])
                 latencies.append(m.timestamp()[1] - written[seq] * 1000)
     finally:
         consumer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,9 @@ from bench.peers import summarise, targets
 from bench.profile import Profile
 
 
-def run(eps: float, events: int = 1000, cpu_us: float = 2.0, problems: list[str] | None = None):
+def run(
+    eps: float, events: int = 1000, cpu_us: float = 2.0, problems: list[str] | None = None
+) -> dict[str, Any]:
     seconds = events / eps
     return {"events": events, "seconds": seconds, "cpu_seconds": cpu_us * events / 1e6,
             "peak_rss_mb": 50.0, "problems": problems or []}  # fmt: skip
