@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from bench.options import Options
+from bench.peers import all_systems
 from bench.report import machine, write_json
 
 BENCHMARKS: tuple[str, ...] = ("simulator", "peers", "realtime", "scale", "file_channel", "avro_rpc")
@@ -47,10 +48,14 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS + EXTRA]
     if unknown:
         p.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS + EXTRA)}")
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     if rounds < 1:
         p.error("--rounds must be at least 1")
     only = tuple(s for s in args.only.split(",") if s)
+    known = [s.key for s in all_systems()]
+    wrong = [s for s in only if s not in known]
+    if wrong:
+        p.error(f"--only: unknown system {wrong[0]!r}; choose from {', '.join(known)}")
     return args.benchmarks or list(BENCHMARKS), Options(args.quick, rounds, only)
 
 

@@ -80,6 +80,7 @@ def test_command_line() -> None:
     assert options.only == ("kcat", "rsyslog")
     chosen, options = parse([])
     assert "profile" not in chosen and options.rounds == 3 and options.cars == 100
-    with pytest.raises(SystemExit) as exc:
-        parse(["fastest"])
-    assert exc.value.code == 2
+    for wrong in (["fastest"], ["--rounds", "0"], ["--only", "kact"]):
+        with pytest.raises(SystemExit) as exc:
+            parse(wrong)
+        assert exc.value.code == 2
