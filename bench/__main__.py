@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import time
 from typing import Any
@@ -59,8 +60,14 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
     return args.benchmarks or list(BENCHMARKS), Options(args.quick, rounds, only)
 
 
+def _stop_cleanly(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so that every lab, daemon and temp folder is cleaned up."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
     chosen, options = parse(argv)
+    signal.signal(signal.SIGTERM, _stop_cleanly)
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "options": vars(options) | {"cars": options.cars},
@@ -75,9 +82,12 @@ def main(argv: list[str]) -> int:
         results["seconds"] = round(time.monotonic() - began, 1)
         results["load_average_after"] = machine()["load_average"]
         path = write_json(results)
+        done = [n for n in chosen if n in results]
+        left = [n for n in chosen if n not in results]
         print(
-            f"bench: {', '.join(n for n in chosen if n in results)} in "
-            f"{results['seconds']:.0f} s; figures in {path}"
+            f"bench: {', '.join(done) or 'nothing'} done in {results['seconds']:.0f} s"
+            + (f" ({', '.join(left)} not: stopped)" if left else "")
+            + f"; figures in {path}"
         )
     return 0
 
