@@ -3,8 +3,9 @@
     python -m bench [--quick] [--rounds N] [--only kcat,rsyslog] [BENCHMARK ...]
 
 BENCHMARKS: simulator, peers (our agent against kcat, rsyslog, Flume and the bare Python
-loop), realtime (TAILDIR / exec latency at 1,000 lines/s), scale (1..4 flows on 3 brokers);
-none named runs them all. ``profile`` (not in the default set) samples the agent with py-spy.
+loop), realtime (TAILDIR / exec latency at 1,000 lines/s), scale (1..4 flows on 3 brokers),
+file_channel, avro_rpc (micro-benchmarks; they print only); none named runs them all.
+``profile`` (not in the default set) samples the agent with py-spy.
 Targets are printed beside the measured figures; a missed target is shown, never hidden.
 The figures are also written to ``<lab home>/bench/bench-<time>.json``.
 """
@@ -22,7 +23,14 @@ from bench.options import Options
 from bench.peers import all_systems
 from bench.report import machine, write_json
 
-BENCHMARKS: tuple[str, ...] = ("simulator", "peers", "realtime", "scale", "file_channel", "avro_rpc")
+BENCHMARKS: tuple[str, ...] = (
+    "simulator",
+    "peers",
+    "realtime",
+    "scale",
+    "file_channel",
+    "avro_rpc",
+)
 EXTRA: tuple[str, ...] = ("profile",)
 
 
