@@ -62,13 +62,16 @@ bench-peers:
 		echo "install $$missing to measure them in make bench (they are skipped)"; \
 	fi
 
+# py-spy (PyPI) samples a running agent: where its CPU goes, how long the GIL is held.
+$(BIN)/py-spy: $(STAMP)
+	$(BIN)/python -m pip install --quiet py-spy
+
 # BENCH_ARGS: e.g. --quick (a smaller day file, one round), or one benchmark: peers, scale.
-bench: setup bench-peers
+bench: setup bench-peers $(BIN)/py-spy
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# Where the agent's CPU goes on the batch path: py-spy (PyPI) samples a real agent process.
-profile: setup
-	$(BIN)/python -m pip install --quiet py-spy
+# Where the agent's CPU goes on the batch path (docs/performance.md).
+profile: setup $(BIN)/py-spy
 	$(BIN)/python -m bench profile $(BENCH_ARGS)
 
 lint: $(STAMP)

@@ -11,10 +11,6 @@ function on the stack (inclusive), and each share as CPU microseconds per event.
 
 from __future__ import annotations
 
-import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -33,6 +29,7 @@ from bench.meter import (
     thread_cpu_delta,
 )
 from bench.options import Options
+from bench.pyspy import Recording
 from bench.report import table
 from bench.systems.agent import STARTED, agent_command
 from bench.systems.base import daemon, log_says
@@ -117,35 +114,6 @@ def rows(counts: Counter[str], total: int, us_per_event: float, top: int = TOP) 
     ]
 
 
-def record(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    beside = Path(sys.executable).with_name("py-spy")  # the venv's, when it is not on PATH
-    py_spy = str(beside) if beside.exists() else shutil.which("py-spy")
-    if py_spy is None:
-        raise RuntimeError("py-spy is not installed: `make profile` installs it from PyPI")
-    argv = [
-        py_spy,
-        "record",
-        "--pid",
-        str(pid),
-        "--rate",
-        str(RATE),
-        "--format",
-        "raw",
-        "--threads",
-        "--gil",
-        "--native",
-        "--function",
-        "--output",
-        str(out),
-    ]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1)  # py-spy attaches
-    if proc.poll() is not None:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"py-spy could not attach to {pid}: {err.strip()}")
-    return proc
-
-
 def run(options: Options) -> dict[str, Any]:
     print("profile: a 1-broker lab on free ports; py-spy samples the agent", flush=True)
     folder = LabPaths(resolve_home()).bench_dir
@@ -166,7 +134,7 @@ def run(options: Options) -> dict[str, Any]:
                 log = work / "agent.log"
                 argv, env = agent_command(conf)
                 with daemon(argv, log, log_says(log, STARTED), env) as agent:
-                    spy = record(agent.ps.pid, raw)
+                    spy = Recording(agent.ps.pid, raw, RATE, detail=True)
                     threads0 = thread_cpu(agent.ps.pid)
                     cpu0 = cpu_seconds(agent.ps)
                     began = time.perf_counter()
@@ -174,21 +142,26 @@ def run(options: Options) -> dict[str, Any]:
                     ended = topics.wait_for(topic, day.records, agent.alive)
                     cpu = cpu_seconds(agent.ps) - cpu0
                     used = thread_cpu_delta(threads0, thread_cpu(agent.ps.pid))
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(60)
+                    spy.stop()
             finally:
                 topics.close()
-    return report(Profile.parse(raw.read_text()), raw, day.records, ended - began, cpu, used)
+    gil = spy.gil_held(ended - began)
+    return report(Profile.parse(raw.read_text()), raw, day.records, ended - began, cpu, used, gil)
 
 
 def report(
-    profile: Profile, raw: Path, records: int, seconds: float, cpu: float, used: list[ThreadCpu]
+    profile: Profile,
+    raw: Path,
+    records: int,
+    seconds: float,
+    cpu: float,
+    used: list[ThreadCpu],
+    gil: float,
 ) -> dict[str, Any]:
     """Print the tables; the samples (GIL held) share out the Python threads' CPU."""
     python, rdk = python_and_librdkafka(used)
     us, python_us, rdk_us = (x / records * 1e6 for x in (cpu, python, rdk))
     total = profile.total
-    gil = total / (RATE * seconds)
     print(
         f"\nprofile: {records:,} records in {seconds:.2f} s ({records / seconds:,.0f} events/s) "
         f"under py-spy; agent CPU {us:.2f} us/event: Python threads {python_us:.2f}, "

@@ -4,9 +4,11 @@
 Every flow gets the day file at the same moment; total events/s is all records over the time
 until the topic holds them all. What limits it is measured, not guessed: the agent's CPU
 split by thread (/proc/<pid>/task: the Python threads, which share one GIL, against
-librdkafka's own ``rdk:`` threads, which do not), the brokers' CPU, and how busy the whole
-machine was. A Python share near one core means the GIL is the wall; a machine near all its
-cores means CPU is; neither means waiting (latency, backpressure, the broker).
+librdkafka's own ``rdk:`` threads, which do not), the share of the run the GIL was held
+(py-spy, when installed: ``make profile``), the brokers' CPU, the bench's own, and how busy
+the whole machine was. The GIL held nearly all the time (or Python threads near one core)
+means the GIL is the wall; a machine near all its cores means CPU is; neither means waiting
+(latency, backpressure, the broker).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bench.meter import (
     thread_cpu_delta,
 )
 from bench.options import Options
+from bench.pyspy import INSTALL, Recording, py_spy
 from bench.report import table
 from bench.systems.agent import STARTED, agent_command
 from bench.systems.base import daemon, log_says
@@ -39,6 +42,7 @@ from labctl.cluster import Cluster
 BROKERS = 3
 PARTITIONS = 3
 MAX_FLOWS = 4
+GIL_RATE = 100  # py-spy samples per second, when it is installed
 
 
 def _threads(used: list[ThreadCpu], seconds: float) -> dict[str, float]:
@@ -86,11 +90,14 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
             brokers0 = sum(cpu_seconds(b) for b in brokers)
             machine0 = psutil.cpu_times()
             me0 = _own_cpu()
+            spy = Recording(agent.ps.pid, folder / "gil.txt", GIL_RATE, False) if py_spy() else None
             began = time.perf_counter()
             for spool in spools:
                 day.link_into(spool)
             ended = topics.wait_for(topic, records, agent.alive)
             seconds = ended - began
+            if spy is not None:
+                spy.stop()
             used = thread_cpu_delta(threads0, thread_cpu(agent.ps.pid))
             cpu = cpu_seconds(agent.ps) - cpu0
             broker_cpu = sum(cpu_seconds(b) for b in brokers) - brokers0
@@ -117,14 +124,17 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
         "bench_cores": round(me / seconds, 3),
         "rest_cores": round((busy - cpu - broker_cpu - me) / seconds, 3),
         "cores": os.cpu_count(),
+        "gil_held": None if spy is None else round(spy.gil_held(seconds), 3),
     }
 
 
 def limit(r: dict[str, Any]) -> str:
-    """What the figures say held this run back: the GIL (the agent's Python threads near one
-    core), else the machine's cores (all near busy), else waiting (neither)."""
+    """What the figures say held this run back: the GIL (held nearly all the time, or the
+    agent's Python threads near one core), else the machine's cores (all near busy), else
+    waiting (neither)."""
     cores = r["cores"] or 1
-    if r["threads_cores"]["python"] >= 0.85:
+    gil = r["gil_held"]
+    if (gil is not None and gil >= 0.9) or r["threads_cores"]["python"] >= 0.85:
         return "the GIL"
     if r["machine_busy_cores"] >= 0.9 * cores:
         return f"the machine's {cores} cores"
@@ -137,6 +147,8 @@ def run(options: Options) -> dict[str, Any]:
         "(replication 1, acks=1)",
         flush=True,
     )
+    if py_spy() is None:
+        print(f"scale: the GIL's share is not measured ({INSTALL})", flush=True)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
@@ -161,6 +173,7 @@ def run(options: Options) -> dict[str, Any]:
             f"{r['events_per_s'] / base:.2f}x",
             f"{r['agent_cores']:.2f}",
             f"{r['threads_cores']['python']:.2f}",
+            "-" if r["gil_held"] is None else f"{r['gil_held'] * 100:.0f} %",
             f"{r['threads_cores']['librdkafka']:.2f}",
             f"{r['brokers_cores']:.2f}",
             f"{r['bench_cores']:.2f}",
@@ -179,6 +192,7 @@ def run(options: Options) -> dict[str, Any]:
                 "vs 1",
                 "agent",
                 "py threads",
+                "GIL held",
                 "rdk threads",
                 "brokers",
                 "bench",

@@ -16,6 +16,7 @@ import pytest
 
 from bench.flumeconf import Flow, follow_to_kafka, spool_to_kafka
 from bench.meter import cpu_seconds, peak_rss, reap, thread_cpu
+from bench.pyspy import INSTALL, Recording, py_spy
 from bench.report import write_json
 from bench.systems.rsyslog import RSYSLOGD, Rsyslog, config
 from labctl.cluster import load_spec
@@ -111,3 +112,26 @@ def test_quick_peers_run_counts_every_system_exact(tmp_path: Path) -> None:
     for key, reason in peers["skipped"].items():
         assert f"skipping {peers['labels'][key]}: {reason}" in done.stdout
     assert "agent / " in done.stdout or not ({"rsyslog", "kcat"} & set(results))
+
+
+@pytest.mark.skipif(py_spy() is None, reason=INSTALL)
+def test_py_spy_measures_how_long_the_gil_is_held(tmp_path: Path) -> None:
+    """A process spinning in Python holds the GIL nearly all the time; one asleep, never."""
+    code = (
+        "import sys, time\nprint('up', flush=True)\nsys.stdin.readline()\n"
+        "t = time.monotonic()\nwhile time.monotonic() - t < 1.0: pass\n"
+        "time.sleep(1.0)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
+    assert child.stdout.readline() == b"up\n"
+    spy = Recording(child.pid, tmp_path / "gil.txt", 100, detail=False)
+    began = time.monotonic()
+    child.stdin.write(b"go\n")
+    child.stdin.close()
+    child.wait(30)
+    seconds = time.monotonic() - began
+    spy.stop()
+    held = spy.gil_held(seconds)
+    assert 0.3 <= held <= 0.7, held  # 1 s of 2 spinning, the other asleep
