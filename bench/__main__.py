@@ -1,25 +1,102 @@
 """`make bench`: every benchmark of the project, each printing figures and ratios from one run.
 
-Run one with `python -m bench simulator` (or `agents`); no argument runs them all.
+    python -m bench [--quick] [--rounds N] [--only kcat,rsyslog] [BENCHMARK ...]
+
+BENCHMARKS: simulator, peers (our agent against kcat, rsyslog, Flume and the bare Python
+loop), realtime (TAILDIR / exec latency at 1,000 lines/s), scale (1..4 flows on 3 brokers),
+file_channel, avro_rpc (micro-benchmarks; they print only); none named runs them all.
+``profile`` (not in the default set) samples the agent with py-spy.
 Targets are printed beside the measured figures; a missed target is shown, never hidden.
+The figures are also written to ``<lab home>/bench/bench-<time>.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import signal
 import sys
+import time
+from typing import Any
 
-BENCHMARKS: tuple[str, ...] = ("simulator", "agents", "file_channel", "avro_rpc")
+from bench.options import Options
+from bench.peers import all_systems
+from bench.report import machine, write_json
+
+BENCHMARKS: tuple[str, ...] = (
+    "simulator",
+    "peers",
+    "realtime",
+    "scale",
+    "file_channel",
+    "avro_rpc",
+)
+EXTRA: tuple[str, ...] = ("profile",)
+
+
+def parse(argv: list[str]) -> tuple[list[str], Options]:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "benchmarks",
+        nargs="*",
+        metavar="BENCHMARK",
+        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but profile)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a 10-car day (216,010 records) and one round: a try-out, not figures",
+    )
+    p.add_argument("--rounds", type=int, help="peers: rounds (default 3, --quick 1)")
+    p.add_argument(
+        "--only",
+        default="",
+        help="peers: measure the agent and these systems only (python,kcat,...)",
+    )
+    args = p.parse_args(argv)
+    unknown = [b for b in args.benchmarks if b not in BENCHMARKS + EXTRA]
+    if unknown:
+        p.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS + EXTRA)}")
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+    if rounds < 1:
+        p.error("--rounds must be at least 1")
+    only = tuple(s for s in args.only.split(",") if s)
+    known = [s.key for s in all_systems()]
+    wrong = [s for s in only if s not in known]
+    if wrong:
+        p.error(f"--only: unknown system {wrong[0]!r}; choose from {', '.join(known)}")
+    return args.benchmarks or list(BENCHMARKS), Options(args.quick, rounds, only)
+
+
+def _stop_cleanly(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so that every lab, daemon and temp folder is cleaned up."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or list(BENCHMARKS)
-    unknown = [name for name in chosen if name not in BENCHMARKS]
-    if unknown:
-        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
-        return 2
-    for name in chosen:
-        importlib.import_module(f"bench.{name}").run()
+    chosen, options = parse(argv)
+    signal.signal(signal.SIGTERM, _stop_cleanly)
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "options": vars(options) | {"cars": options.cars},
+        "machine": machine(),
+    }
+    began = time.monotonic()
+    try:
+        for name in chosen:
+            results[name] = importlib.import_module(f"bench.{name}").run(options)
+            print(flush=True)
+    finally:
+        results["seconds"] = round(time.monotonic() - began, 1)
+        results["load_average_after"] = machine()["load_average"]
+        path = write_json(results)
+        done = [n for n in chosen if n in results]
+        left = [n for n in chosen if n not in results]
+        print(
+            f"bench: {', '.join(done) or 'nothing'} done in {results['seconds']:.0f} s"
+            + (f" ({', '.join(left)} not: stopped)" if left else "")
+            + f"; figures in {path}"
+        )
     return 0
 
 

@@ -17,12 +17,14 @@ import time
 from agents.avro import AvroRpcClient, AvroRpcServer
 from agents.avro import _protocol as p
 from agents.event import EventBatch
+from bench.options import Options
 
 BATCH = 1000
 ROUNDS = 200
 
 
-def run() -> None:
+def run(options: Options | None = None) -> None:
+    """Print the figures (``options`` is not used: one size fits)."""
     batch = EventBatch([b"%012d," % i + b"x" * 87 for i in range(BATCH)], {"topic": "SmartCar"})
     print(f"avro rpc: {ROUNDS} x appendBatch of {BATCH} events x 100 B (machine shared)")
     t0 = time.perf_counter()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from agents.channels.filelog import FileChannelConfig, FileChannelStore
 from agents.event import EventBatch
+from bench.options import Options
 
 BATCH = 1000
 BATCHES = 300
@@ -69,7 +70,8 @@ def _row(what: str, seconds: float, events: int, extra: str = "") -> None:
     print(f"  {what:<44} {events / seconds:>12,.0f} ev/s  {per_batch_ms:7.3f} ms/batch  {extra}")
 
 
-def run() -> None:
+def run(options: Options | None = None) -> None:
+    """Print the figures (``options`` is not used: one size fits)."""
     batches = [_batch(i) for i in range(BATCHES)]
     events = BATCH * BATCHES
     print(f"file channel engine: {BATCHES} batches x {BATCH} events x {BODY} B "

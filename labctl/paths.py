@@ -97,10 +97,15 @@ class LabPaths:
         """JSON reports written by `labctl verify`."""
         return self.home / "reports"
 
+    @property
+    def bench_dir(self) -> Path:
+        """Results of `make bench` (one JSON per run)."""
+        return self.home / "bench"
+
     def own_entries(self) -> set[str]:
-        """Names directly in the home that labctl itself creates."""
+        """Names directly in the home that labctl itself creates (and `make bench`'s)."""
         dirs = (self.config_dir, self.data_dir, self.logs_dir, self.run_dir, self.working_dir,
-                self.agents_dir, self.runs_dir, self.reports_dir)  # fmt: skip
+                self.agents_dir, self.runs_dir, self.reports_dir, self.bench_dir)  # fmt: skip
         return {MARKER, *(d.name for d in dirs)}
 
     def working_dirs(self) -> list[Path]:

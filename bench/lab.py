@@ -1,0 +1,120 @@
+"""The bench's own lab: real ZooKeeper + Kafka brokers on free ports in a temporary home.
+
+Never the user's lab nor the book's ports. Topics are made per measurement and deleted after
+it, so a long run does not fill the disk; records are counted by the topics' end offsets.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import confluent_kafka as ck
+from confluent_kafka.admin import NewTopic
+
+from labctl.cluster import Cluster, ClusterSpec, TopicSpec, free_port_block
+from labctl.paths import LabPaths
+
+POLL = 0.01  # seconds between end-offset looks: the clock's resolution
+STALL = 60.0  # a system that adds no record for this long has failed
+
+
+class Stalled(RuntimeError):
+    """A system stopped making progress (or died) before all records were in the topic."""
+
+
+@contextmanager
+def bench_lab(work: Path, brokers: int = 1) -> Iterator[Cluster]:
+    """A ready lab of *brokers* brokers under *work*; stopped and purged afterwards."""
+    base = free_port_block(brokers + 1)
+    cluster = Cluster(LabPaths(work / "lab"), ClusterSpec(brokers, base, base + 1, TopicSpec()))
+    try:
+        cluster.up()
+        yield cluster
+    finally:
+        cluster.down(purge=True, timeout=10)
+
+
+class Topics:
+    """Throw-away topics of one lab and their end offsets."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.admin = cluster.admin()
+        self._consumer = ck.Consumer({**cluster.client_config(), "group.id": "bench"})
+        self._partitions: dict[str, int] = {}
+
+    def create(self, prefix: str, partitions: int = 1, replication: int = 1) -> str:
+        """A new topic, acks=1-friendly (min ISR 1), created and with leaders before return."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        new = NewTopic(name, partitions, replication, config={"min.insync.replicas": "1"})
+        self.admin.create_topics([new], operation_timeout=30)[name].result()
+        self._partitions[name] = partitions
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            parts = self.admin.list_topics(name, timeout=5).topics[name].partitions
+            if len(parts) == partitions and all(p.leader >= 0 for p in parts.values()):
+                return name
+            time.sleep(0.1)
+        raise Stalled(f"topic {name} got no leaders in 30 s")
+
+    def delete(self, name: str) -> None:
+        self.admin.delete_topics([name], operation_timeout=30)[name].result()
+        self._partitions.pop(name, None)
+
+    def end_offset(self, name: str) -> int:
+        """Records in *name*: the sum of its partitions' end offsets (all start at 0)."""
+        return sum(
+            self._consumer.get_watermark_offsets(ck.TopicPartition(name, p), 10, False)[1]
+            for p in range(self._partitions[name])
+        )
+
+    def wait_for(self, name: str, records: int, alive: Callable[[], str | None]) -> float:
+        """Until *name* holds *records*; the perf_counter() moment it did. ``alive()``
+        returns why the system is dead, or None; a dead or stalled system raises Stalled."""
+        last, moved = -1, time.monotonic()
+        while True:
+            now = self.end_offset(name)
+            if now >= records:
+                return time.perf_counter()
+            if now != last:
+                last, moved = now, time.monotonic()
+            elif time.monotonic() - moved > STALL:
+                raise Stalled(f"{now:,} of {records:,} records, none for {STALL:.0f} s")
+            reason = alive()
+            if reason is not None:
+                now = self.end_offset(name)  # it may have finished just before it exited
+                if now >= records:
+                    return time.perf_counter()
+                raise Stalled(f"{reason} after {now:,} of {records:,} records")
+            time.sleep(POLL)
+
+    def last_value(self, name: str, partition: int = 0) -> bytes | None:
+        """The newest record's value in one partition (a check of what was sent)."""
+        end = self._consumer.get_watermark_offsets(ck.TopicPartition(name, partition), 10)[1]
+        if end == 0:
+            return None
+        consumer = ck.Consumer(
+            {
+                **self.cluster.client_config(),
+                "group.id": uuid.uuid4().hex,
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            consumer.assign([ck.TopicPartition(name, partition, end - 1)])
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is not None and msg.error() is None:
+                    value: bytes | None = msg.value()
+                    return value
+            return None
+        finally:
+            consumer.close()
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,206 @@
+"""Scale: one agent, 1..4 spooldir flows, each with its own channel and Kafka sink, into one
+3-partition topic on 3 brokers (replication 1, acks=1).
+
+Every flow gets the day file at the same moment; total events/s is all records over the time
+until the topic holds them all. What limits it is measured, not guessed: the agent's CPU
+split by thread (/proc/<pid>/task: the Python threads, which share one GIL, against
+librdkafka's own ``rdk:`` threads, which do not), the share of the run the GIL was held
+(py-spy, when installed: ``make profile``), the brokers' CPU, the bench's own, and how busy
+the whole machine was. The GIL held nearly all the time (or Python threads near one core)
+means the GIL is the wall; a machine near all its cores means CPU is; neither means waiting
+(latency, backpressure, the broker).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.dayfile import DayFile, make_day_file
+from bench.flumeconf import Flow, spool_to_kafka
+from bench.lab import Topics, bench_lab
+from bench.meter import (
+    ThreadCpu,
+    cpu_seconds,
+    python_and_librdkafka,
+    thread_cpu,
+    thread_cpu_delta,
+)
+from bench.options import Options
+from bench.pyspy import INSTALL, Recording, py_spy
+from bench.report import table
+from bench.systems.agent import STARTED, agent_command
+from bench.systems.base import daemon, log_says
+from bench.systems.oneshot import warm_up
+from labctl.cluster import Cluster
+
+BROKERS = 3
+PARTITIONS = 3
+MAX_FLOWS = 4
+GIL_RATE = 100  # py-spy samples per second, when it is installed
+
+
+def _threads(used: list[ThreadCpu], seconds: float) -> dict[str, float]:
+    python, rdk = python_and_librdkafka(used)
+    return {"python": round(python / seconds, 3), "librdkafka": round(rdk / seconds, 3)}
+
+
+def _busiest(used: list[ThreadCpu], seconds: float, n: int = 3) -> list[str]:
+    return [f"{t.name}({t.tid}) {t.seconds / seconds:.2f}" for t in used[:n]]
+
+
+def _own_cpu() -> float:
+    """The bench process's own CPU (its end-offset polls), not its children's: the agent
+    and the brokers are its children and are counted on their own."""
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def _brokers(cluster: Cluster) -> list[psutil.Process]:
+    out = []
+    for i in range(cluster.spec.brokers):
+        proc = cluster.broker(i).process()
+        if proc is not None:
+            out.append(proc)
+    return out
+
+
+def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) -> dict[str, Any]:
+    """One agent with *n* flows moving *n* copies of the day into one topic."""
+    topic = topics.create("scale", PARTITIONS, 1)
+    folder = work / f"flows-{n}"
+    spools = [folder / f"spool-{i}" for i in range(1, n + 1)]
+    for spool in spools:
+        spool.mkdir(parents=True)
+    conf = folder / "agent.conf"
+    conf.write_text(spool_to_kafka([Flow(s, topic) for s in spools], cluster.spec.bootstrap))
+    log = folder / "agent.log"
+    argv, env = agent_command(conf)
+    records = day.records * n
+    brokers = _brokers(cluster)
+    try:
+        with daemon(argv, log, log_says(log, STARTED), env) as agent:
+            threads0 = thread_cpu(agent.ps.pid)
+            cpu0 = cpu_seconds(agent.ps)
+            brokers0 = sum(cpu_seconds(b) for b in brokers)
+            machine0 = psutil.cpu_times()
+            me0 = _own_cpu()
+            spy = Recording(agent.ps.pid, folder / "gil.txt", GIL_RATE, False) if py_spy() else None
+            began = time.perf_counter()
+            for spool in spools:
+                day.link_into(spool)
+            ended = topics.wait_for(topic, records, agent.alive)
+            seconds = ended - began
+            if spy is not None:
+                spy.stop()
+            used = thread_cpu_delta(threads0, thread_cpu(agent.ps.pid))
+            cpu = cpu_seconds(agent.ps) - cpu0
+            broker_cpu = sum(cpu_seconds(b) for b in brokers) - brokers0
+            machine1 = psutil.cpu_times()
+            me = _own_cpu() - me0
+        final = topics.end_offset(topic)
+    finally:
+        topics.delete(topic)
+    busy = (sum(machine1) - machine1.idle - machine1.iowait) - (
+        sum(machine0) - machine0.idle - machine0.iowait
+    )
+    return {
+        "flows": n,
+        "records": records,
+        "final_offset": final,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(records / seconds),
+        "agent_cores": round(cpu / seconds, 3),
+        "agent_cpu_us_per_event": round(cpu / records * 1e6, 3),
+        "threads_cores": _threads(used, seconds),
+        "busiest_threads": _busiest(used, seconds),
+        "brokers_cores": round(broker_cpu / seconds, 3),
+        "machine_busy_cores": round(busy / seconds, 3),
+        "bench_cores": round(me / seconds, 3),
+        "rest_cores": round((busy - cpu - broker_cpu - me) / seconds, 3),
+        "cores": os.cpu_count(),
+        "gil_held": None if spy is None else round(spy.gil_held(seconds), 3),
+    }
+
+
+def limit(r: dict[str, Any]) -> str:
+    """What the figures say held this run back: the GIL (held nearly all the time, or the
+    agent's Python threads near one core), else the machine's cores (all near busy), else
+    waiting (neither)."""
+    cores = r["cores"] or 1
+    gil = r["gil_held"]
+    if (gil is not None and gil >= 0.9) or r["threads_cores"]["python"] >= 0.85:
+        return "the GIL"
+    if r["machine_busy_cores"] >= 0.9 * cores:
+        return f"the machine's {cores} cores"
+    return "waiting, not CPU"
+
+
+def run(options: Options) -> dict[str, Any]:
+    print(
+        f"scale: a {BROKERS}-broker lab on free ports, one {PARTITIONS}-partition topic "
+        "(replication 1, acks=1)",
+        flush=True,
+    )
+    if py_spy() is None:
+        print(f"scale: the GIL's share is not measured ({INSTALL})", flush=True)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        work = Path(tmp)
+        with bench_lab(work, brokers=BROKERS) as cluster:
+            day = make_day_file(work, options.cars)
+            topics = Topics(cluster)
+            try:
+                warm_up(topics, day, work, PARTITIONS)
+                for n in range(1, MAX_FLOWS + 1):
+                    r = flows(cluster, topics, day, work, n)
+                    r["limit"] = limit(r)
+                    results.append(r)
+                    exact = "" if r["final_offset"] == r["records"] else "  NOT EXACT"
+                    print(f"  {n} flow(s): {r['events_per_s']:,} events/s{exact}", flush=True)
+            finally:
+                topics.close()
+    base = results[0]["events_per_s"]
+    rows = [
+        [
+            str(r["flows"]),
+            f"{r['events_per_s']:,}",
+            f"{r['events_per_s'] / base:.2f}x",
+            f"{r['agent_cores']:.2f}",
+            f"{r['threads_cores']['python']:.2f}",
+            "-" if r["gil_held"] is None else f"{r['gil_held'] * 100:.0f} %",
+            f"{r['threads_cores']['librdkafka']:.2f}",
+            f"{r['brokers_cores']:.2f}",
+            f"{r['bench_cores']:.2f}",
+            f"{r['rest_cores']:.2f}",
+            f"{r['machine_busy_cores']:.2f}",
+            r["limit"],
+        ]
+        for r in results
+    ]
+    print(f"\nscale: {day.records:,} records per flow; CPU in cores (of {os.cpu_count()})")
+    print(
+        table(
+            [
+                "flows",
+                "events/s",
+                "vs 1",
+                "agent",
+                "py threads",
+                "GIL held",
+                "rdk threads",
+                "brokers",
+                "bench",
+                "the rest",
+                "machine",
+                "limited by",
+            ],
+            rows,
+        )
+    )
+    return {"input": day.to_json(), "brokers": BROKERS, "partitions": PARTITIONS, "runs": results}
