@@ -109,7 +109,8 @@ class EventBatch:
             for p in parts:
                 bodies.extend(p.bodies)
             return EventBatch(bodies, first)
-        bodies, headers = [], []
+        bodies = []
+        headers: list[dict[str, str]] = []
         for p in parts:
             bodies.extend(p.bodies)
             if p.headers is None:

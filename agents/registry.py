@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agents.config.spec import suggest
+
+if TYPE_CHECKING:
+    from agents.component import Component
 
 # kind -> alias -> "module:Class"
 BUILTIN: dict[str, dict[str, str]] = {
@@ -80,7 +84,7 @@ NOT_PROVIDED: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Resolved:
-    cls: type | None
+    cls: type[Component] | None
     alias: str | None
     error: str | None = None
     suggestion: str | None = None
@@ -112,9 +116,10 @@ def resolve(kind: str, type_name: str) -> Resolved:
     )
 
 
-def _load(target: str) -> type:
+def _load(target: str) -> type[Component]:
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    cls: type[Component] = getattr(importlib.import_module(module), attr)
+    return cls
 
 
 def _import_custom(kind: str, name: str) -> Resolved:

@@ -9,12 +9,16 @@ flows still run; unlike Flume, every message names the file, line and key, and s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agents.config.context import Context, Raw
 from agents.config.properties import PropertiesFile
 from agents.config.spec import suggest
 from agents.errors import Problem
 from agents.registry import resolve
+
+if TYPE_CHECKING:
+    from agents.component import Component
 
 KINDS = ("sources", "channels", "sinks")
 SINGULAR = {"sources": "source", "channels": "channel", "sinks": "sink"}
@@ -25,7 +29,7 @@ class ComponentPlan:
     kind: str  # source | channel | sink | interceptor
     name: str
     type_name: str
-    cls: type
+    cls: type[Component]
     context: Context
     channels: list[str] = field(default_factory=list)  # sources: channels; sinks: [channel]
     interceptors: list[ComponentPlan] = field(default_factory=list)

@@ -6,8 +6,10 @@ the filter keeps a list of bodies.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
+from collections.abc import Callable
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
@@ -87,6 +89,7 @@ class RegexFilterInterceptor(Interceptor):
 
         text = self.conf["regex"].pattern
         # Bytes pattern: no decode per event. Non-ASCII patterns fall back to text matching.
+        self._bytes_search: Callable[[bytes], re.Match[bytes] | None] | None
         try:
             self._bytes_search = re.compile(text.encode("ascii")).search
         except (UnicodeEncodeError, re.error):

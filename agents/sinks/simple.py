@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from agents.component import Status
 from agents.config.spec import Prop
@@ -186,7 +187,7 @@ class RollingFileSink(BatchSink):
             context.problem("sink.directory", f"{str(existing)!r} is not a directory")
         elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
             context.problem("sink.directory", f"{str(existing)!r} is not writable")
-        self._fh = None
+        self._fh: BinaryIO | None = None
         self._opened = 0.0
         self._seq = 0
         self._base = int(time.time() * 1000)
@@ -196,7 +197,7 @@ class RollingFileSink(BatchSink):
         self._dir.mkdir(parents=True, exist_ok=True)  # created if missing, unlike Flume
         super().start()
 
-    def _file(self):  # type: ignore[no-untyped-def]
+    def _file(self) -> BinaryIO:
         interval = self.conf["sink.rollInterval"]
         if self._fh is not None and interval and time.monotonic() - self._opened >= interval:
             self._fh.close()
