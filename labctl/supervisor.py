@@ -90,12 +90,13 @@ class Managed:
 
 
 def _ended(proc: psutil.Process, timeout: float) -> bool:
-    """Wait until *proc* has exited. A zombie counts as exited: its parent (not necessarily
-    us: it may be a test process, or an init that reaps late) has yet to collect it."""
+    """Wait until *proc* has exited. A zombie counts as exited (its parent, not necessarily
+    us, has yet to collect it) once its last thread is gone: a killed JVM's main thread
+    turns zombie while its other threads still hold the process's sockets."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
+            if proc.status() == psutil.STATUS_ZOMBIE and proc.num_threads() <= 1:
                 return True
             proc.wait(min(0.1, max(deadline - time.monotonic(), 0)))
             return True

@@ -207,16 +207,27 @@ def zk_four_letters(word: str, port: int) -> str:
 def wait_session_expired(spec: ClusterSpec, name: str, deadline: float,
                          progress: Progress) -> None:  # fmt: skip
     """A broker killed moments ago is still registered in ZooKeeper; starting it now would
-    fail with NodeExists. Wait (at most a session timeout) until ZooKeeper dropped it."""
+    fail with NodeExists. Wait until ZooKeeper serves (a restarted ZooKeeper restores the
+    old sessions from its log before it answers), then until it dropped that registration
+    (at most a session timeout)."""
     if spec.mode != "zookeeper" or not name.startswith("broker-"):
         return
     node = f"/brokers/ids/{int(name.split('-')[1])}"
-    waited = False
-    while time.monotonic() < deadline and node in zk_four_letters("dump", spec.zookeeper_port):
-        if not waited:
-            progress(f"waiting for ZooKeeper to expire {name}'s old session")
-            waited = True
-        time.sleep(0.5)
+    said = ""
+    while time.monotonic() < deadline:
+        dumps = [zk_four_letters("dump", port) for port in spec.quorum_ports]
+        serving = [d for d in dumps if "ephemeral nodes dump" in d]
+        if serving and not any(node in d.split() for d in serving):
+            return
+        news = (
+            f"waiting for ZooKeeper to expire {name}'s old session"
+            if serving
+            else "waiting for ZooKeeper to serve"
+        )
+        if news != said:
+            progress(news)
+            said = news
+        time.sleep(0.2)
 
 
 def wait_port(port: int, deadline: float, alive: Callable[[], str | None], what: str) -> None:

@@ -35,3 +35,18 @@ def test_missing_records_are_explained_by_a_moved_leader() -> None:
     assert "partition 0: broker 0 -> 1" in hint and "requiredAcks" in hint
     assert "agent stopped" in _lost_why({0: 0}, {0: 1}, agent_alive=False)
     assert _lost_why({0: 0}, {0: 0}, agent_alive=True) == "records were lost between log and topic"
+
+
+def test_up_after_every_server_was_killed_waits_out_the_old_registrations(
+    lab_factory: Callable[..., Cluster],
+) -> None:
+    """Killed brokers stay registered in ZooKeeper until their sessions expire, and a
+    restarted ZooKeeper restores those sessions before it serves: `up` must wait for both,
+    or each broker dies at start-up with NodeExists."""
+    cluster = lab_factory(brokers=3, partitions=3)
+    for name in [*cluster.spec.broker_names, *cluster.spec.quorum_names]:
+        cluster.kill(name)  # returns once the process and its ports are gone
+    said: list[str] = []
+    cluster.up(progress=said.append)
+    assert any("expire broker-" in line for line in said), said
+    assert len(cluster.admin().list_topics(timeout=10).brokers) == 3
