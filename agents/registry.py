@@ -26,6 +26,7 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "channel": {
         "memory": "agents.channels.memory:MemoryChannel",
+        "file": "agents.channels.file:FileChannel",
     },
     "sink": {
         "logger": "agents.sinks.simple:LoggerSink",
@@ -55,6 +56,7 @@ FLUME_CLASSES: dict[str, tuple[str, str]] = {  # Flume class name -> (kind, alia
     "org.apache.flume.source.ExecSource": ("source", "exec"),
     "org.apache.flume.source.taildir.TaildirSource": ("source", "taildir"),
     "org.apache.flume.channel.MemoryChannel": ("channel", "memory"),
+    "org.apache.flume.channel.file.FileChannel": ("channel", "file"),
     "org.apache.flume.sink.LoggerSink": ("sink", "logger"),
     "org.apache.flume.sink.RollingFileSink": ("sink", "file_roll"),
     "org.apache.flume.sink.NullSink": ("sink", "null"),
