@@ -39,6 +39,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "host": "agents.interceptors.builtin:HostInterceptor",
         "static": "agents.interceptors.builtin:StaticInterceptor",
         "regex_filter": "agents.interceptors.builtin:RegexFilterInterceptor",
+        "remove_header": "agents.interceptors.remove_header:RemoveHeaderInterceptor",
+        "uuid": "agents.interceptors.uuid:UuidInterceptor",
+        "search_replace": "agents.interceptors.search_replace:SearchReplaceInterceptor",
+        "regex_extractor": "agents.interceptors.regex_extractor:RegexExtractorInterceptor",
     },
     "selector": {
         "replicating": "agents.channels.selectors:ReplicatingSelector",
@@ -67,6 +71,19 @@ FLUME_CLASSES: dict[str, tuple[str, str]] = {  # Flume class name -> (kind, alia
     "org.apache.flume.interceptor.RegexFilteringInterceptor$Builder": (
         "interceptor",
         "regex_filter",
+    ),
+    "org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder": (
+        "interceptor",
+        "remove_header",
+    ),
+    "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder": ("interceptor", "uuid"),
+    "org.apache.flume.interceptor.SearchAndReplaceInterceptor$Builder": (
+        "interceptor",
+        "search_replace",
+    ),
+    "org.apache.flume.interceptor.RegexExtractorInterceptor$Builder": (
+        "interceptor",
+        "regex_extractor",
     ),
     "org.apache.flume.channel.ReplicatingChannelSelector": ("selector", "replicating"),
     "org.apache.flume.channel.MultiplexingChannelSelector": ("selector", "multiplexing"),
