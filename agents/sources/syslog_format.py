@@ -48,6 +48,8 @@ _RFC3164 = re.compile(
     re.ASCII | re.DOTALL,
 )
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+# priority, version, timestamp as written, timestamp in epoch ms, host, message
+Parsed = tuple[str | None, str | None, str | None, int | None, str | None, str | None]
 
 
 def keep_fields(value: str) -> frozenset[str] | None:
@@ -148,14 +150,14 @@ class SyslogFormat:
             headers[STATUS] = INCOMPLETE
         return body, headers
 
-    def _custom(self, text: str) -> tuple | None:  # type: ignore[type-arg]
+    def _custom(self, text: str) -> Parsed | None:
         c = self.custom
         if c is None:
             return None
         m = c.regex.fullmatch(text)
         if m is None:
             return None
-        groups = [*m.groups(), None, None, None, None, None][:5]
+        groups: list[str | None] = [*m.groups(), None, None, None, None, None][:5]
         millis = None
         stamp = groups[2]
         if stamp is not None and c.date is not None:
@@ -166,7 +168,7 @@ class SyslogFormat:
                 millis = None
         return groups[0], groups[1], stamp, millis, groups[3], groups[4]
 
-    def _rfc5424(self, text: str) -> tuple | None:  # type: ignore[type-arg]
+    def _rfc5424(self, text: str) -> Parsed | None:
         m = _RFC5424.fullmatch(text)
         if m is None:
             return None
@@ -174,7 +176,7 @@ class SyslogFormat:
         millis = rfc5424_millis(stamp) if stamp else None
         return prio, version, stamp, millis, host, rest
 
-    def _rfc3164(self, text: str) -> tuple | None:  # type: ignore[type-arg]
+    def _rfc3164(self, text: str) -> Parsed | None:
         m = _RFC3164.fullmatch(text)
         if m is None:
             return None
@@ -219,7 +221,7 @@ def rfc3164_millis(stamp: str, now: float | None = None, local: bool = True) -> 
         try:
             fields = (y, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)),
                       int(m.group(4)), int(m.group(5)), 0, 0, -1)  # fmt: skip
-            secs = time.mktime(fields) if local else calendar.timegm(fields)  # type: ignore[arg-type]
+            secs = time.mktime(fields) if local else calendar.timegm(fields)
         except (ValueError, OverflowError):
             continue
         # Flume moves the year only when the stamp is more than a month ahead or 11 months

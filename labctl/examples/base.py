@@ -29,6 +29,7 @@ from confluent_kafka.admin import NewTopic
 from labctl.backends import AgentLaunch
 from labctl.cluster import Cluster
 from labctl.errors import LabError
+from labctl.paths import LabPaths
 from labctl.pilot.verify import Report
 from simulator.handoff import hand_off
 from simulator.status import write_status_file
@@ -66,7 +67,7 @@ class ExampleRun:
     report: Report = field(default_factory=Report)
 
     @property
-    def paths(self):  # type: ignore[no-untyped-def]
+    def paths(self) -> LabPaths:
         return self.cluster.paths
 
     @property
@@ -223,12 +224,19 @@ class ExampleRun:
             for m in batch:
                 value = m.value()
                 if m.error() is None and value is not None:
-                    headers = {k: (v or b"").decode() for k, v in (m.headers() or [])}
-                    out.append((value, headers))
+                    out.append((value, _text_headers(m.headers())))
             if batch:
                 last = time.monotonic()
         c.close()
         return out
+
+
+def _text_headers(raw: object) -> dict[str, str]:
+    """A record's headers (a list of (key, bytes) pairs) as text."""
+    pairs: Iterable[tuple[object, object]] = (
+        raw.items() if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    )
+    return {str(k): v.decode() if isinstance(v, bytes) else str(v or "") for k, v in pairs}
 
 
 def shipped_conf(name: str) -> str:

@@ -66,11 +66,11 @@ def run_as_nobody(work: Callable[[], bool], timeout: float = 60.0) -> bool:
     return False
 
 
-def run_agent_process(conf: Path, name: str, log: Path) -> subprocess.Popen[bytes]:
+def run_agent_process(conf: Path, name: str, log: Path, *options: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "agents", "-f", str(conf), "-n", name],
+            [sys.executable, "-m", "agents", "-f", str(conf), "-n", name, *options],
             stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )  # fmt: skip
 
