@@ -35,6 +35,8 @@ from agents.event import EventBatch
 from agents.sources.base import Source
 
 IDLE_WAIT = 1.0  # s the runner waits for a batch (a submission wakes it at once)
+ServeConnection = Callable[[socket.socket, tuple[str, int]], None]  # a TCP connection's loop
+ServeDatagrams = Callable[[list[tuple[bytes, tuple[str, int]]]], None]  # what a read got
 RECV_SIZE = 1 << 16
 
 
@@ -70,14 +72,20 @@ class Submission:
 
 
 class ListeningSource(Source):
-    """Base of the listening sources: ``listen`` opens the server, ``close`` shuts it."""
+    """Base of the listening sources: ``listen`` opens the server(s) (``listen_tcp``,
+    ``listen_udp``), ``close`` shuts them."""
 
     def start(self) -> None:
         self._inbox: deque[Submission] = deque()
         self._inbox_lock = threading.Lock()
         self._accepting = True
         self._current: Submission | None = None  # the one in the outbox
-        self.listen()
+        self.servers: list[TcpServer | UdpServer] = []
+        try:
+            self.listen()
+        except BaseException:
+            self.close()  # what did bind is let go; the runner tries again
+            raise
         super().start()
 
     def stop(self) -> None:
@@ -97,8 +105,30 @@ class ListeningSource(Source):
         raise NotImplementedError
 
     def close(self) -> None:
-        """Close the server and end its threads."""
-        raise NotImplementedError
+        """Close the servers and end their threads."""
+        for server in self.servers:
+            server.stop()
+        self.servers.clear()
+        self.counters.set("OpenConnectionCount", 0)
+
+    def listen_tcp(self, host: str, port: int, serve: ServeConnection) -> TcpServer:
+        """A TCP server on host:port running ``serve(conn, peer)`` per connection."""
+        server = TcpServer(host, port, serve, f"{self.TYPE}-{self.name}-{port}", self.log,
+                           self._connections)  # fmt: skip
+        self.servers.append(server)
+        server.start()
+        return server
+
+    def listen_udp(self, host: str, port: int, serve: ServeDatagrams) -> UdpServer:
+        """A UDP socket on host:port handing what arrives to ``serve(datagrams)``."""
+        server = UdpServer(host, port, serve, f"{self.TYPE}-{self.name}-{port}")
+        self.servers.append(server)
+        server.start()
+        return server
+
+    def _connections(self) -> None:
+        tcp = (s for s in self.servers if isinstance(s, TcpServer))
+        self.counters.set("OpenConnectionCount", sum(s.open_connections for s in tcp))
 
     @property
     def stopping(self) -> bool:
@@ -157,14 +187,16 @@ class TcpServer:
         self,
         host: str,
         port: int,
-        serve: Callable[[socket.socket, tuple[str, int]], None],
+        serve: ServeConnection,
         name: str,
         log: logging.Logger,
+        on_count: Callable[[], None] = lambda: None,
     ) -> None:
         self.host, self.port = host, port
         self.serve = serve
         self.name = name
         self.log = log
+        self.on_count = on_count  # called when a connection opens or closes
         self.open_connections = 0
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
@@ -201,6 +233,7 @@ class TcpServer:
             with self._lock:
                 self._conns.add(conn)
                 self.open_connections = len(self._conns)
+            self.on_count()
             self._spawn(self._run, f"{peer[0]}:{peer[1]}", conn, peer)
 
     def _run(self, conn: socket.socket, peer: tuple[str, int]) -> None:
@@ -215,6 +248,7 @@ class TcpServer:
             with self._lock:
                 self._conns.discard(conn)
                 self.open_connections = len(self._conns)
+            self.on_count()
 
     def stop(self) -> None:
         self._stopping = True
@@ -238,7 +272,7 @@ class UdpServer:
         self,
         host: str,
         port: int,
-        serve: Callable[[list[tuple[bytes, tuple[str, int]]]], None],
+        serve: ServeDatagrams,
         name: str,
     ) -> None:
         self.host, self.port = host, port

@@ -16,7 +16,7 @@ import socket
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, TcpServer
+from agents.sources.listening import ListeningSource
 from agents.sources.syslog_format import (
     INCOMPLETE,
     INVALID,
@@ -67,23 +67,10 @@ class MultiportSyslogTcpSource(ListeningSource):
             except LookupError:
                 context.problem(key, f"unknown charset {name!r}")
         self._keep = keep_fields(self.conf["keepFields"])
-        self.servers: list[TcpServer] = []
 
     def listen(self) -> None:
-        try:
-            for port in self._ports:
-                server = TcpServer(self.conf["host"], port, self._serve,
-                                   f"syslog-{self.name}-{port}", self.log)  # fmt: skip
-                server.start()
-                self.servers.append(server)
-        except OSError:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.stop()
-        self.servers.clear()
+        for port in self._ports:
+            self.listen_tcp(self.conf["host"], port, self._serve)
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         port = conn.getsockname()[1]

@@ -17,7 +17,7 @@ import socket
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, TcpServer, bind_prop, port_prop
+from agents.sources.listening import ListeningSource, bind_prop, port_prop
 
 MOST_PER_BATCH = 1000
 
@@ -37,21 +37,11 @@ class NetcatSource(ListeningSource):
             self._encoding = codecs.lookup(self.conf["encoding"]).name
         except LookupError:
             context.problem("encoding", f"unknown charset {self.conf['encoding']!r}")
-        self.server: TcpServer | None = None
 
     def listen(self) -> None:
-        self.server = TcpServer(self.conf["bind"], self.conf["port"], self._serve,
-                                f"netcat-{self.name}", self.log)  # fmt: skip
-        self.server.start()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-        self.counters.set("OpenConnectionCount", 0)
+        self.listen_tcp(self.conf["bind"], self.conf["port"], self._serve)
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        assert self.server is not None
-        self.counters.set("OpenConnectionCount", self.server.open_connections)
         most = self.conf["max-line-length"]
         ack = self.conf["ack-every-event"]
         decoder = codecs.getincrementaldecoder(self._encoding)("replace")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, UdpServer, bind_prop, port_prop
+from agents.sources.listening import ListeningSource, bind_prop, port_prop
 
 
 class NetcatUdpSource(ListeningSource):
@@ -28,17 +28,8 @@ class NetcatUdpSource(ListeningSource):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        self.server: UdpServer | None = None
-
     def listen(self) -> None:
-        self.server = UdpServer(self.conf["bind"], self.conf["port"], self._serve,
-                                f"netcatudp-{self.name}")  # fmt: skip
-        self.server.start()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
+        self.listen_udp(self.conf["bind"], self.conf["port"], self._serve)
 
     def _serve(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
         bodies = [data.split(b"\n", 1)[0] for data, _ in datagrams]

@@ -15,7 +15,7 @@ import socket
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, TcpServer, port_prop
+from agents.sources.listening import ListeningSource, port_prop
 from agents.sources.syslog_format import (
     SyslogFormat,
     check_common,
@@ -45,21 +45,11 @@ class SyslogTcpSource(ListeningSource):
         check_common(context, self.conf)
         self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
                                     custom_format(self.conf["format."], context))  # fmt: skip
-        self.server: TcpServer | None = None
 
     def listen(self) -> None:
-        self.server = TcpServer(self.conf["host"], self.conf["port"], self._serve,
-                                f"syslogtcp-{self.name}", self.log)  # fmt: skip
-        self.server.start()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-        self.counters.set("OpenConnectionCount", 0)
+        self.listen_tcp(self.conf["host"], self.conf["port"], self._serve)
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        assert self.server is not None
-        self.counters.set("OpenConnectionCount", self.server.open_connections)
         client = client_headers(self.conf, peer)
         size = self.conf["eventSize"]
         pending = b""

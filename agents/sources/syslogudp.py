@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, UdpServer, port_prop
+from agents.sources.listening import ListeningSource, port_prop
 from agents.sources.syslog_format import (
     SyslogFormat,
     check_common,
@@ -36,17 +36,10 @@ class SyslogUdpSource(ListeningSource):
         check_common(context, self.conf)
         self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
                                     custom_format(self.conf["format."], context))  # fmt: skip
-        self.server: UdpServer | None = None
         self._clients: dict[tuple[str, int], dict[str, str]] = {}
 
     def listen(self) -> None:
-        self.server = UdpServer(self.conf["host"], self.conf["port"], self._serve,
-                                f"syslogudp-{self.name}")  # fmt: skip
-        self.server.start()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
+        self.listen_udp(self.conf["host"], self.conf["port"], self._serve)
 
     def _serve(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
         bodies, headers = [], []

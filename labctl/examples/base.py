@@ -63,6 +63,7 @@ class ExampleRun:
     example: str
     cluster: Cluster
     progress: Progress = lambda _: None
+    number: int = 0  # the seed's architecture it runs
     agents: dict[str, Agent] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
 
@@ -169,6 +170,20 @@ class ExampleRun:
 
     def log(self, role: str) -> Path:
         return self.cluster.backend.agent_log_of(self.agents[role].component)
+
+    def check_records(self, name: str, want: list[bytes], got: list[bytes],
+                      once: bool = True, why_duplicates: str = "") -> int:  # fmt: skip
+        """A check that *got* holds every record of *want* and nothing else, each once (with
+        *once*; else duplicates get a check of their own, counted and explained). Returns
+        the duplicates."""
+        missing, dups, odd = tally(want, got)
+        self.report.add(self.number, name, missing == odd == 0 and (dups == 0 or not once),
+                        f"{len(got):,} for {len(want):,}: {missing} missing, {dups} "
+                        f"duplicates, {odd} unexpected")  # fmt: skip
+        if not once:
+            self.report.add(self.number, "duplicates counted and reported", True,
+                            f"{dups} duplicates ({why_duplicates})")  # fmt: skip
+        return dups
 
     # -- Kafka -----------------------------------------------------------------------------
     def topic(self, purpose: str, replicas: list[int] | None = None) -> str:
@@ -307,7 +322,7 @@ class Example(ABC):
                 f"{self.name} needs {self.brokers} brokers; this lab has "
                 f"{cluster.spec.brokers} (labctl up --brokers {self.brokers})"
             )
-        run = ExampleRun(self.name, cluster, progress)
+        run = ExampleRun(self.name, cluster, progress, number=self.number)
         run.fresh(self.roles)
         started = time.monotonic()
         try:

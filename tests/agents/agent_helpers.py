@@ -181,3 +181,20 @@ def config_problems(text: str, file: str = "test.conf", name: str = "a") -> str:
     with contextlib.suppress(ConfigError):
         Agent(plan)
     return "\n".join(str(p) for p in plan.problems)
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of *size* (e.g. ``3m``) mounted at *where*: a disk that really fills up.
+    Skips the test where it cannot be mounted (not root)."""
+    import pytest
+
+    where.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                         capture_output=True, text=True)  # fmt: skip
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}): needs root")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -11,6 +11,7 @@ One Flume agent per compression mode runs two flows:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -88,6 +89,23 @@ def logged_events(log: Path) -> list[tuple[bytes, dict[str, str]]]:
     return out
 
 
+@contextlib.contextmanager
+def flume_agent(conf: Path, name: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Apache Flume running agent *name* of *conf*, logging to *log*; stopped at the end."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(ensure_flume().argv(conf, name, log), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Receiver:
     """The server-side handler: commit each batch to a file channel, then say OK."""
 
@@ -122,18 +140,10 @@ def flume(request, tmp_path: Path) -> Iterator[tuple[str, int, Receiver, AvroRpc
     conf.write_text(FLUME_CONF.format(source_port=source_port, compression=compression,
                                       seq_events=SEQ_EVENTS, server_port=server.port))  # fmt: skip
     log = tmp_path / "logs" / "flume.log"
-    log.parent.mkdir()
-    proc = subprocess.Popen(ensure_flume().argv(conf, "a", log), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        yield compression, source_port, receiver, server, log
+        with flume_agent(conf, "a", log):
+            yield compression, source_port, receiver, server, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         server.stop()
         receiver.store.close()
 
@@ -243,13 +253,10 @@ def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
     conf = tmp_path / "relay.conf"
     conf.write_text(RELAY_CONF.format(relay_port=relay_port, our_port=our_port))
     log = tmp_path / "logs" / "relay.log"
-    log.parent.mkdir()
     with running(sender, state_dir=tmp_path / "a") as a:
         assert wait(lambda: a.sinks["k"].counters.get("ConnectionFailedCount") >= 1)
         assert wait(lambda: a.channels["c"].size() == total)  # Flume is not up: all kept
-        proc = subprocess.Popen(ensure_flume().argv(conf, "f", log), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
+        with flume_agent(conf, "f", log) as proc:
             wait_for("Flume to take every event", lambda: a.channels["c"].size() == 0,
                      proc=proc, log=log)  # fmt: skip
             wait_for("Flume's avro sink to fail on our absent agent",
@@ -257,13 +264,6 @@ def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
             with running(receiver, "b", state_dir=tmp_path / "b") as b:
                 got = take_all(b.channels["c"], total, timeout=90)
                 source = b.sources["r"]
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     assert sorted(int(x) for x in got.bodies) == list(range(total))  # each once
     assert {got.header_of(i, "hop") for i in range(len(got))} == {"ours"}
     assert source.server is not None and source.server.stats.handshakes.get("BOTH", 0) >= 1

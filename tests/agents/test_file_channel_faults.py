@@ -26,7 +26,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from labctl.cluster import Cluster
-from tests.agents.agent_helpers import run_agent_process, stop_process, wait_for
+from tests.agents.agent_helpers import run_agent_process, stop_process, tmpfs, wait_for
 from tests.conftest import free_port_block
 
 
@@ -151,15 +151,21 @@ def tally(want: list[bytes], got: list[bytes]) -> tuple[int, int]:
     return sum(1 for w in want if w not in seen), sum(n - 1 for n in seen.values() if n > 1)
 
 
+def flow(cluster: Cluster, tmp_path: Path, what: str, root: str = "") -> tuple[str, Path, str]:
+    """A new topic, a spool dir, and the config of spooldir -> file (in *root*) -> kafka."""
+    topic = f"fc-{what}-{uuid.uuid4().hex[:6]}"
+    cluster.create_topic(topic, 1, 1)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    return topic, spool, conf(spool, Path(root or tmp_path / "fc"), cluster.bootstrap, topic)
+
+
 def test_sigkill_three_times_during_half_a_million_lines(
     kafka_cluster: Cluster, tmp_path: Path, agent: Callable[[str], AgentProcess]
 ) -> None:
-    topic = f"fc-kill-{uuid.uuid4().hex[:6]}"
-    kafka_cluster.create_topic(topic, 1, 1)
-    spool = tmp_path / "spool"
-    spool.mkdir()
+    topic, spool, text = flow(kafka_cluster, tmp_path, "kill")
     want = lines(0, 500_000)
-    a = agent(conf(spool, tmp_path / "fc", kafka_cluster.bootstrap, topic))
+    a = agent(text)
     for n in range(5):  # five files of 100,000 lines
         spool_file(spool, f"part-{n}.txt", want[n * 100_000 : (n + 1) * 100_000])
     a.start()
@@ -184,12 +190,9 @@ def test_kafka_fully_down_for_a_minute(
     lab_factory: Callable[..., Cluster], tmp_path: Path, agent: Callable[[str], AgentProcess]
 ) -> None:
     cluster = lab_factory(brokers=1)
-    topic = f"fc-down-{uuid.uuid4().hex[:6]}"
-    cluster.create_topic(topic, 1, 1)
-    spool = tmp_path / "spool"
-    spool.mkdir()
+    topic, spool, text = flow(cluster, tmp_path, "down")
     want = lines(0, 200_000)
-    a = agent(conf(spool, tmp_path / "fc", cluster.bootstrap, topic))
+    a = agent(text)
     a.start()
     spool_file(spool, "before.txt", want[:50_000])
     assert wait_for(lambda: end_offset(cluster, topic) >= 50_000, timeout=60)
@@ -213,14 +216,8 @@ def test_kafka_fully_down_for_a_minute(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)],
-                         capture_output=True, text=True)  # fmt: skip
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}): needs root")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "disk", "24m") as mnt:
+        yield mnt
 
 
 def test_a_nearly_full_disk_refuses_puts_then_recovers(
@@ -228,12 +225,9 @@ def test_a_nearly_full_disk_refuses_puts_then_recovers(
     agent: Callable[[str], AgentProcess],
 ) -> None:  # fmt: skip
     cluster = lab_factory(brokers=1)
-    topic = f"fc-disk-{uuid.uuid4().hex[:6]}"
-    cluster.create_topic(topic, 1, 1)
-    spool = tmp_path / "spool"
-    spool.mkdir()
+    topic, spool, text = flow(cluster, tmp_path, "disk", str(small_disk))
     want = lines(0, 600_000)  # ~32 MB: more than the disk holds
-    text = conf(spool, small_disk, cluster.bootstrap, topic).replace(
+    text = text.replace(
         "minimumRequiredSpace = 1m", "minimumRequiredSpace = 6m\na.channels.c.maxFileSize = 1m"
     )
     a = agent(text)
