@@ -84,6 +84,8 @@ class Agent:
             broken = _has_errors(cp) or any(_has_errors(i) for i in cp.interceptors)
             channels = [self.channels[c] for c in cp.channels if c in self.channels]
             if broken or len(channels) != len(cp.channels):
+                if cp.selector is not None:  # still report its misspelt keys (--check)
+                    cp.selector.context.resolve(cp.selector.cls.PROPERTIES)
                 del plan.sources[name]
                 continue
             selector = self._selector(cp, channels)
