@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 from agents.channels.base import Channel
 from agents.channels.selectors import ChannelSelector
@@ -117,7 +118,9 @@ class Agent:
         """The source's selector, configured against its channels; None if it has errors."""
         if cp.selector is None:
             return ChannelProcessor(channels, []).selector
-        selector: ChannelSelector = cp.selector.cls(channels)
+        # the plan keeps a selector's class like a component's; it is a ChannelSelector
+        selector_cls = cast("type[ChannelSelector]", cp.selector.cls)
+        selector = selector_cls(channels)
         selector.configure(cp.selector.context)
         return None if _has_errors(cp.selector) else selector
 
