@@ -24,7 +24,7 @@ from pathlib import Path
 
 from agents.config.properties import load_properties
 from agents.config.topology import build_plan
-from agents.errors import ConfigError, Problem
+from agents.errors import AgentError, ConfigError, Problem
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -142,7 +142,13 @@ def run(args: argparse.Namespace) -> int:
         monitor = MonitoringServer(agent, args.monitoring_port, args.monitoring_host)
         monitor.start()
         log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
-    agent.start()
+    try:
+        agent.start()
+    except AgentError as exc:
+        log.error("agent %s: %s; stopping", args.name, exc)
+        if monitor is not None:
+            monitor.stop()
+        return 1
     log.info("agent %s started from %s", args.name, args.conf_file)
     stop.wait()
     agent.stop(args.drain_timeout)

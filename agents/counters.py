@@ -47,6 +47,9 @@ KINDS = {"SOURCE": SOURCE_COUNTERS, "CHANNEL": CHANNEL_COUNTERS, "SINK": SINK_CO
 # Ours, beside Flume's (added by the components that count them).
 OWN = {
     "EventForwardedCount": "events a source put into its channels, after its interceptors",
+    "EventUnroutedCount": "events a multiplexing selector sent to no channel (no mapping, no "
+    "default)",
+    "OptionalChannelWriteFail": "events an optional channel refused (not retried, as in Flume)",
     "LineSplitCount": "lines longer than maxLineLength, each split into several events",
     "RestartCount": "times the runner restarted the component after a failure",
     "RollbackCount": "batches rolled back (Flume counts it for its Kafka sink only)",

@@ -82,6 +82,10 @@ class Watchdog:
     def check_other(self, comp: Component) -> str:
         return self._set(comp, comp.health())
 
+    def say(self, comp: Component, state: str) -> str:
+        """A state known from elsewhere (a sink group's standby or failed-over sink)."""
+        return self._set(comp, state)
+
     def _set(self, comp: Component, state: str) -> str:
         before = self.states.get(comp.name, "starting")
         self.states[comp.name] = state

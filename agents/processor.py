@@ -1,32 +1,28 @@
 """The way into the channels: interceptors, a selector that routes, and a put per channel.
 
-``prepare`` runs the interceptors once and asks the selector which channel takes which events;
-``put`` puts into every channel that has not taken its share yet, and raises
-``ChannelFullError`` when one of them is full (or stopping). The ``Delivery`` keeps what each
-channel still has to take, so calling ``put`` again adds no duplicates to the channels that
-already took theirs. Nothing here waits or retries: the caller (a source's outbox, run by a
-``SourceRunner``) backs off and calls again. It knows nothing of sources.
+``prepare`` runs the interceptors once and asks the selector (``agents.channels.selectors``)
+which channel takes which events; ``put`` puts into every required channel that has not taken
+its share yet, and raises ``ChannelFullError`` when one of them is full (or stopping). The
+``Delivery`` keeps what each channel still has to take, so calling ``put`` again adds no
+duplicates to the channels that already took theirs. Once every required channel has its
+events, the optional ones are tried once each: a refusal is logged and counted, never retried
+(Flume's rule). Nothing here waits or retries: the caller (a source's outbox, run by a source
+runner) backs off and calls again. It knows nothing of sources.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from agents.acks import Ack
 from agents.channels.base import Channel
+from agents.channels.selectors import ChannelSelector, ReplicatingSelector
 from agents.errors import ChannelClosedError, ChannelFullError
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
 
-
-class ReplicatingSelector:
-    """Flume's default selector: every channel takes every event."""
-
-    def __init__(self, channels: list[Channel]) -> None:
-        self.channels = channels
-
-    def route(self, batch: EventBatch) -> dict[Channel, EventBatch]:
-        return dict.fromkeys(self.channels, batch)
+log = logging.getLogger("agents.processor")
 
 
 @dataclass
@@ -36,6 +32,9 @@ class Delivery:
     events: int  # after the interceptors
     pending: dict[Channel, EventBatch] = field(default_factory=dict)  # what each still takes
     ack: Ack | None = None
+    optional: dict[Channel, EventBatch] = field(default_factory=dict)  # tried once, after
+    unrouted: int = 0  # events the selector sent nowhere
+    optional_failed: int = 0  # events an optional channel refused
 
     @property
     def done(self) -> bool:
@@ -47,7 +46,7 @@ class ChannelProcessor:
         self,
         channels: list[Channel],
         interceptors: list[Interceptor],
-        selector: ReplicatingSelector | None = None,
+        selector: ChannelSelector | None = None,
     ) -> None:
         self.channels = channels
         self.interceptors = interceptors
@@ -64,10 +63,13 @@ class ChannelProcessor:
         batch = self.intercept(batch)
         if not batch:
             return Delivery(0, {}, ack)
-        return Delivery(len(batch), self.selector.route(batch), ack)
+        route = self.selector.route(batch)
+        return Delivery(len(batch), route.required, ack, route.optional, route.unrouted)
 
     def put(self, delivery: Delivery) -> None:
-        """Put what each channel still has to take; raises ChannelFullError if one refused."""
+        """Put what each channel still has to take; raises ChannelFullError if a required one
+        refused. The optional channels are tried once, after every required one took its part.
+        """
         refused: list[str] = []
         for channel, rest in list(delivery.pending.items()):
             try:
@@ -82,6 +84,16 @@ class ChannelProcessor:
             del delivery.pending[channel]
         if refused:
             raise ChannelFullError("; ".join(refused))
+        for channel, batch in delivery.optional.items():
+            try:
+                _put(channel, batch, None)  # its sink's progress never holds the source back
+            except (ChannelFullError, ChannelClosedError) as exc:
+                left = exc.remaining if isinstance(exc, _Partial) else batch
+                delivery.optional_failed += len(left)
+                log.error("optional channel %s refused %d events; they are not put there "
+                          "(Flume's rule for optional channels): %s", channel.name, len(left),
+                          exc.__cause__ or exc)  # fmt: skip
+        delivery.optional.clear()
 
 
 def _put(channel: Channel, batch: EventBatch, ack: Ack | None) -> None:

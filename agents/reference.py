@@ -25,8 +25,9 @@ Values follow `java.util.Properties` rules (`\\\\d` in the file is `\\d` in the 
 `${VAR}` is replaced from the environment.
 
 A config with an error (a key no component declares, a bad value or regex, an unknown type, a
-source or sink without its channel, an unsupported selector or sink group) is refused, in run
-mode as by `--check`: every problem is printed with file, line and key, and the agent exits 1.
+source or sink without its channel, a selector naming a channel its source does not have, a
+sink group naming an unknown sink) is refused, in run mode as by `--check`: every problem is
+printed with file, line and key, and the agent exits 1.
 `--lenient` runs what is valid and drops the rest, as Flume does. `--check` has no side
 effects: it creates no directory, connects to no broker and looks up no host name; it does
 import the Python modules that custom `type`s name (that is how they are found).
@@ -43,8 +44,11 @@ MONITORING = """
   `ChannelSize`, `ChannelFillPercentage`, `EventDrainSuccessCount`, `ChannelReadFail`, the Kafka
   sink's `KafkaEventSendTimer` and `RollbackCount`, ...) as strings, plus `Health`.
   Counters of our own: `EventForwardedCount` (a source's events after its interceptors),
-  `LineSplitCount` (over-long lines split), `RestartCount` (restarts after a failure),
-  `RollbackCount` on every sink, `DeadLetterCount` (records set aside).
+  `EventUnroutedCount` (events a multiplexing selector sent nowhere), `OptionalChannelWriteFail`
+  (events an optional channel refused), `LineSplitCount` (over-long lines split),
+  `RestartCount` (restarts after a failure), `RollbackCount` on every sink, `DeadLetterCount`
+  (records set aside); the file channel's `CheckpointCount`, `Fsyncs`, `Segments`,
+  `SegmentBytes`, `SegmentsDeleted`, `DiskSpaceRefusals`, `EventsLostToCorruption`.
 - `/metrics/prometheus`: the same counters in the Prometheus text format, by `prometheus_client`:
   `flume_<kind>_<counter>_total{agent,component}` (e.g. `flume_sink_event_drain_success_total`),
   gauges (`flume_channel_size`, ...), `flume_component_up` and `flume_component_health{state}`.
@@ -53,14 +57,21 @@ MONITORING = """
 change, `--stall-after` seconds, default 10): `retrying: <why>` (cannot start, or restarted
 after a failure), `blocked: <why>` (a source waiting that long for room in a full channel),
 `stalled: ...` (a sink that delivered nothing that long while its channel holds events),
-`rolling back: ...` (5 or more rollbacks in that time).
+`rolling back: ...` (5 or more rollbacks in that time). A sink of a failover group that is
+not the active one is `running: standby (priority N)`; one set aside after a failure,
+`retrying: failed over (...)`; a load_balance sink left out, `retrying: backed off (...)`.
+A file channel refusing puts for disk space is `blocked: ...` and says how much is free.
 
 ## Delivery
 
 Sinks commit a channel transaction only after delivery (Kafka: every record of the batch
-acknowledged). spooldir and TAILDIR record read positions only for lines sinks committed, and
-only at line boundaries, so a killed agent re-reads, never loses, never emits a fragment
-(duplicates possible). exec cannot replay its command's output: at most once across a crash.
+acknowledged; avro: the next agent answered OK, i.e. its channels committed). spooldir and
+TAILDIR record read positions only for lines that are safe, and only at line boundaries, so a
+killed agent re-reads, never loses, never emits a fragment (duplicates possible). Safe means:
+committed by a sink, for a memory channel; committed to disk, for a file channel (a file
+channel replays at the next start). A failed delivery makes a sink group fail over (or try
+the next sink); the batch was rolled back, so the next sink delivers it again.
+exec cannot replay its command's output: at most once across a crash.
 A record Kafka refuses for good (too large, an invalid topic, not authorised) goes to
 `<state dir>/dead-letter/<sink>.jsonl` (`--state-dir`, default `~/.flume/agents/<agent>`;
 `labctl` uses `<lab>/agents/<agent>`) with one log line, and the flow goes on; other errors
@@ -79,10 +90,34 @@ their channels; a channel with no running sink is not waited for.
 - logger: `maxBytesToLog` is honoured (Flume 1.11's logger sink prints 16 bytes whatever it is
   set to); with the default the lines are Flume's, byte for byte.
 - spooldir and TAILDIR do not follow symbolic links unless `followLinks = true`.
+- Listening sources (avro, netcat, netcatudp, http, syslog*) bind 127.0.0.1 unless `bind`
+  (syslog: `host`) says otherwise; Flume listens on every address.
+- syslogtcp, multiport_syslogtcp and syslogudp do not drop messages when a channel is full:
+  the connection is read no further until the channel takes them (UDP: what the socket buffer
+  holds). A last TCP message without a newline is delivered when the sender closes. RFC 5424
+  timestamps with fractional seconds keep their offset (Flume 1.11's syslogtcp reads them in
+  the agent's zone). syslogudp does not print every datagram to stdout.
+- netcat replaces bytes invalid in `encoding` with U+FFFD (Flume closes the connection).
+- regex_extractor: a value the millis serializer cannot read leaves that header unset, with a
+  warning (Flume fails the whole batch).
+- http: requests over 64 MiB are refused (413).
+- file channel: directories default to `<state dir>/file-channel/<channel>/` (Flume's
+  `~/.flume/file-channel/` would be shared by every channel on the machine); the on-disk format
+  is our own (docs/file-channel.md), so a directory of Apache Flume's is refused, not read.
+- sink groups: two failover sinks with the same priority, and a group naming a sink that is
+  not defined, are errors (Flume drops the sink, or the group, with a warning).
 """
 
 TITLES = {"source": "Sources", "channel": "Channels", "interceptor": "Interceptors",
-          "sink": "Sinks"}  # fmt: skip
+          "sink": "Sinks", "selector": "Channel selectors (`<source>.selector.*`)",
+          "processor": "Sink processors (`<agent>.sinkgroups.<group>.processor.*`)"}  # fmt: skip
+KIND_INTRO = {
+    "selector": "\nA source's `selector.type` (default `replicating`) and its settings, keyed "
+    "`<source>.selector.<property>`.\n",
+    "processor": "\nSink groups: `<agent>.sinkgroups = g1`, `<agent>.sinkgroups.g1.sinks = k1 k2`,"
+    " `<agent>.sinkgroups.g1.processor.type = failover` and the processor's settings, keyed "
+    "`<agent>.sinkgroups.<group>.processor.<property>`. A sink in no group runs on its own.\n",
+}
 
 
 def _default(prop: Prop) -> str:
@@ -111,12 +146,13 @@ def _doc(cls: type) -> str:
 
 def render() -> str:
     out = [INTRO]
-    classes = {alias: name for name, alias in FLUME_CLASSES.items()}
-    for kind in ("source", "channel", "interceptor", "sink"):
+    classes = {kind_alias: name for name, kind_alias in FLUME_CLASSES.items()}
+    for kind in ("source", "channel", "interceptor", "sink", "selector", "processor"):
         out.append(f"\n## {TITLES[kind]}\n")
+        out.append(KIND_INTRO.get(kind, ""))
         for alias, target in BUILTIN[kind].items():
             cls = _load(target)
-            flume = f" (Flume class `{classes[alias]}`)" if alias in classes else ""
+            flume = f" (Flume class `{classes[kind, alias]}`)" if (kind, alias) in classes else ""
             shown = "TAILDIR" if alias == "taildir" else alias
             out.append(f"\n### `{shown}`{flume}\n\n{_doc(cls)}\n")
             out.append(_table(cls.PROPERTIES))

@@ -23,37 +23,91 @@ BUILTIN: dict[str, dict[str, str]] = {
         "spooldir": "agents.sources.spooldir:SpoolDirSource",
         "exec": "agents.sources.exec:ExecSource",
         "taildir": "agents.sources.taildir:TaildirSource",
+        "avro": "agents.sources.avro:AvroSource",
+        "netcat": "agents.sources.netcat:NetcatSource",
+        "netcatudp": "agents.sources.netcatudp:NetcatUdpSource",
+        "seq": "agents.sources.seq:SequenceSource",
+        "http": "agents.sources.http:HttpSource",
+        "syslogtcp": "agents.sources.syslogtcp:SyslogTcpSource",
+        "syslogudp": "agents.sources.syslogudp:SyslogUdpSource",
+        "multiport_syslogtcp": "agents.sources.multiport_syslogtcp:MultiportSyslogTcpSource",
     },
     "channel": {
         "memory": "agents.channels.memory:MemoryChannel",
+        "file": "agents.channels.file:FileChannel",
     },
     "sink": {
         "logger": "agents.sinks.simple:LoggerSink",
         "file_roll": "agents.sinks.simple:RollingFileSink",
         "null": "agents.sinks.simple:NullSink",
         "kafka": "agents.sinks.kafka:KafkaSink",
+        "avro": "agents.sinks.avro:AvroSink",
     },
     "interceptor": {
         "timestamp": "agents.interceptors.builtin:TimestampInterceptor",
         "host": "agents.interceptors.builtin:HostInterceptor",
         "static": "agents.interceptors.builtin:StaticInterceptor",
         "regex_filter": "agents.interceptors.builtin:RegexFilterInterceptor",
+        "remove_header": "agents.interceptors.remove_header:RemoveHeaderInterceptor",
+        "uuid": "agents.interceptors.uuid:UuidInterceptor",
+        "search_replace": "agents.interceptors.search_replace:SearchReplaceInterceptor",
+        "regex_extractor": "agents.interceptors.regex_extractor:RegexExtractorInterceptor",
+    },
+    "selector": {
+        "replicating": "agents.channels.selectors:ReplicatingSelector",
+        "multiplexing": "agents.channels.selectors:MultiplexingSelector",
+    },
+    "processor": {
+        "default": "agents.sinks.processors:DefaultSinkProcessor",
+        "failover": "agents.sinks.processors:FailoverSinkProcessor",
+        "load_balance": "agents.sinks.processors:LoadBalancingSinkProcessor",
     },
 }
 
-FLUME_CLASSES: dict[str, str] = {
-    "org.apache.flume.source.SpoolDirectorySource": "spooldir",
-    "org.apache.flume.source.ExecSource": "exec",
-    "org.apache.flume.source.taildir.TaildirSource": "taildir",
-    "org.apache.flume.channel.MemoryChannel": "memory",
-    "org.apache.flume.sink.LoggerSink": "logger",
-    "org.apache.flume.sink.RollingFileSink": "file_roll",
-    "org.apache.flume.sink.NullSink": "null",
-    "org.apache.flume.sink.kafka.KafkaSink": "kafka",
-    "org.apache.flume.interceptor.TimestampInterceptor$Builder": "timestamp",
-    "org.apache.flume.interceptor.HostInterceptor$Builder": "host",
-    "org.apache.flume.interceptor.StaticInterceptor$Builder": "static",
-    "org.apache.flume.interceptor.RegexFilteringInterceptor$Builder": "regex_filter",
+FLUME_CLASSES: dict[str, tuple[str, str]] = {  # Flume class name -> (kind, alias)
+    "org.apache.flume.source.SpoolDirectorySource": ("source", "spooldir"),
+    "org.apache.flume.source.ExecSource": ("source", "exec"),
+    "org.apache.flume.source.taildir.TaildirSource": ("source", "taildir"),
+    "org.apache.flume.source.AvroSource": ("source", "avro"),
+    "org.apache.flume.source.NetcatSource": ("source", "netcat"),
+    "org.apache.flume.source.NetcatUdpSource": ("source", "netcatudp"),
+    "org.apache.flume.source.SequenceGeneratorSource": ("source", "seq"),
+    "org.apache.flume.source.http.HTTPSource": ("source", "http"),
+    "org.apache.flume.source.SyslogTcpSource": ("source", "syslogtcp"),
+    "org.apache.flume.source.SyslogUDPSource": ("source", "syslogudp"),
+    "org.apache.flume.source.MultiportSyslogTCPSource": ("source", "multiport_syslogtcp"),
+    "org.apache.flume.channel.MemoryChannel": ("channel", "memory"),
+    "org.apache.flume.channel.file.FileChannel": ("channel", "file"),
+    "org.apache.flume.sink.LoggerSink": ("sink", "logger"),
+    "org.apache.flume.sink.RollingFileSink": ("sink", "file_roll"),
+    "org.apache.flume.sink.NullSink": ("sink", "null"),
+    "org.apache.flume.sink.kafka.KafkaSink": ("sink", "kafka"),
+    "org.apache.flume.sink.AvroSink": ("sink", "avro"),
+    "org.apache.flume.interceptor.TimestampInterceptor$Builder": ("interceptor", "timestamp"),
+    "org.apache.flume.interceptor.HostInterceptor$Builder": ("interceptor", "host"),
+    "org.apache.flume.interceptor.StaticInterceptor$Builder": ("interceptor", "static"),
+    "org.apache.flume.interceptor.RegexFilteringInterceptor$Builder": (
+        "interceptor",
+        "regex_filter",
+    ),
+    "org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder": (
+        "interceptor",
+        "remove_header",
+    ),
+    "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder": ("interceptor", "uuid"),
+    "org.apache.flume.interceptor.SearchAndReplaceInterceptor$Builder": (
+        "interceptor",
+        "search_replace",
+    ),
+    "org.apache.flume.interceptor.RegexExtractorInterceptor$Builder": (
+        "interceptor",
+        "regex_extractor",
+    ),
+    "org.apache.flume.channel.ReplicatingChannelSelector": ("selector", "replicating"),
+    "org.apache.flume.channel.MultiplexingChannelSelector": ("selector", "multiplexing"),
+    "org.apache.flume.sink.DefaultSinkProcessor": ("processor", "default"),
+    "org.apache.flume.sink.FailoverSinkProcessor": ("processor", "failover"),
+    "org.apache.flume.sink.LoadBalancingSinkProcessor": ("processor", "load_balance"),
 }
 
 # The book's custom Java interceptor, provided here as a Python example with the same output.
@@ -66,19 +120,14 @@ KNOWN_CUSTOM: dict[str, str] = {
 # Flume types this agent does not provide, with what to use instead.
 NOT_PROVIDED: dict[str, str] = {
     "hdfs": "this lab has no HDFS; use file_roll (the pilot's ex4.2 config does)",
-    "avro": "not provided yet",
-    "thrift": "not provided yet",
-    "file": "the durable file channel is not provided yet; use memory",
-    "jdbc": "not provided yet",
+    "thrift": "not provided; agents talk Flume's Avro RPC (avro source and sink)",
+    "jdbc": "not provided; use the durable file channel",
     "hbase": "not provided yet",
-    "netcat": "not provided yet",
-    "seq": "not provided yet",
-    "http": "not provided yet",
-    "syslogtcp": "not provided yet",
-    "multiport_syslogtcp": "not provided yet",
-    "syslogudp": "not provided yet",
     "jms": "not provided yet",
-    "kafka_channel": "not provided yet",
+    "kafka_channel": "not provided yet; use the file channel in front of a kafka sink",
+    "spillablememory": "not provided; use the file channel",
+    "load_balancing": "the load_balancing channel selector is not provided; use replicating or "
+    "multiplexing, or a load_balance sink group",
 }
 
 
@@ -94,7 +143,9 @@ def resolve(kind: str, type_name: str) -> Resolved:
     """The class for a ``type`` value of a component of *kind*, or why there is none."""
     name = type_name.strip()
     table = BUILTIN[kind]
-    alias = FLUME_CLASSES.get(name, name.lower())
+    flume_kind, alias = FLUME_CLASSES.get(name, (kind, name.lower()))
+    if flume_kind != kind:
+        return Resolved(None, None, f"{name!r} is a Flume {flume_kind}, not a {kind}")
     if alias in table:
         return Resolved(_load(table[alias]), alias)
     if name in KNOWN_CUSTOM:

@@ -1,6 +1,8 @@
 """An agent at run time: components built from a plan, run by runners, watched, drained.
 
 Start order is channels, sink runners, source runners (nothing is put before someone can take).
+A sink runs on its own runner (``DefaultSinkProcessor``) unless a sink group puts it behind a
+group processor (failover, load_balance) that one runner drives.
 Stop is the reverse: source runners stop (what a source had not handed over is read again
 next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
 running sink is not waited for), then sinks stop, sources record their committed positions,
@@ -13,17 +15,19 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 from agents.channels.base import Channel
+from agents.channels.selectors import ChannelSelector
 from agents.component import Component
 from agents.config.topology import AgentPlan, ComponentPlan
-from agents.errors import ConfigError, Problem
+from agents.errors import AgentError, ConfigError, Problem
 from agents.health import Watchdog
 from agents.interceptors.base import Interceptor
 from agents.processor import ChannelProcessor
 from agents.runners import Runner
 from agents.sinks.base import Sink
-from agents.sinks.processors import DefaultSinkProcessor
+from agents.sinks.processors import DefaultSinkProcessor, SinkGroupProcessor
 from agents.sources.base import Source
 
 log = logging.getLogger("agents.runtime")
@@ -41,7 +45,10 @@ class Agent:
         self.sources: dict[str, Source] = {}
         self.sinks: dict[str, Sink] = {}
         self.interceptors: dict[str, list[Interceptor]] = {}
-        self.runners: dict[str, Runner] = {}  # by source or sink name
+        self.groups: dict[str, SinkGroupProcessor] = {}
+        self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
+        self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
+        self._sink_processors: dict[str, DefaultSinkProcessor | SinkGroupProcessor] = {}
         self.watchdog = Watchdog(stall_after)
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
@@ -78,18 +85,27 @@ class Agent:
             broken = _has_errors(cp) or any(_has_errors(i) for i in cp.interceptors)
             channels = [self.channels[c] for c in cp.channels if c in self.channels]
             if broken or len(channels) != len(cp.channels):
+                if cp.selector is not None:  # still report its misspelt keys (--check)
+                    cp.selector.context.resolve(cp.selector.cls.PROPERTIES)
+                del plan.sources[name]
+                continue
+            selector = self._selector(cp, channels)
+            if selector is None:
                 del plan.sources[name]
                 continue
             assert isinstance(source, Source), f"{cp.cls} is not a source"
             chain = [i for i in interceptors if isinstance(i, Interceptor)]
-            source.connect(ChannelProcessor(channels, chain))
+            source.connect(ChannelProcessor(channels, chain, selector))
             self.sources[name] = source
             self.interceptors[name] = chain
+        self._build_groups()
         self._check_event_sizes()
         for cp in built:
             plan.problems.extend(cp.context.problems)
             for i in cp.interceptors:
                 plan.problems.extend(i.context.problems)
+            if cp.selector is not None:
+                plan.problems.extend(cp.selector.context.problems)
         if not self.sources and not self.sinks:
             raise ConfigError(
                 [
@@ -97,6 +113,33 @@ class Agent:
                     Problem(plan.file, None, plan.agent, "has no component that can run"),
                 ]
             )
+
+    def _selector(self, cp: ComponentPlan, channels: list[Channel]) -> ChannelSelector | None:
+        """The source's selector, configured against its channels; None if it has errors."""
+        if cp.selector is None:
+            return ChannelProcessor(channels, []).selector
+        # the plan keeps a selector's class like a component's; it is a ChannelSelector
+        selector_cls = cast("type[ChannelSelector]", cp.selector.cls)
+        selector = selector_cls(channels)
+        selector.configure(cp.selector.context)
+        return None if _has_errors(cp.selector) else selector
+
+    def _build_groups(self) -> None:
+        """Sink groups over the sinks that were built; a broken group's sinks run alone."""
+        plan = self.plan
+        for name, group in list(plan.groups.items()):
+            missing = [s for s in group.sinks if s not in self.sinks]
+            if missing:
+                group.context.problem(None, f"its sink(s) {', '.join(missing)} cannot run; the "
+                                      "group is left out")  # fmt: skip
+            proc: SinkGroupProcessor = group.cls(name)
+            proc.sinks = [self.sinks[s] for s in group.sinks if s in self.sinks]
+            proc.configure(group.context)
+            plan.problems.extend(group.context.problems)
+            if missing or any(p.severity == "error" for p in group.context.problems):
+                del plan.groups[name]
+                continue
+            self.groups[name] = proc
 
     def _check_event_sizes(self) -> None:
         """Warn where a source's line cap lets an event exceed what a sink of its channel takes
@@ -128,10 +171,30 @@ class Agent:
 
     # lifecycle
     def start(self) -> None:
+        """Start channels (a channel that cannot open, e.g. a locked or unreadable file
+        channel, stops the agent with AgentError), then the sink and source runners."""
+        started: list[Channel] = []
         for ch in self.channels.values():
-            ch.start()
+            try:
+                ch.start()
+            except Exception as exc:
+                for done in started:
+                    done.stop()
+                raise AgentError(f"channel {ch.name} cannot start: {exc}") from exc
+            started.append(ch)
+        grouped = {s.name: g for g in self.groups.values() for s in g.sinks}
+        for name, group in self.groups.items():
+            runner = Runner(group)
+            self._run(name, runner)
+            for sink in group.sinks:
+                self.sink_runners[sink.name] = runner
+                self._sink_processors[sink.name] = group
         for name, sink in self.sinks.items():
-            self._run(name, Runner(DefaultSinkProcessor(sink)))
+            if name not in grouped:
+                single = DefaultSinkProcessor(sink)
+                self._run(name, Runner(single))
+                self.sink_runners[name] = self.runners[name]
+                self._sink_processors[name] = single
         for name, source in self.sources.items():
             for interceptor in self.interceptors[name]:
                 interceptor.start()
@@ -162,7 +225,12 @@ class Agent:
                 return w.check_source(comp, self.runners.get(comp.name), now)
             if isinstance(comp, Sink):
                 size = comp.channel.size() if comp.channel is not None else 0
-                return w.check_sink(comp, self.runners.get(comp.name), size, now)
+                runner = self.sink_runners.get(comp.name)
+                proc = self._sink_processors.get(comp.name)
+                said = proc.describe(comp) if proc is not None else None
+                if said is not None and runner is not None and runner.running:
+                    return w.say(comp, said)  # a group's standby or failed-over sink
+                return w.check_sink(comp, runner, size, now)
             return w.check_other(comp)
 
     def stop(self, drain_timeout: float = 30.0) -> None:
@@ -173,10 +241,10 @@ class Agent:
             if runner is not None:
                 runner.stop()
         self._drain(drain_timeout)
-        for name in self.sinks:
-            runner = self.runners.pop(name, None)
-            if runner is not None:
-                runner.stop()
+        for runner in dict.fromkeys(self.sink_runners.values()):
+            runner.stop()
+        self.sink_runners.clear()
+        self.runners.clear()
         for source in self.sources.values():
             source.checkpoint()
         for ch in self.channels.values():
@@ -186,7 +254,7 @@ class Agent:
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         drained_by = {s.channel.name for n, s in self.sinks.items()
-                      if s.channel is not None and self.runners[n].running}  # fmt: skip
+                      if s.channel is not None and self.sink_runners[n].running}  # fmt: skip
         for ch in self.channels.values():
             if ch.name not in drained_by:
                 if ch.size():

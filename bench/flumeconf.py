@@ -1,9 +1,10 @@
 """The bench's agent config, in Flume's properties format: one text for our agent and Flume.
 
-Each flow is ``spooldir -> regex_filter (^\\d{14}) -> memory -> kafka`` with the book's batch
-sizes and acks=1, written with the property names both implementations know (no aliases),
-so Apache Flume 1.11 and ``python -m agents`` run the very same file. ``readyAfter`` is ours
-(Flume has no such key and ignores it): 0, because the bench hands files over whole.
+Each flow is ``spooldir -> regex_filter (^\\d{14}) -> memory -> kafka`` (or a durable
+``file`` channel in the flow's ``channel_dir``) with the book's batch sizes and acks=1,
+written with the property names both implementations know (no aliases), so Apache Flume 1.11
+and ``python -m agents`` run the very same file. ``readyAfter`` is ours (Flume has no such
+key and ignores it): 0, because the bench hands files over whole.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ AGENT = "a"
 class Flow:
     spool: Path
     topic: str
+    channel_dir: Path | None = None  # a file channel's checkpoint and data there; else memory
 
 
 def spool_to_kafka(flows: list[Flow], bootstrap: str) -> str:
@@ -41,9 +43,7 @@ def spool_to_kafka(flows: list[Flow], bootstrap: str) -> str:
             f"{s}.interceptors.f.type = regex_filter",
             f"{s}.interceptors.f.regex = ^\\\\d{{14}}",
             f"{s}.channels = c{i}",
-            f"{c}.type = memory",
-            f"{c}.capacity = 100000",
-            f"{c}.transactionCapacity = 10000",
+            *_channel(c, flow.channel_dir),
             f"{k}.type = org.apache.flume.sink.kafka.KafkaSink",
             f"{k}.kafka.bootstrap.servers = {bootstrap}",
             f"{k}.kafka.topic = {flow.topic}",
@@ -52,6 +52,19 @@ def spool_to_kafka(flows: list[Flow], bootstrap: str) -> str:
             f"{k}.channel = c{i}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _channel(c: str, channel_dir: Path | None) -> list[str]:
+    if channel_dir is None:
+        return [f"{c}.type = memory", f"{c}.capacity = 100000", f"{c}.transactionCapacity = 10000"]
+    return [  # Flume's defaults but the directories; every commit fsynced (its default)
+        f"{c}.type = file",
+        f"{c}.checkpointDir = {channel_dir}/checkpoint",
+        f"{c}.dataDirs = {channel_dir}/data",
+        f"{c}.capacity = 1000000",
+        f"{c}.transactionCapacity = 10000",
+        f"{c}.minimumRequiredSpace = 67108864",  # in bytes: Flume reads no units here
+    ]
 
 
 def follow_to_kafka(kind: str, log: Path, state: Path, topic: str, bootstrap: str) -> str:

@@ -74,8 +74,11 @@ def _measurement(result: dict[str, Any]) -> Measurement | None:
     )
 
 
-def summarise(rounds: list[dict[str, dict[str, Any]]], keys: list[str]) -> dict[str, Any]:
-    """Medians over the rounds a system completed, and the agent's ratios per round."""
+def summarise(
+    rounds: list[dict[str, dict[str, Any]]], keys: list[str], reference: str = "agent"
+) -> dict[str, Any]:
+    """Medians over the rounds a system completed, and the *reference*'s (our agent's) ratios
+    to each other system per round."""
     out: dict[str, Any] = {}
     for key in keys:
         done = [m for r in rounds if key in r and (m := _measurement(r[key])) is not None]
@@ -90,10 +93,10 @@ def summarise(rounds: list[dict[str, dict[str, Any]]], keys: list[str]) -> dict[
         pairs = [
             (a, p)
             for r in rounds
-            if (a := _measurement(r.get("agent", {"failed": ""}))) is not None
+            if (a := _measurement(r.get(reference, {"failed": ""}))) is not None
             and (p := _measurement(r.get(key, {"failed": ""}))) is not None
         ]
-        if key != "agent" and pairs:
+        if key != reference and pairs:
             out[key]["agent_speed_ratio"] = _median([a.eps / p.eps for a, p in pairs])
             out[key]["agent_cpu_ratio"] = _median(
                 [a.cpu_us_per_event / p.cpu_us_per_event for a, p in pairs]
@@ -164,45 +167,7 @@ def run(options: Options) -> dict[str, Any]:
     systems = [
         s for s in all_systems() if s.key == "agent" or not options.only or s.key in options.only
     ]
-    runnable, skipped = [], {}
-    for system in systems:
-        reason = system.problem()
-        if reason is None:
-            runnable.append(system)
-        else:
-            skipped[system.key] = reason
-            print(f"peers: skipping {system.label}: {reason}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
-        work = Path(tmp)
-        print("peers: starting a 1-broker lab on free ports ...", flush=True)
-        with bench_lab(work, brokers=1) as cluster:
-            day = make_day_file(work, options.cars)
-            print(
-                f"peers: {day.cars}-car day: {day.lines:,} lines, {day.records:,} records, "
-                f"{day.size / 1e6:.0f} MB; {options.rounds} round(s) of "
-                f"{', '.join(s.key for s in runnable)}",
-                flush=True,
-            )
-            topics = Topics(cluster)
-            rounds: list[dict[str, dict[str, Any]]] = []
-            try:
-                warm_up(topics, day, work)
-                for n in range(options.rounds):
-                    shift = n % len(runnable)
-                    order = runnable[shift:] + runnable[:shift]
-                    results: dict[str, dict[str, Any]] = {}
-                    round_dir = work / f"round-{n + 1}"
-                    round_dir.mkdir()
-                    for system in order:
-                        results[system.key] = r = _run_one(system, topics, day, round_dir)
-                        print(
-                            f"  round {n + 1}/{options.rounds}  {system.key:<8} " + _progress(r),
-                            flush=True,
-                        )
-                    rounds.append(results)
-            finally:
-                topics.close()
-    keys = [s.key for s in runnable]
+    rounds, day, skipped, keys = measure_rounds("peers", systems, options)
     summary = summarise(rounds, keys)
     labels = {s.key: s.label for s in systems}
     print(
@@ -220,6 +185,52 @@ def run(options: Options) -> dict[str, Any]:
         "skipped": skipped,
         "labels": labels,
     }
+
+
+def measure_rounds(
+    name: str, systems: list[System], options: Options
+) -> tuple[list[dict[str, dict[str, Any]]], DayFile, dict[str, str], list[str]]:
+    """Every system that can run here moves the day file once per round, in a 1-broker lab,
+    rounds interleaving the order: (rounds, the day, skipped systems with why, keys run)."""
+    runnable, skipped = [], {}
+    for system in systems:
+        reason = system.problem()
+        if reason is None:
+            runnable.append(system)
+        else:
+            skipped[system.key] = reason
+            print(f"{name}: skipping {system.label}: {reason}", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        work = Path(tmp)
+        print(f"{name}: starting a 1-broker lab on free ports ...", flush=True)
+        with bench_lab(work, brokers=1) as cluster:
+            day = make_day_file(work, options.cars)
+            print(
+                f"{name}: {day.cars}-car day: {day.lines:,} lines, {day.records:,} records, "
+                f"{day.size / 1e6:.0f} MB; {options.rounds} round(s) of "
+                f"{', '.join(s.key for s in runnable)}",
+                flush=True,
+            )
+            topics = Topics(cluster)
+            rounds: list[dict[str, dict[str, Any]]] = []
+            try:
+                warm_up(topics, day, work)
+                for n in range(options.rounds):
+                    shift = n % len(runnable)
+                    order = runnable[shift:] + runnable[:shift]
+                    results: dict[str, dict[str, Any]] = {}
+                    round_dir = work / f"round-{n + 1}"
+                    round_dir.mkdir()
+                    for system in order:
+                        results[system.key] = r = _run_one(system, topics, day, round_dir)
+                        print(
+                            f"  round {n + 1}/{options.rounds}  {system.key:<10} " + _progress(r),
+                            flush=True,
+                        )
+                    rounds.append(results)
+            finally:
+                topics.close()
+    return rounds, day, skipped, [s.key for s in runnable]
 
 
 def _progress(result: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from labctl.commands import (  # noqa: F401  (imported for their @app.command re
     agent,
     cluster,
     dashboard,
+    example,
     explain,
     kafka,
     pilot,

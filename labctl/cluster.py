@@ -101,9 +101,10 @@ class Cluster:
             ) from None
 
     def down(self, purge: bool = False, timeout: float = 20.0) -> list[str]:
-        """Stop the agent, the brokers, then the quorum; returns the names stopped. ``purge``
+        """Stop the agents, the brokers, then the quorum; returns the names stopped. ``purge``
         also deletes the data and logs (and the Docker backend's volumes)."""
-        stopped = ["agent"] if self.backend.stop_agent() else []
+        backend = self.backend
+        stopped = [c for c in backend.agent_components() if backend.stop_agent(component=c)]
         stopped += self.backend.stop(timeout=timeout)
         if purge:
             self.backend.purge()

@@ -1,13 +1,17 @@
 """From a parsed properties file to an agent's flows, with every problem found on the way.
 
 Follows Flume's FlumeConfiguration: ``<agent>.sources|channels|sinks`` list the components;
-``<agent>.<kind>.<name>.<property>`` configure them; a source names its ``channels``, a sink
-its ``channel``. Like Flume, a broken component is dropped with a message and the valid
-flows still run; unlike Flume, every message names the file, line and key, and says what to do.
+``<agent>.<kind>.<name>.<property>`` configure them; a source names its ``channels`` (and its
+``selector.*``), a sink its ``channel``; ``<agent>.sinkgroups`` puts sinks behind one
+processor (``sinkgroups.<group>.sinks``, ``sinkgroups.<group>.processor.*``). Like Flume, a
+broken component is dropped with a message and the valid flows still run (a broken sink group
+leaves its sinks running on their own); unlike Flume, every message names the file, line and
+key, and says what to do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,7 +37,19 @@ class ComponentPlan:
     context: Context
     channels: list[str] = field(default_factory=list)  # sources: channels; sinks: [channel]
     interceptors: list[ComponentPlan] = field(default_factory=list)
-    broken: bool = False  # an interceptor of this source cannot be built
+    broken: bool = False  # an interceptor (or the selector) of this source cannot be built
+    selector: ComponentPlan | None = None  # a source's channel selector (None: replicating)
+
+
+@dataclass
+class GroupPlan:
+    """A sink group: its processor (``cls`` configured from ``context``) and its sinks."""
+
+    name: str
+    type_name: str
+    cls: type
+    context: Context
+    sinks: list[str]
 
 
 @dataclass
@@ -43,6 +59,7 @@ class AgentPlan:
     sources: dict[str, ComponentPlan] = field(default_factory=dict)
     channels: dict[str, ComponentPlan] = field(default_factory=dict)
     sinks: dict[str, ComponentPlan] = field(default_factory=dict)
+    groups: dict[str, GroupPlan] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -55,9 +72,12 @@ class AgentPlan:
         for s in self.sources.values():
             chain = " -> ".join(f"{i.name}({i.type_name})" for i in s.interceptors)
             via = f" -> {chain}" if chain else ""
-            lines.append(f"source {s.name} ({s.type_name}){via} -> {', '.join(s.channels)}")
+            sel = f" [{s.selector.type_name}]" if s.selector is not None else ""
+            lines.append(f"source {s.name} ({s.type_name}){via}{sel} -> {', '.join(s.channels)}")
         for k in self.sinks.values():
             lines.append(f"sink {k.name} ({k.type_name}) <- {k.channels[0]}")
+        for g in self.groups.values():
+            lines.append(f"sink group {g.name} ({g.type_name}): {', '.join(g.sinks)}")
         return lines
 
 
@@ -89,23 +109,23 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
         )
 
     listed: dict[str, list[str]] = {}
-    configs: dict[str, dict[str, dict[str, Raw]]] = {k: {} for k in KINDS}
+    configs: dict[str, dict[str, dict[str, Raw]]] = {k: {} for k in (*KINDS, "sinkgroups")}
     for key, entry in mine.items():
         head, _, rest = key.partition(".")
-        if head in KINDS and not rest:
+        if head in (*KINDS, "sinkgroups") and not rest:
             names = entry.value.split()
             listed[head] = names
             for dup in {n for n in names if names.count(n) > 1}:
                 problem(key, f"lists {dup!r} twice", severity="warning")
             continue
-        if head in KINDS:
+        if head in (*KINDS, "sinkgroups"):
             name, _, prop = rest.partition(".")
             if not prop:
                 problem(key, "names a component but no property", "write <name>.<property> = value")
                 continue
             configs[head].setdefault(name, {})[prop] = Raw(entry.value, entry.line)
             continue
-        if head in ("sinkgroups", "configfilters"):
+        if head == "configfilters":
             problem(key, f"{head} are not provided by this agent yet",
                     "remove them, or run with --lenient to ignore them")  # fmt: skip
             continue
@@ -152,6 +172,7 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
                 getattr(plan, kind)[name] = comp
 
     _link(plan, prefix)
+    _plan_groups(plan, prefix, listed.get("sinkgroups", []), configs["sinkgroups"], problem)
     return plan
 
 
@@ -177,25 +198,92 @@ def _plan_component(
     )
     if kind == "source":
         comp.channels = raw["channels"].value.split() if "channels" in raw else []
-        if "selector.type" in raw and raw["selector.type"].value.strip().lower() != "replicating":
-            plan.problems.append(
-                Problem(
-                    plan.file,
-                    raw["selector.type"].line,
-                    f"{where}.selector.type",
-                    "only the replicating selector is provided yet",
-                    "with --lenient events go to every channel",
-                )
-            )
-        for key in sorted(k for k in raw if k.startswith("selector.") and k != "selector.type"):
-            plan.problems.append(
-                Problem(plan.file, raw[key].line, f"{where}.{key}",
-                        "is not a setting of the replicating selector this agent provides")
-            )  # fmt: skip
         comp.interceptors, comp.broken = _plan_interceptors(plan, where, raw)
+        comp.selector, broken = _plan_selector(plan, where, raw)
+        comp.broken = comp.broken or broken
     elif kind == "sink":
         comp.channels = raw["channel"].value.split() if "channel" in raw else []
     return comp
+
+
+def _plan_selector(
+    plan: AgentPlan, where: str, raw: dict[str, Raw]
+) -> tuple[ComponentPlan | None, bool]:
+    """The source's channel selector (None: the default replicating one), and whether it is
+    broken."""
+    sub = {k[len("selector.") :]: v for k, v in raw.items() if k.startswith("selector.")}
+    if not sub:
+        return None, False
+    type_raw = sub.get("type", Raw("replicating"))
+    found = resolve("selector", type_raw.value)
+    if found.cls is None:
+        plan.problems.append(Problem(plan.file, type_raw.line, f"{where}.selector.type",
+                                     f"{found.error}; the source is dropped",
+                                     found.suggestion))  # fmt: skip
+        return None, True
+    context = Context(plan.file, f"{where}.selector", sub)
+    return ComponentPlan("selector", "selector", found.alias or type_raw.value, found.cls,
+                         context), False  # fmt: skip
+
+
+def _plan_groups(
+    plan: AgentPlan,
+    prefix: str,
+    names: list[str],
+    configs: dict[str, dict[str, Raw]],
+    problem: Callable[..., None],
+) -> None:
+    """Sink groups, checked against the sinks that survived; a broken group is left out and
+    its sinks run on their own (as Flume does)."""
+    for name in sorted(set(configs) - set(names)):
+        problem(f"sinkgroups.{name}", f"is configured but not listed in {prefix}sinkgroups; "
+                "ignored", f"add {name} to {prefix}sinkgroups", "warning")  # fmt: skip
+    grouped: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        raw = configs.get(name, {})
+        key = f"sinkgroups.{name}"
+        if "sinks" not in raw:
+            problem(key + ".sinks" if raw else "sinkgroups",
+                    f"sink group {name!r} lists no sinks; it is left out",
+                    f"add {prefix}{key}.sinks = <sink> <sink>")  # fmt: skip
+            continue
+        sinks = raw["sinks"].value.split()
+        type_raw = raw.get("processor.type", Raw("default"))
+        found = resolve("processor", type_raw.value)
+        where = f"{prefix}{key}"
+        if found.cls is None:
+            plan.problems.append(Problem(plan.file, type_raw.line, f"{where}.processor.type",
+                                         f"{found.error}; the group is left out",
+                                         found.suggestion))  # fmt: skip
+            continue
+        bad = [s for s in sinks if s not in plan.sinks]
+        twice = [s for s in sinks if s in grouped]
+        minimum = getattr(found.cls, "MIN_SINKS", 1)
+        why = None
+        if bad:
+            why = f"names sink(s) {', '.join(bad)} that are not defined or were dropped"
+        elif twice:
+            why = f"names sink {twice[0]!r}, already in sink group {grouped[twice[0]]!r}"
+        elif found.alias == "default" and len(sinks) != 1:
+            why = "is of processor type default, which drives exactly one sink"
+        elif len(sinks) < minimum:
+            why = f"has {len(sinks)} sink(s); a {found.alias} group needs at least {minimum}"
+        if why is not None:
+            problem(key + ".sinks", f"{why}; the group is left out and its sinks run on "
+                    "their own", suggest(bad[0], list(plan.sinks)) if bad else None)  # fmt: skip
+            continue
+        for s in sinks:
+            grouped[s] = name
+        if found.alias == "default":
+            continue  # one sink on its own is what the default processor is
+        context = Context(plan.file, f"{where}.processor",
+                          {k[len("processor.") :]: v for k, v in raw.items()
+                           if k.startswith("processor.")})  # fmt: skip
+        for k in sorted(k for k in raw if k not in ("sinks",) and not k.startswith("processor.")):
+            problem(f"{key}.{k}", "is not a sink group property",
+                    "a group has sinks and processor.*")  # fmt: skip
+        plan.groups[name] = GroupPlan(name, found.alias or type_raw.value, found.cls, context,
+                                      sinks)  # fmt: skip
 
 
 def _plan_interceptors(
@@ -266,7 +354,7 @@ def _plan_interceptors(
 def _drop(plan: AgentPlan, table: dict[str, ComponentPlan], name: str) -> None:
     """Leave a component out, still reporting its property problems (for --check)."""
     cp = table.pop(name)
-    for c in [cp, *cp.interceptors]:
+    for c in [cp, *cp.interceptors, *([cp.selector] if cp.selector else [])]:
         c.context.resolve(c.cls.PROPERTIES, getattr(c.cls, "PREFIXES", ()))
         plan.problems.extend(c.context.problems)
 

@@ -9,11 +9,13 @@ growing pause (0.1 s up to 5 s): duplicates are possible, loss is not. A record 
 for good (too large, an invalid topic, not authorised) goes to the dead-letter file
 (``agents.sinks.deadletter``) and the rest of its batch is committed: one poison record never
 stalls the flow. While the broker is away librdkafka retries; the in-flight limit then stops
-new takes, the channel fills, and the sources wait.
+new takes, the channel fills, and the sources wait. A rollback is reported by ``process``
+raising ``DeliveryError`` (so a failover group moves on); ``settle`` waits for what is in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
@@ -24,6 +26,7 @@ import confluent_kafka as ck
 from agents.channels.base import Transaction
 from agents.component import Status
 from agents.config.spec import Prop
+from agents.errors import DeliveryError
 from agents.event import EventBatch
 from agents.sinks.base import Sink
 from agents.sinks.deadletter import DeadLetters
@@ -203,6 +206,7 @@ class KafkaSink(Sink):
         self._producer = ck.Producer(conf)
         self._failures = 0
         self._cooldown_until = 0.0
+        self._failed: str | None = None  # why batches were rolled back since process() began
         self.counters.add("ConnectionCreatedCount")
         super().start()
 
@@ -224,6 +228,13 @@ class KafkaSink(Sink):
         self.log.warning("kafka: %s", err)
 
     def process(self) -> Status:
+        status = self._process()
+        if self._failed is not None:
+            reason, self._failed = self._failed, None
+            raise DeliveryError(f"sink {self.name}: {reason}")
+        return status
+
+    def _process(self) -> Status:
         producer = self._producer
         assert producer is not None and self.channel is not None
         producer.poll(0)
@@ -360,6 +371,7 @@ class KafkaSink(Sink):
         c = self.counters
         c.add("EventWriteFail")
         c.error(reason)
+        self._failed = reason
         self._failures += 1
         pause = min(0.1 * 2 ** (self._failures - 1), 5.0)
         self._cooldown_until = time.monotonic() + pause
@@ -376,15 +388,25 @@ class KafkaSink(Sink):
             tx.close()
             c.add("RollbackCount")
 
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight batches (up to *timeout*), then roll back what is left."""
+        if self._producer is None:
+            return
+        deadline = time.monotonic() + timeout
+        while self._inflight and time.monotonic() < deadline:
+            self._producer.poll(0.1)
+            self._settle()
+        if self._inflight:
+            self._rollback_all("not acknowledged in time")
+        if self._failed is not None:
+            reason, self._failed = self._failed, None
+            raise DeliveryError(f"sink {self.name}: {reason}")
+
     def stop(self, timeout: float = 30.0) -> None:
         """Wait for in-flight batches (up to *timeout*), then roll back what is left."""
         if self._producer is not None:
-            deadline = time.monotonic() + timeout
-            while self._inflight and time.monotonic() < deadline:
-                self._producer.poll(0.1)
-                self._settle()
-            if self._inflight:
-                self._rollback_all("stopping before Kafka acknowledged")
+            with contextlib.suppress(DeliveryError):  # rolled back: the channel keeps them
+                self.settle(timeout)
             self._producer.flush(1)
             self.counters.add("ConnectionClosedCount")
         super().stop()

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from agents.component import Status
 from agents.config.spec import Prop
+from agents.errors import DeliveryError
 from agents.event import EventBatch
 from agents.sinks.base import Sink
 from agents.sinks.java import hashmap_order
@@ -26,7 +27,8 @@ _DOTS = bytes(b if b in _PRINTABLE else ord(".") for b in range(256))
 
 
 class BatchSink(Sink):
-    """Take a batch, ``write`` it, commit; roll back if ``write`` raises."""
+    """Take a batch, ``write`` it, commit; if ``write`` raises, roll back and raise
+    ``DeliveryError`` (the processor backs off, or fails over)."""
 
     BATCH_PROP = Prop("batchSize", "int", 100, "Most events taken in one transaction.", minimum=1)
 
@@ -64,7 +66,7 @@ class BatchSink(Sink):
             c.add("EventWriteFail")
             c.error(str(exc))
             self.log.error("write failed, batch rolled back and will be retried: %s", exc)
-            return Status.BACKOFF
+            raise DeliveryError(f"sink {self.name}: {exc}") from exc
         finally:
             tx.close()
         self._failures = 0

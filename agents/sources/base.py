@@ -32,7 +32,9 @@ class Outbox:
     ``EventReceivedCount`` / ``AppendBatchReceivedCount`` when a batch is read,
     ``EventAcceptedCount`` / ``AppendBatchAcceptedCount`` (events before the interceptors, as
     Flume) when every channel took it, ``ChannelWriteFail`` per refusal, and our
-    ``EventForwardedCount`` (events after the interceptors).
+    ``EventForwardedCount`` (events after the interceptors), ``EventUnroutedCount`` (events the
+    selector sent to no channel) and ``OptionalChannelWriteFail`` (events an optional channel
+    refused).
     """
 
     def __init__(self, processor: ChannelProcessor, counters: Counters) -> None:
@@ -69,6 +71,10 @@ class Outbox:
             counters.add("EventAcceptedCount", len(batch))
             counters.add("AppendBatchAcceptedCount")
             counters.add("EventForwardedCount", delivery.events)
+            if delivery.unrouted:
+                counters.add("EventUnroutedCount", delivery.unrouted)
+            if delivery.optional_failed:
+                counters.add("OptionalChannelWriteFail", delivery.optional_failed)
             if ack is not None:
                 ack.release()
 

@@ -23,11 +23,18 @@ class OurAgent(System):
     key = "agent"
     label = "our agent (spooldir -> regex_filter -> memory -> kafka)"
 
+    def __init__(self, channel: str = "memory") -> None:
+        self.channel = channel  # "memory" or "file"
+        if channel == "file":
+            self.key = "agent-file"
+            self.label = "our agent (spooldir -> regex_filter -> file -> kafka)"
+
     def measure(self, job: Job) -> Measurement:
         spool = job.work / "spool"
         spool.mkdir()
         conf = job.work / "agent.conf"
-        conf.write_text(spool_to_kafka([Flow(spool, job.topic)], job.bootstrap))
+        channel_dir = job.work / "channel" if self.channel == "file" else None
+        conf.write_text(spool_to_kafka([Flow(spool, job.topic, channel_dir)], job.bootstrap))
         log = job.work / "agent.log"
         argv, env = agent_command(conf)
         return run_daemon(job, argv, log, spool, log_says(log, STARTED), env)

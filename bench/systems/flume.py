@@ -16,8 +16,12 @@ class Flume(System):
     key = "flume"
     label = f"Apache Flume {FLUME_VERSION} (same config)"
 
-    def __init__(self) -> None:
+    def __init__(self, channel: str = "memory") -> None:
         self._dist: FlumeDist | None = None
+        self.channel = channel  # "memory" or "file" (Flume's own file channel)
+        if channel == "file":
+            self.key = "flume-file"
+            self.label = f"Apache Flume {FLUME_VERSION}, its file channel (same config)"
 
     def problem(self) -> str | None:
         try:
@@ -31,7 +35,8 @@ class Flume(System):
         spool = job.work / "spool"
         spool.mkdir()
         conf = job.work / "flume.conf"
-        conf.write_text(spool_to_kafka([Flow(spool, job.topic)], job.bootstrap))
+        channel_dir = job.work / "channel" if self.channel == "file" else None
+        conf.write_text(spool_to_kafka([Flow(spool, job.topic, channel_dir)], job.bootstrap))
         log = job.work / "flume.log"
         argv = self._dist.argv(conf, AGENT, log, HEAP)
         return run_daemon(job, argv, job.work / "flume.out", spool, log_says(log, STARTED))

@@ -16,7 +16,7 @@ import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -45,13 +45,20 @@ class ComponentState:
 
 @dataclass(frozen=True)
 class AgentLaunch:
-    """What to run as the lab's agent."""
+    """What to run as the lab's agent (or as one of several, named by ``component``)."""
 
     conf_file: Path
     name: str
     state_dir: Path  # its trackers, positions and dead letters (lab home: agents/<name>)
     monitoring_port: int | None = None  # on the host's 127.0.0.1; None: any free port
     log_level: str = "INFO"
+    component: str = AGENT  # its process or container name: "agent", or "agent-<role>"
+    env: dict[str, str] = field(default_factory=dict)  # more variables for its config
+
+
+def is_agent(component: str) -> bool:
+    """An agent's process or container name ("agent", or "agent-<role>" for examples)."""
+    return component == AGENT or component.startswith(f"{AGENT}-")
 
 
 @dataclass(frozen=True)
@@ -120,31 +127,51 @@ class Backend(ABC):
         """A server's or the agent's log, as chunks of bytes."""
 
     # -- the agent ------------------------------------------------------------------------
+    # ``component`` names one of several agents (the examples run up to six); the pilot's
+    # agent is "agent". Every agent's config sees the same variables (``agent_env``).
     @abstractmethod
     def start_agent(self, launch: AgentLaunch) -> AgentRun:
         """Start the agent (the caller made sure none runs)."""
 
     @abstractmethod
-    def agent_where(self) -> str | None:
+    def agent_where(self, component: str = AGENT) -> str | None:
         """Where the agent runs ("pid 1234", "container ..."), None if it does not."""
 
     @abstractmethod
-    def agent_has_open(self, path: Path) -> bool:
+    def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
         """Has the agent (or a command it runs, like ``tail -F``) this file of the lab home
         open?"""
 
     @abstractmethod
-    def stop_agent(self, timeout: float = 40.0) -> bool:
+    def stop_agent(self, timeout: float = 40.0, component: str = AGENT) -> bool:
         """Stop the agent gracefully (it drains its channels); True if one was running."""
 
     @abstractmethod
-    def kill_agent(self) -> None:
+    def kill_agent(self, component: str = AGENT) -> None:
         """Kill the agent at once (a failure drill)."""
+
+    @abstractmethod
+    def agent_components(self) -> list[str]:
+        """Every agent this lab has a process or container of ("agent", "agent-<role>")."""
+
+    @abstractmethod
+    def agent_host(self, component: str) -> str:
+        """The host name another agent of this lab reaches that agent at."""
+
+    @abstractmethod
+    def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
+        """The variables an agent's config may use: ``SMARTCAR_WORKING`` (the working dir),
+        ``SMARTCAR_STATE`` (its state dir), ``SMARTCAR_BROKERS`` (every broker),
+        ``SMARTCAR_BROKER_<i>`` (one broker), ``SMARTCAR_BIND`` (the address listening sources
+        bind so other agents reach them), and the launch's own."""
 
     @property
     def agent_log(self) -> Path:
         """The agent's log file (both backends write it in the lab home)."""
-        return self.paths.logs_dir / f"{AGENT}.log"
+        return self.agent_log_of(AGENT)
+
+    def agent_log_of(self, component: str) -> Path:
+        return self.paths.logs_dir / f"{component}.log"
 
 
 def file_logs(name: str, log: Path, follow: bool) -> Iterator[bytes]:

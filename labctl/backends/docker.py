@@ -35,6 +35,7 @@ from labctl.backends.base import (
     ComponentState,
     Progress,
     file_logs,
+    is_agent,
     last_line,
     tree_has_open,
     wait_session_expired,
@@ -90,7 +91,8 @@ def connect() -> docker.DockerClient:
 def healthcheck(name: str) -> dict[str, Any]:
     """Ready, as ``python -m labctl.node health`` tells it (same test as docker-compose.yml)."""
     quick = name.startswith(("zookeeper", "controller-"))  # `up` waits on these
-    return {"test": ["CMD", "python", "-m", "labctl.node", "health", name],
+    part = AGENT if is_agent(name) else name
+    return {"test": ["CMD", "python", "-m", "labctl.node", "health", part],
             "interval": (1 if quick else 5) * SECOND, "timeout": 10 * SECOND, "retries": 3,
             "start_period": 60 * SECOND}  # fmt: skip
 
@@ -270,8 +272,8 @@ class DockerBackend(Backend):
         container.wait(timeout=30)
 
     def logs(self, name: str, follow: bool) -> Iterator[bytes]:
-        if name == AGENT:
-            yield from file_logs(name, self.agent_log, follow)
+        if is_agent(name):
+            yield from file_logs(name, self.agent_log_of(name), follow)
             return
         container = self._container(name)
         if container is None:
@@ -284,17 +286,17 @@ class DockerBackend(Backend):
     # -- the agent ------------------------------------------------------------------------
     def start_agent(self, launch: AgentLaunch) -> AgentRun:
         self._image = self._image or ensure_image(self.client, lambda _: None)
-        self._remove(AGENT)
+        component = launch.component
+        self._remove(component)
         self.paths.logs_dir.mkdir(parents=True, exist_ok=True)
         launch.state_dir.mkdir(parents=True, exist_ok=True)
-        command = ["agent", "--log-file", f"{LOGS}/{AGENT}.log", "--",
+        command = ["agent", "--log-file", f"{LOGS}/{component}.log", "--",
                    "--conf-file", AGENT_CONF, "--name", launch.name,
                    "--monitoring-port", str(AGENT_METRICS_PORT), "--monitoring-host", "0.0.0.0",
                    "--state-dir", AGENT_STATE, "--log-level", launch.log_level]  # fmt: skip
         container = self._run(
-            AGENT, command, self._network(), user=f"{os.getuid()}:{os.getgid()}",
-            environment={"SMARTCAR_WORKING": WORKING, "HOME": "/tmp",
-                         "SMARTCAR_BROKERS": Bridge().bootstrap(self.spec)},
+            component, command, self._network(), user=f"{os.getuid()}:{os.getgid()}",
+            environment={"HOME": "/tmp", **self.agent_env(launch)},
             volumes={str(self.paths.working_dir): {"bind": WORKING, "mode": "rw"},
                      str(launch.conf_file): {"bind": AGENT_CONF, "mode": "ro"},
                      str(self.paths.logs_dir): {"bind": LOGS, "mode": "rw"},
@@ -305,17 +307,33 @@ class DockerBackend(Backend):
         container.reload()
         bindings = container.ports.get(f"{AGENT_METRICS_PORT}/tcp") or []
         if not bindings:
-            raise LabError(f"the agent exited at start; see {self.agent_log}.")
+            raise LabError(f"the agent exited at start; see {self.agent_log_of(component)}.")
         return AgentRun(f"container {container.short_id}", int(bindings[0]["HostPort"]))
 
-    def agent_where(self) -> str | None:
-        container = self._running(AGENT)
+    def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
+        bridge = Bridge()
+        brokers = bridge.bootstrap(self.spec).split(",")
+        return {"SMARTCAR_WORKING": WORKING, "SMARTCAR_STATE": AGENT_STATE,
+                "SMARTCAR_BIND": "0.0.0.0", "SMARTCAR_BROKERS": ",".join(brokers),
+                **{f"SMARTCAR_BROKER_{i}": b for i, b in enumerate(brokers)},
+                **launch.env}  # fmt: skip
+
+    def agent_host(self, component: str) -> str:
+        return component  # its hostname and network alias on the lab's bridge network
+
+    def agent_components(self) -> list[str]:
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL}={self.project}"})  # fmt: skip
+        return sorted(name for c in containers if is_agent(name := c.labels.get(COMPONENT, "")))
+
+    def agent_where(self, component: str = AGENT) -> str | None:
+        container = self._running(component)
         return None if container is None else f"container {container.short_id}"
 
-    def agent_has_open(self, path: Path) -> bool:
+    def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
         """Through the container's processes as this host sees them, with the path as the
         container sees it (the working dir is mounted at /working)."""
-        container = self._running(AGENT)
+        container = self._running(component)
         if container is None:
             return False
         pid = int(container.attrs["State"]["Pid"])
@@ -324,8 +342,8 @@ class DockerBackend(Backend):
         inside = f"{WORKING}/{path.relative_to(self.paths.working_dir)}"
         return tree_has_open(pid, inside)
 
-    def stop_agent(self, timeout: float = 40.0) -> bool:
-        container = self._container(AGENT)
+    def stop_agent(self, timeout: float = 40.0, component: str = AGENT) -> bool:
+        container = self._container(component)
         if container is None:
             return False
         running = container.status == "running"
@@ -334,8 +352,8 @@ class DockerBackend(Backend):
         container.remove(force=True)
         return running
 
-    def kill_agent(self) -> None:
-        container = self._running(AGENT)
+    def kill_agent(self, component: str = AGENT) -> None:
+        container = self._running(component)
         if container is not None:
             container.kill()
             container.wait(timeout=30)

@@ -21,6 +21,7 @@ from labctl.backends.base import (
     ComponentState,
     Progress,
     file_logs,
+    is_agent,
     last_line,
     tree_has_open,
     wait_port,
@@ -142,29 +143,41 @@ class LocalBackend(Backend):
         argv = [sys.executable, "-m", "agents", "--conf-file", str(launch.conf_file),
                 "--name", launch.name, "--monitoring-port", str(port),
                 "--state-dir", str(launch.state_dir), "--log-level", launch.log_level]  # fmt: skip
-        env = {**os.environ, "SMARTCAR_WORKING": str(self.paths.working_dir),
-               "SMARTCAR_BROKERS": self.spec.bootstrap}  # fmt: skip
-        pid = self.managed(AGENT).start(argv, env)
+        pid = self.managed(launch.component).start(argv, {**os.environ, **self.agent_env(launch)})
         return AgentRun(f"pid {pid}", port, pid)
 
-    def agent_where(self) -> str | None:
-        proc = self.managed(AGENT).process()
+    def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
+        brokers = {f"SMARTCAR_BROKER_{i}": f"127.0.0.1:{port}"
+                   for i, port in enumerate(self.spec.broker_ports)}  # fmt: skip
+        return {"SMARTCAR_WORKING": str(self.paths.working_dir), "SMARTCAR_BIND": "127.0.0.1",
+                "SMARTCAR_STATE": str(launch.state_dir), "SMARTCAR_BROKERS": self.spec.bootstrap,
+                **brokers, **launch.env}  # fmt: skip
+
+    def agent_host(self, component: str) -> str:
+        return "127.0.0.1"
+
+    def agent_components(self) -> list[str]:
+        found = sorted(p.stem for p in self.paths.run_dir.glob(f"{AGENT}*.pid"))
+        return [name for name in found if is_agent(name)]
+
+    def agent_where(self, component: str = AGENT) -> str | None:
+        proc = self.managed(component).process()
         return None if proc is None else f"pid {proc.pid}"
 
-    def agent_has_open(self, path: Path) -> bool:
-        proc = self.managed(AGENT).process()
+    def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
+        proc = self.managed(component).process()
         return proc is not None and tree_has_open(proc.pid, str(path))
 
-    def stop_agent(self, timeout: float = 40.0) -> bool:
-        return self.managed(AGENT).stop(timeout)
+    def stop_agent(self, timeout: float = 40.0, component: str = AGENT) -> bool:
+        return self.managed(component).stop(timeout)
 
-    def kill_agent(self) -> None:
-        self.managed(AGENT).kill()
+    def kill_agent(self, component: str = AGENT) -> None:
+        self.managed(component).kill()
 
 
 def process_handle(paths: LabPaths, name: str) -> Managed:
     """A local server's or agent's pid file, log file, and a token of its command line."""
-    token = "-m agents" if name == AGENT else f"{paths.config_dir / name}.properties"
+    token = "-m agents" if is_agent(name) else f"{paths.config_dir / name}.properties"
     return Managed(name, paths.run_dir / f"{name}.pid", paths.logs_dir / f"{name}.log", token)
 
 

@@ -52,9 +52,9 @@ def topology_tree(plan: AgentPlan) -> Tree:
     return tree
 
 
-def render(report: Report) -> None:
-    table = Table(title="pilot checks")
-    for col in ("stage", "check", "result", "measured", "what to look at"):
+def render(report: Report, title: str = "pilot checks", step: str = "stage") -> None:
+    table = Table(title=title)
+    for col in (step, "check", "result", "measured", "what to look at"):
         table.add_column(col)
     for c in report.checks:
         result = "[green]PASS[/]" if c.ok else "[bold red]FAIL[/]"

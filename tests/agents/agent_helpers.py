@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -9,12 +10,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agents.channels.base import Channel
 from agents.config.properties import parse_properties
 from agents.config.topology import build_plan
+from agents.errors import ConfigError
+from agents.event import EventBatch
 from agents.runtime import Agent
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,11 +66,11 @@ def run_as_nobody(work: Callable[[], bool], timeout: float = 60.0) -> bool:
     return False
 
 
-def run_agent_process(conf: Path, name: str, log: Path) -> subprocess.Popen[bytes]:
+def run_agent_process(conf: Path, name: str, log: Path, *options: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "agents", "-f", str(conf), "-n", name],
+            [sys.executable, "-m", "agents", "-f", str(conf), "-n", name, *options],
             stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )  # fmt: skip
 
@@ -131,3 +135,66 @@ def taildir_conf(pattern: str, state: Path, out: Path) -> str:
         f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
         "a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n"
     )
+
+
+@contextlib.contextmanager
+def running(text: str, name: str = "a", **options: Any) -> Iterator[Agent]:
+    """An agent from config *text*, started (every runner running: listening sources listen),
+    and stopped at the end."""
+    agent = agent_from_text(text, name, **options)
+    agent.start()
+    try:
+        assert wait_for(lambda: all(r.running for r in agent.runners.values())), {
+            n: r.state for n, r in agent.runners.items()
+        }
+        yield agent
+    finally:
+        agent.stop(drain_timeout=5)
+
+
+def take_all(channel: Channel, want: int, timeout: float = 20.0) -> EventBatch:
+    """Wait until *channel* has held *want* events, and take (commit) them all."""
+    parts: list[EventBatch] = []
+    got = 0
+    deadline = time.monotonic() + timeout
+    while got < want and time.monotonic() < deadline:
+        with channel.transaction() as tx:
+            batch = tx.take(want - got, 0.1)
+            tx.commit()
+        parts.append(batch)
+        got += len(batch)
+    assert got >= want, f"channel {channel.name} held {got} of {want} events"
+    return EventBatch.concat(parts)
+
+
+def put_events(
+    channel: Channel, bodies: list[bytes], headers: dict[str, str] | None = None
+) -> None:
+    with channel.transaction() as tx:
+        tx.put(EventBatch(bodies, headers or {}))
+        tx.commit()
+
+
+def config_problems(text: str, file: str = "test.conf", name: str = "a") -> str:
+    """Every problem the agent finds in config *text* (as --check lists them), one a line."""
+    plan = build_plan(parse_properties(text, file), name)
+    with contextlib.suppress(ConfigError):
+        Agent(plan)
+    return "\n".join(str(p) for p in plan.problems)
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of *size* (e.g. ``3m``) mounted at *where*: a disk that really fills up.
+    Skips the test where it cannot be mounted (not root)."""
+    import pytest
+
+    where.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                         capture_output=True, text=True)  # fmt: skip
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}): needs root")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

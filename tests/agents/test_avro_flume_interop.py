@@ -11,6 +11,7 @@ One Flume agent per compression mode runs two flows:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -88,6 +89,23 @@ def logged_events(log: Path) -> list[tuple[bytes, dict[str, str]]]:
     return out
 
 
+@contextlib.contextmanager
+def flume_agent(conf: Path, name: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Apache Flume running agent *name* of *conf*, logging to *log*; stopped at the end."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(ensure_flume().argv(conf, name, log), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Receiver:
     """The server-side handler: commit each batch to a file channel, then say OK."""
 
@@ -122,18 +140,10 @@ def flume(request, tmp_path: Path) -> Iterator[tuple[str, int, Receiver, AvroRpc
     conf.write_text(FLUME_CONF.format(source_port=source_port, compression=compression,
                                       seq_events=SEQ_EVENTS, server_port=server.port))  # fmt: skip
     log = tmp_path / "logs" / "flume.log"
-    log.parent.mkdir()
-    proc = subprocess.Popen(ensure_flume().argv(conf, "a", log), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        yield compression, source_port, receiver, server, log
+        with flume_agent(conf, "a", log):
+            yield compression, source_port, receiver, server, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         server.stop()
         receiver.store.close()
 
@@ -190,3 +200,70 @@ def test_a_non_avro_peer_and_a_compression_mismatch_get_clear_errors(tmp_path: P
         wait_for("the server to log the mismatch", lambda: server.stats.protocol_errors == 1)
     with pytest.raises(AvroRpcError, match="cannot connect"):
         AvroRpcClient("127.0.0.1", free_port_block(1), connect_timeout=1).ping()
+
+
+RELAY_CONF = """\
+f.sources = r
+f.channels = c
+f.sinks = k
+f.sources.r.type = avro
+f.sources.r.bind = 127.0.0.1
+f.sources.r.port = {relay_port}
+f.sources.r.compression-type = deflate
+f.sources.r.channels = c
+f.channels.c.type = memory
+f.channels.c.capacity = 20000
+f.channels.c.transactionCapacity = 500
+f.sinks.k.type = avro
+f.sinks.k.hostname = 127.0.0.1
+f.sinks.k.port = {our_port}
+f.sinks.k.batch-size = 500
+f.sinks.k.channel = c
+"""
+
+
+def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
+    """Our agent -> (avro sink, deflate) -> Apache Flume (avro source -> memory -> avro sink)
+    -> (plain) -> our agent's avro source. Each next hop starts only after its sender: the
+    sending channels keep the events meanwhile, then every event arrives once, headers kept."""
+    from tests.agents.agent_helpers import running, take_all
+    from tests.agents.agent_helpers import wait_for as wait
+
+    relay_port = free_port_block(2)
+    our_port = relay_port + 1
+    total = 5000
+    sender = (
+        "a.sources = s\na.channels = c\na.sinks = k\n"
+        f"a.sources.s.type = seq\na.sources.s.totalEvents = {total}\na.sources.s.batchSize = 500\n"
+        "a.sources.s.channels = c\na.sources.s.interceptors = st\n"
+        "a.sources.s.interceptors.st.type = static\na.sources.s.interceptors.st.key = hop\n"
+        "a.sources.s.interceptors.st.value = ours\n"
+        "a.channels.c.type = memory\na.channels.c.capacity = 10000\n"
+        "a.channels.c.transactionCapacity = 500\n"
+        f"a.sinks.k.type = avro\na.sinks.k.hostname = 127.0.0.1\na.sinks.k.port = {relay_port}\n"
+        "a.sinks.k.batch-size = 500\na.sinks.k.compression-type = deflate\n"
+        "a.sinks.k.connect-timeout = 1000\na.sinks.k.channel = c\n"
+    )
+    receiver = (
+        "b.sources = r\nb.channels = c\nb.sources.r.type = avro\n"
+        f"b.sources.r.port = {our_port}\nb.sources.r.channels = c\n"
+        "b.channels.c.type = memory\nb.channels.c.capacity = 20000\n"
+        "b.channels.c.transactionCapacity = 500\n"
+    )
+    conf = tmp_path / "relay.conf"
+    conf.write_text(RELAY_CONF.format(relay_port=relay_port, our_port=our_port))
+    log = tmp_path / "logs" / "relay.log"
+    with running(sender, state_dir=tmp_path / "a") as a:
+        assert wait(lambda: a.sinks["k"].counters.get("ConnectionFailedCount") >= 1)
+        assert wait(lambda: a.channels["c"].size() == total)  # Flume is not up: all kept
+        with flume_agent(conf, "f", log) as proc:
+            wait_for("Flume to take every event", lambda: a.channels["c"].size() == 0,
+                     proc=proc, log=log)  # fmt: skip
+            wait_for("Flume's avro sink to fail on our absent agent",
+                     lambda: "Unable to deliver event" in log.read_text(), log=log)  # fmt: skip
+            with running(receiver, "b", state_dir=tmp_path / "b") as b:
+                got = take_all(b.channels["c"], total, timeout=90)
+                source = b.sources["r"]
+    assert sorted(int(x) for x in got.bodies) == list(range(total))  # each once
+    assert {got.header_of(i, "hop") for i in range(len(got))} == {"ours"}
+    assert source.server is not None and source.server.stats.handshakes.get("BOTH", 0) >= 1

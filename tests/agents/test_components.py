@@ -9,7 +9,6 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from agents.config.context import Context, Raw
 from agents.event import EventBatch
 from agents.interceptors.builtin import (
     HostInterceptor,
@@ -21,14 +20,7 @@ from agents.interceptors.collect_day import CollectDayInterceptor
 from agents.sinks.simple import render_event
 from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
-
-
-def configured(cls, **props):
-    comp = cls("i")
-    ctx = Context("t.conf", "a.sources.s.interceptors.i", {k: Raw(v, 1) for k, v in props.items()})
-    comp.configure(ctx)
-    assert not ctx.problems, ctx.problems
-    return comp
+from tests.agents.interceptor_helpers import configured
 
 
 def test_header_interceptors_and_preserve_existing():

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from agents.channels.filelog import (
 from agents.channels.filelog._checkpoint import NAME as CHECKPOINT
 from agents.errors import ChannelFullError, ConfigError
 from agents.event import EventBatch
+from tests.agents.agent_helpers import tmpfs
 from tests.agents.filelog_writer import config as writer_config
 
 WRITER = Path(__file__).with_name("filelog_writer.py")
@@ -215,16 +217,10 @@ def test_minimum_required_space_refuses_puts_with_a_clear_error(tmp_path: Path) 
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path):
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MiB tmpfs: a disk that really fills up."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
-                         capture_output=True, text=True)  # fmt: skip
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}): needs root")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "tiny", "3m") as mnt:
+        yield mnt
 
 
 def test_full_disk_refuses_puts_keeps_everything_and_recovers(tiny_disk: Path) -> None:

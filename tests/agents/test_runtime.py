@@ -258,7 +258,9 @@ def test_a_component_that_fails_to_start_is_retried(tmp_path: Path, monkeypatch)
     agent.start()
     try:
         sink = agent.sinks["k"]
-        assert agent.health(sink).startswith("retrying: destination not reachable yet")
+        assert wait_for(
+            lambda: agent.health(sink).startswith("retrying: destination not reachable yet")
+        )  # the runner's first attempt happens on its own thread
         assert wait_for(lambda: out.exists() and len(lines_in(out)) == 100, timeout=30)
         assert agent.health(sink) == "running"
     finally:

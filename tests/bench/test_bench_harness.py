@@ -45,6 +45,19 @@ def test_spool_config_is_one_our_agent_runs(tmp_path: Path, flows: int) -> None:
     assert done.stdout.count("spooldir") == flows
 
 
+def test_file_channel_config_is_one_our_agent_runs(tmp_path: Path) -> None:
+    """file_channel_pipeline's config: the same flow through a durable file channel."""
+    conf = tmp_path / "a.conf"
+    flow = Flow(tmp_path / "spool", "t", tmp_path / "channel")
+    flow.spool.mkdir()
+    conf.write_text(spool_to_kafka([flow], "127.0.0.1:1"))
+    done = agent_check(conf)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 error(s), 0 warning(s)" in done.stdout and "a.channels.c1.type = file" in (
+        conf.read_text()
+    )
+
+
 @pytest.mark.parametrize("kind", ["exec", "taildir"])
 def test_follow_config_is_one_our_agent_runs(tmp_path: Path, kind: str) -> None:
     conf = tmp_path / "a.conf"

@@ -197,6 +197,11 @@ class FileChannelStore:
         """Events stored and not taken by an open transaction."""
         return self._stored
 
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait up to *timeout* s until no event is stored (open takes aside); True if so."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._stored == 0 or self._closed, timeout)
+
     def stats(self) -> dict[str, float]:
         """Flume's channel counters plus the file channel's own (fsyncs, segments, ...)."""
         log = self.log

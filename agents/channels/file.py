@@ -1,0 +1,288 @@
+"""Flume's durable ``file`` channel: the storage engine of ``agents.channels.filelog`` as a channel.
+
+A put is on disk when its commit returns (``fsyncPerTransaction``, the default: one
+``fdatasync`` shared by every transaction committing at that moment), so a source's read
+position moves as soon as its batch is in this channel, not when a sink delivered it: a killed
+agent replays the channel at start and re-reads nothing. A take is deleted at its commit; a
+rolled-back take returns to the head, in order. The channel survives SIGKILL and power loss;
+a torn or corrupt tail is cut and logged at start (never a crash loop); spent segments are
+deleted at each checkpoint, so disk use stays bounded. On-disk format, fsync policy and its
+cost, recovery: docs/file-channel.md.
+
+When the disk holding ``dataDirs`` would keep less than ``minimumRequiredSpace`` free, puts are
+refused (``DiskSpaceError``, a ``ChannelFullError``): the source backs off and puts again, one
+log line says so and another when space is back; takes go on and free segments.
+
+Directories default to ``<state dir>/file-channel/<channel>/checkpoint`` and ``.../data``
+(Flume's default, ``~/.flume/file-channel/...``, would be shared by every channel of every
+agent on the machine).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agents.acks import Ack
+from agents.channels.base import Channel, Transaction
+from agents.channels.filelog import (
+    DiskSpaceError,
+    FileChannelConfig,
+    FileChannelStore,
+    FileTransaction,
+    ReplayReport,
+)
+from agents.channels.filelog import _config as defaults
+from agents.config.spec import Prop
+from agents.counters import Counters
+from agents.errors import ChannelClosedError
+from agents.event import EventBatch
+
+DEFAULT_DIRS = "<state dir>/file-channel/<channel>"
+# What the store counts beside Flume's channel counters, shown in /metrics too.
+OWN_STATS = ("CheckpointCount", "CheckpointWriteErrorCount", "CheckpointBackupWriteErrorCount",
+             "SegmentsDeleted", "DiskSpaceRefusals", "EventsLostToCorruption", "Fsyncs",
+             "Segments", "SegmentBytes")  # fmt: skip
+
+
+class _StoreCounters(Counters):
+    """Flume's channel counters, read from the store when asked."""
+
+    def __init__(self, channel: FileChannel) -> None:
+        super().__init__(channel.KIND, channel.name, OWN_STATS)
+        self._channel = channel
+
+    def _refresh(self) -> None:
+        store = self._channel.store
+        if store is None or store.log is None:
+            return
+        for key, value in store.stats().items():
+            if key in self.values:
+                self.values[key] = int(value)
+
+    def get(self, key: str) -> int:
+        self._refresh()
+        return super().get(key)
+
+    def snapshot(self) -> dict[str, object]:
+        self._refresh()
+        return super().snapshot()
+
+
+class FileChannel(Channel):
+    TYPE = "file"
+    PROPERTIES = (
+        Prop(
+            "checkpointDir",
+            "str",
+            "",
+            "Directory of the checkpoint (and its lock). Empty: "
+            f"{DEFAULT_DIRS}/checkpoint (Flume: ~/.flume/file-channel/checkpoint).",
+        ),
+        Prop(
+            "dataDirs",
+            "str",
+            "",
+            "Comma-separated directories of the log segments (segment N in dataDirs[N % k]). "
+            f"Empty: {DEFAULT_DIRS}/data.",
+        ),
+        Prop(
+            "capacity",
+            "int",
+            defaults.DEFAULT_CAPACITY,
+            "Most events stored (taken-but-uncommitted included).",
+            minimum=1,
+        ),
+        Prop(
+            "transactionCapacity",
+            "int",
+            defaults.DEFAULT_TRANSACTION_CAPACITY,
+            "Most events one put or take transaction holds.",
+            minimum=1,
+        ),
+        Prop(
+            "checkpointInterval",
+            "int",
+            defaults.DEFAULT_CHECKPOINT_INTERVAL_MS,
+            "Milliseconds between checkpoints (when the log moved); spent segments go then.",
+            minimum=1,
+        ),
+        Prop(
+            "maxFileSize",
+            "bytes",
+            defaults.DEFAULT_MAX_FILE_SIZE,
+            "A segment is sealed and a new one started past this many bytes.",
+        ),
+        Prop(
+            "minimumRequiredSpace",
+            "bytes",
+            defaults.DEFAULT_MINIMUM_REQUIRED_SPACE,
+            "Puts are refused when one would leave less free space on the data disk "
+            "(at least 1 MiB, as Flume).",
+        ),
+        Prop(
+            "keep-alive",
+            "float",
+            defaults.DEFAULT_KEEP_ALIVE,
+            "Seconds a put waits for room before it is refused.",
+            minimum=0,
+        ),
+        Prop("useDualCheckpoints", "bool", False, "Write every checkpoint twice."),
+        Prop("backupCheckpointDir", "str", "", "Where the second checkpoint goes."),
+        Prop(
+            "checkpointOnClose",
+            "bool",
+            True,
+            "Checkpoint at stop, so the next start replays nothing.",
+        ),
+        Prop(
+            "fsyncPerTransaction",
+            "bool",
+            True,
+            "true: a commit returns once on stable storage (group commit); false: once "
+            "written (safe against a killed process, not a power loss), fsynced every "
+            "fsyncInterval.",
+        ),
+        Prop(
+            "fsyncInterval",
+            "float",
+            defaults.DEFAULT_FSYNC_INTERVAL,
+            "Seconds between fsyncs when fsyncPerTransaction = false.",
+            minimum=0.001,
+        ),
+        Prop("use-log-replay-v1", "bool", False, "Accepted for compatibility; no effect here."),
+        Prop("use-fast-replay", "bool", False, "Accepted for compatibility; no effect here."),
+        Prop(
+            "compressBackupCheckpoint",
+            "bool",
+            False,
+            "Accepted for compatibility; the backup is not compressed.",
+        ),
+        Prop(
+            "encryption.",
+            "prefix",
+            doc="Flume's encryption settings: not provided; setting any is an error (data "
+            "would be written in clear).",
+        ),
+    )
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.counters = _StoreCounters(self)
+        self.store: FileChannelStore | None = None
+        self.replay: ReplayReport | None = None
+        self.refusing: str | None = None  # why puts are refused (disk space), while they are
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        for key, message in self.config(Path("/<state dir>")).problems():
+            context.problem(key, message)
+        for key in ("checkpointDir", "backupCheckpointDir"):
+            if self.conf[key]:
+                _check_dir(context, key, Path(self.conf[key]))
+        for d in self._data_dirs():
+            _check_dir(context, "dataDirs", Path(d))
+        if self.conf["encryption."]:
+            first = sorted(self.conf["encryption."])[0]
+            context.problem(f"encryption.{first}", "file-channel encryption is not provided",
+                            "remove the encryption.* settings")  # fmt: skip
+        self.counters.set("ChannelCapacity", self.conf["capacity"])
+
+    def _data_dirs(self) -> list[str]:
+        return [d.strip() for d in self.conf["dataDirs"].split(",") if d.strip()]
+
+    def config(self, state_dir: Path) -> FileChannelConfig:
+        """The engine's settings, default directories under *state_dir*."""
+        conf = dict(self.conf)
+        home = state_dir / "file-channel" / self.name
+        conf["checkpointDir"] = conf["checkpointDir"] or str(home / "checkpoint")
+        conf["dataDirs"] = self._data_dirs() or [str(home / "data")]
+        conf["backupCheckpointDir"] = conf["backupCheckpointDir"] or None
+        return FileChannelConfig.from_properties(conf)
+
+    @property
+    def transaction_capacity(self) -> int:
+        return int(self.conf["transactionCapacity"])
+
+    def start(self) -> None:
+        """Lock the directories and replay them (raises FileChannelIOError if it cannot)."""
+        assert self.state_dir is not None, "the runtime sets state_dir before start()"
+        store = FileChannelStore(self.config(self.state_dir), self.name)
+        self.replay = store.open()
+        self.store = store
+        self.refusing = None
+        super().start()
+
+    def stop(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        super().stop()
+
+    def transaction(self) -> FileChannelTransaction:
+        if self.store is None:
+            raise ChannelClosedError(f"channel {self.name} is not started")
+        return FileChannelTransaction(self, self.store.transaction())
+
+    def size(self) -> int:
+        return self.store.size() if self.store is not None else 0
+
+    def wait_drained(self, timeout: float) -> bool:
+        return self.store is None or self.store.wait_empty(timeout)
+
+    def health(self) -> str:
+        if self.refusing is not None:
+            return f"blocked: {self.refusing}"
+        return super().health()
+
+    def _refused(self, exc: DiskSpaceError) -> None:
+        if self.refusing is None:
+            self.log.warning("channel %s refuses puts: %s", self.name, exc)
+        self.refusing = str(exc)
+
+    def _accepted(self) -> None:
+        if self.refusing is not None:
+            self.log.info("channel %s: disk space is back; puts are accepted again", self.name)
+            self.refusing = None
+
+
+class FileChannelTransaction(Transaction):
+    """A store transaction. A put needs no acknowledgement count: it is safe once committed."""
+
+    __slots__ = ("_channel", "_puts", "_tx")
+
+    def __init__(self, channel: FileChannel, tx: FileTransaction) -> None:
+        self._channel = channel
+        self._tx = tx
+        self._puts = False
+
+    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
+        self._tx.put(batch)
+        self._puts = True
+
+    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
+        return self._tx.take(max_events, timeout)
+
+    def commit(self) -> None:
+        try:
+            self._tx.commit()
+        except DiskSpaceError as exc:
+            self._channel._refused(exc)
+            raise
+        if self._puts:
+            self._channel._accepted()
+
+    def rollback(self) -> None:
+        self._tx.rollback()
+
+    def close(self) -> None:
+        self._tx.close()
+
+
+def _check_dir(context, key: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A directory that exists must be one we can write; one that does not, creatable."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None:
+        return
+    if not existing.is_dir():
+        context.problem(key, f"{str(existing)!r} is not a directory")
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        context.problem(key, f"{str(existing)!r} is not writable")

@@ -1,0 +1,76 @@
+"""Flume's netcat source: each line a client sends over TCP becomes an event.
+
+A line ends at ``\\n`` (a ``\\r`` before it stays in the body, as in Flume); it is read as
+``encoding`` text (bytes invalid in it become U+FFFD) and the event body is UTF-8. With
+``ack-every-event`` (the default) the source answers ``OK`` for each line once the channels
+have it, or ``FAILED: <why>`` if a channel refused it (the client sends it again). A line of
+``max-line-length`` characters or more (newline included) is answered
+``FAILED: Event exceeds the maximum length (<n> chars, including newline)`` and the
+connection is closed, as Flume does. Lines that arrive together are put as one batch, of at
+most the smallest ``transactionCapacity`` of the channels, so each line's answer is exact.
+"""
+
+from __future__ import annotations
+
+import codecs
+import socket
+
+from agents.config.spec import Prop
+from agents.event import EventBatch
+from agents.sources.listening import ListeningSource, bind_prop, port_prop
+
+MOST_PER_BATCH = 1000
+
+
+class NetcatSource(ListeningSource):
+    TYPE = "netcat"
+    PROPERTIES = (
+        bind_prop(),
+        port_prop(),
+        Prop("max-line-length", "int", 512, "Most characters a line, newline included.", minimum=1),
+        Prop("ack-every-event", "bool", True, "Answer OK (or FAILED) for every line."),
+        Prop("encoding", "str", "utf-8", "Charset the client writes in."),
+    )
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        try:
+            self._encoding = codecs.lookup(self.conf["encoding"]).name
+        except LookupError:
+            context.problem("encoding", f"unknown charset {self.conf['encoding']!r}")
+
+    def listen(self) -> None:
+        self.listen_tcp(self.conf["bind"], self.conf["port"], self._serve)
+
+    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        most = self.conf["max-line-length"]
+        ack = self.conf["ack-every-event"]
+        decoder = codecs.getincrementaldecoder(self._encoding)("replace")
+        assert self.outbox is not None
+        caps = [c.transaction_capacity for c in self.outbox.processor.channels]
+        batch_most = min([MOST_PER_BATCH, *(c for c in caps if c)])
+        pending = ""
+        while not self.stopping:
+            chunk = conn.recv(1 << 16)
+            if not chunk:
+                break
+            pending += decoder.decode(chunk)
+            *lines, pending = pending.split("\n")
+            too_long = next((i for i, line in enumerate(lines) if len(line) + 1 > most), None)
+            if too_long is None and len(pending) + 1 > most:
+                too_long = len(lines)
+            good = lines if too_long is None else lines[:too_long]
+            for at in range(0, len(good), batch_most):
+                part = good[at : at + batch_most]
+                sub = self.deliver(EventBatch([line.encode() for line in part]), hold=False)
+                if ack and sub.ok:
+                    conn.sendall(b"OK\n" * len(part))
+                elif not sub.ok:
+                    conn.sendall(f"FAILED: {sub.error}\n".encode() * len(part))
+            if too_long is not None:
+                self.counters.add("EventReadFail")
+                self.log.warning("netcat %s: a line from %s:%s exceeds %d characters; "
+                                 "closing the connection, as Flume does", self.name,
+                                 *peer[:2], most)  # fmt: skip
+                conn.sendall(f"FAILED: Event exceeds the maximum length ({most} chars, "
+                             "including newline)\n".encode())  # fmt: skip
+                break

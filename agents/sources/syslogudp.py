@@ -1,0 +1,59 @@
+"""Flume's syslogudp source: each UDP datagram is one syslog message, parsed into Flume's
+headers (``agents.sources.syslog_format``, Flume's SyslogUtils; ``format.*`` as syslogtcp).
+
+A datagram is read up to its first ``\\n`` and at most 2500 bytes (a longer one is marked
+``flume.syslog.status = Incomplete``), as Flume reads it. UDP has no flow control: while a
+channel is full the source holds what it received and puts it again; datagrams that arrive
+meanwhile wait in the socket's buffer (4 MiB), and what the kernel cannot buffer is lost.
+"""
+
+from __future__ import annotations
+
+from agents.config.spec import Prop
+from agents.event import EventBatch
+from agents.sources.listening import ListeningSource, port_prop
+from agents.sources.syslog_format import (
+    SyslogFormat,
+    check_common,
+    client_headers,
+    common_props,
+    custom_format,
+    keep_fields,
+)
+
+MAX_MESSAGE = 2500  # Flume's SyslogUtils default size, which its UDP source keeps
+
+
+class SyslogUdpSource(ListeningSource):
+    TYPE = "syslogudp"
+    PROPERTIES = (
+        port_prop(),
+        *common_props(),
+        Prop("format.", "prefix", doc="A custom layout, as syslogtcp's format.*."),
+    )
+
+    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+        check_common(context, self.conf)
+        self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
+                                    custom_format(self.conf["format."], context))  # fmt: skip
+        self._clients: dict[tuple[str, int], dict[str, str]] = {}
+
+    def listen(self) -> None:
+        self.listen_udp(self.conf["host"], self.conf["port"], self._serve)
+
+    def _serve(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
+        bodies, headers = [], []
+        for data, peer in datagrams:
+            raw = data.lstrip(b"\n").split(b"\n", 1)[0]
+            cut = len(raw) >= MAX_MESSAGE
+            body, hdrs = self._format.parse(raw[:MAX_MESSAGE], cut)
+            if "flume.syslog.status" in hdrs:
+                self.counters.add("EventReadFail")
+            client = self._clients.get(peer)
+            if client is None:
+                if len(self._clients) > 1000:
+                    self._clients.clear()
+                client = self._clients[peer] = client_headers(self.conf, peer)
+            bodies.append(body)
+            headers.append({**hdrs, **client})
+        self.deliver(EventBatch(bodies, {}, headers), hold=True)

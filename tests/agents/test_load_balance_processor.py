@@ -1,0 +1,75 @@
+"""The load_balance sink processor: calls go round the sinks (or in random order); a failed
+sink's batch goes to the next sink at once, and with backoff the failed sink is left out for
+a while. Every event is delivered once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.agents.agent_helpers import put_events, running, wait_for
+from tests.agents.sink_helpers import Recording
+
+
+def group(selector: str = "round_robin", backoff: bool = False) -> str:
+    sinks = "".join(
+        f"a.sinks.{k}.type = tests.agents.sink_helpers.Recording\na.sinks.{k}.channel = c\n"
+        f"a.sinks.{k}.batchSize = 10\n"
+        for k in ("k1", "k2", "k3")
+    )
+    return (
+        "a.channels = c\na.sinks = k1 k2 k3\na.channels.c.type = memory\n"
+        "a.channels.c.capacity = 10000\na.channels.c.transactionCapacity = 1000\n"
+        "a.sinkgroups = g\na.sinkgroups.g.sinks = k1 k2 k3\n"
+        "a.sinkgroups.g.processor.type = load_balance\n"
+        f"a.sinkgroups.g.processor.selector = {selector}\n"
+        f"a.sinkgroups.g.processor.backoff = {str(backoff).lower()}\n"
+        "a.sinkgroups.g.processor.selector.maxTimeOut = 60000\n" + sinks
+    )
+
+
+@pytest.fixture(autouse=True)
+def recording() -> Iterator[None]:
+    Recording.reset()
+    yield
+    Recording.reset()
+
+
+def bodies(n: int) -> list[bytes]:
+    return [b"e%05d" % i for i in range(n)]
+
+
+@pytest.mark.parametrize("selector", ["round_robin", "random"])
+def test_calls_are_spread_over_the_sinks(tmp_path, selector: str) -> None:  # type: ignore[no-untyped-def]
+    with running(group(selector), state_dir=tmp_path) as agent:
+        put_events(agent.channels["c"], bodies(600))
+        assert wait_for(lambda: len(Recording.everything()) == 600)
+    counts = [Recording.count(k) for k in ("k1", "k2", "k3")]
+    assert all(n > 0 for n in counts), counts
+    if selector == "round_robin":  # 60 batches of 10, taken in turn
+        assert max(counts) - min(counts) <= 20, counts
+    assert sorted(Recording.everything()) == bodies(600)
+
+
+def test_a_failed_sink_is_skipped_and_with_backoff_left_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    Recording.down.add("k2")
+    with running(group(backoff=True), state_dir=tmp_path) as agent:
+        put_events(agent.channels["c"], bodies(300))
+        assert wait_for(lambda: len(Recording.everything()) == 300)
+        k2 = agent.sinks["k2"]
+        assert agent.health(k2).startswith("retrying: backed off (sink k2: k2 is down)")
+        # left out with a growing penalty: it was tried once, not once per batch
+        assert 1 <= k2.counters.get("RollbackCount") <= 2
+    assert Recording.count("k2") == 0
+    assert sorted(Recording.everything()) == bodies(300)
+
+
+def test_load_balance_needs_two_sinks() -> None:
+    from agents.config.properties import parse_properties
+    from agents.config.topology import build_plan
+
+    text = group().replace("g.sinks = k1 k2 k3", "g.sinks = k1")
+    plan = build_plan(parse_properties(text, "lb.conf"), "a")
+    assert any("a load_balance group needs at least 2" in str(p) for p in plan.problems)
+    assert not plan.groups

@@ -1,0 +1,14 @@
+"""Architecture 4 as `labctl example run flume-4` runs it: six agent processes, collectors
+1-4 -> aggregator 5 over Avro RPC with standby 6; aggregator 5 SIGKILLed mid-run; every
+record in Kafka at least once, duplicates counted."""
+
+from labctl.cluster import Cluster
+from tests.examples.example_helpers import measured, run_example
+
+
+def test_flume_4_survives_the_aggregator(kafka_cluster: Cluster) -> None:
+    report = run_example("flume-4", kafka_cluster)
+    assert report.figures["records"] == 4 * 21_601 and report.figures["agents"] == 6
+    assert ": 0 missing, " in measured(report, "every record in Kafka at least once")
+    assert measured(report, "every collector failed over") == "4 of 4 collectors"
+    assert report.figures["duplicates"] >= 0
