@@ -9,7 +9,6 @@ stops what it started. ``down()`` stops the agent, then the brokers, then the qu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -200,6 +199,7 @@ class Cluster:
         admin = self.admin()
         topic = self.spec.topic.name
         asked_at = 0.0
+        seen = "no metadata"
         while time.monotonic() < deadline:
             try:
                 parts = admin.list_topics(topic, timeout=3).topics[topic].partitions
@@ -209,18 +209,26 @@ class Cluster:
                       if part.replicas and part.leader != part.replicas[0]]  # fmt: skip
             if parts and not moving:
                 return
-            settled_isr = not self.partition_problem_of(parts)
-            if moving and settled_isr and time.monotonic() - asked_at > 3:  # again after 3 s
+            problem = self.partition_problem_of(parts)
+            seen = problem or "; ".join(f"partition {pid} led by {parts[pid].leader}, preferred "
+                                        f"{parts[pid].replicas[0]}" for pid in moving)  # fmt: skip
+            if moving and not problem and time.monotonic() - asked_at > 3:  # again after 3 s
                 progress(f"moving {len(moving)} partition(s) of {topic} to their preferred leader")
                 future = admin.elect_leaders(
                     ElectionType.PREFERRED, [TopicPartition(topic, pid) for pid in moving]
                 )
-                with contextlib.suppress(KafkaException):  # e.g. ELECTION_NOT_NEEDED
-                    future.result()
+                try:
+                    future.result(timeout=10)  # bounded: a slow answer is asked again
+                except KafkaException as exc:  # ELECTION_NOT_NEEDED is fine; others: say them
+                    seen += f" (last election: {exc})"
+                except TimeoutError:
+                    seen += " (last election: no answer in 10 s)"
                 asked_at = time.monotonic()
             time.sleep(0.3)
-        raise ReadinessTimeout(f"the partitions of {topic} did not settle on their preferred "
-                               "leaders in time; see `labctl logs <component>`.")  # fmt: skip
+        raise ReadinessTimeout(
+            f"the partitions of {topic} did not settle on their preferred leaders in time "
+            f"({seen}); see `labctl logs <component>`."
+        )
 
     @staticmethod
     def partition_problem_of(parts: Any) -> str | None:
