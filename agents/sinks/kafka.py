@@ -1,8 +1,9 @@
 """Flume's Kafka sink on confluent-kafka: at-least-once, several batches in flight.
 
 A batch is taken from the channel in its own transaction and produced; the transaction is
-committed only when Kafka acknowledged every record of it (per-record delivery reports), and
-transactions are settled in the order they were opened. A record that failed for a reason that
+committed only when Kafka acknowledged every record of it (every record's delivery report was
+served, none failed: see ``_Report``), and transactions are settled in the order they were
+opened. A record that failed for a reason that
 may pass (a broker away, a timeout) rolls back its batch and every later one still open
 (newest first, so the channel keeps its order); they are taken and produced again after a
 growing pause (0.1 s up to 5 s): duplicates are possible, loss is not. A record Kafka refuses
@@ -55,20 +56,16 @@ _BOOTSTRAP = re.compile(r"^\[?[\w.:-]+\]?:\d{1,5}$")
 
 
 class _Tracker:
-    """Delivery reports of one batch."""
+    """What Kafka said about one batch: the first error that sending again may cure, the
+    records refused for good, and whether every record has been reported."""
 
-    __slots__ = ("error", "failed", "pending", "started")
+    __slots__ = ("error", "failed", "reported", "started")
 
-    def __init__(self, n: int) -> None:
-        self.pending = n
-        self.error: str | None = None  # the first error that sending again may cure
+    def __init__(self) -> None:
+        self.error: str | None = None
         self.failed: list[tuple[str, bytes, str]] = []  # refused for good: topic, value, why
+        self.reported = False
         self.started = time.monotonic()
-
-    def done(self, err: Any, msg: Any) -> None:
-        self.pending -= 1
-        if err is not None:
-            self.fail(err, msg.topic(), msg.value())
 
     def fail(self, err: Any, topic: str, value: bytes) -> None:
         code = err.code() if hasattr(err, "code") else None
@@ -76,6 +73,29 @@ class _Tracker:
             self.failed.append((topic, value, f"{err.name()}: {err.str()}"))
         elif self.error is None:
             self.error = str(err)
+
+
+class _Report:
+    """The delivery callback every record of one batch is produced with.
+
+    The producer runs with ``delivery.report.only.error``: confluent-kafka calls this only for
+    a record that failed, and holds one reference to it per record until that record's report
+    has been served (by ``poll``), success or failure. So when the last reference goes, every
+    record of the batch has been reported, and those not failed were acknowledged: the batch
+    is settled by that count, with no Python call per acknowledged record.
+    """
+
+    __slots__ = ("tracker",)
+
+    def __init__(self, tracker: _Tracker) -> None:
+        self.tracker = tracker
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.tracker.fail(err, msg.topic(), msg.value())
+
+    def __del__(self) -> None:
+        self.tracker.reported = True
 
 
 def avro_event(body: bytes, headers: dict[str, str]) -> bytes:
@@ -171,6 +191,8 @@ class KafkaSink(Sink):
             "linger.ms": 5,
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 3,
+            # Acknowledged records are counted, not called back (see _Report).
+            "delivery.report.only.error": True,
         }
         for key, value in self.conf["kafka.producer."].items():
             if key == "acks":
@@ -268,7 +290,7 @@ class KafkaSink(Sink):
                 return Status.READY
             return Status.BACKOFF
         self.counters.add("EventDrainAttemptCount", n)
-        tracker = _Tracker(n)
+        tracker = _Tracker()
         self._produce(batch, tracker)
         self._inflight.append((tx, tracker, n))
         self.counters.add(
@@ -281,7 +303,7 @@ class KafkaSink(Sink):
         assert producer is not None
         produce = producer.produce
         topic = self.conf["kafka.topic"]
-        done = tracker.done
+        report = _Report(tracker)  # held by librdkafka per record until reported
         conf = self.conf
         plain = (
             batch.headers is None
@@ -302,12 +324,11 @@ class KafkaSink(Sink):
                     for body in bodies[i:] if i else bodies:
                         # Positional (value, key, partition, on_delivery): keyword parsing alone
                         # costs about a fifth of the produce call.
-                        produce(topic, body, None, -1, done)
+                        produce(topic, body, None, -1, report)
                         i += 1
                 except BufferError:  # librdkafka's queue is full: serve delivery reports
                     producer.poll(0.05)
                 except ck.KafkaException as exc:  # refused at once (e.g. too large)
-                    tracker.pending -= 1
                     tracker.fail(exc.args[0], topic, bodies[i])
                     i += 1
             return
@@ -316,7 +337,7 @@ class KafkaSink(Sink):
             t = topic
             if conf["allowTopicOverride"] and conf["topicHeader"] in headers:
                 t = headers[conf["topicHeader"]]
-            kwargs: dict[str, Any] = {"on_delivery": done}
+            kwargs: dict[str, Any] = {"on_delivery": report}
             if "key" in headers:
                 kwargs["key"] = headers["key"].encode()
             part = headers.get(conf["partitionIdHeader"]) if conf["partitionIdHeader"] else None
@@ -334,7 +355,6 @@ class KafkaSink(Sink):
             try:
                 self._produce_one(t, value, kwargs)
             except (ck.KafkaException, ValueError, TypeError) as exc:
-                tracker.pending -= 1
                 err = exc.args[0] if isinstance(exc, ck.KafkaException) else ck.KafkaError(
                     ck.KafkaError._INVALID_ARG, str(exc))  # fmt: skip
                 tracker.fail(err, t, value)
@@ -353,7 +373,7 @@ class KafkaSink(Sink):
         """Commit finished batches in order; on a failure roll back it and all after it."""
         inflight = self._inflight
         c = self.counters
-        while inflight and inflight[0][1].pending <= 0:
+        while inflight and inflight[0][1].reported:
             tx, tracker, n = inflight[0]
             if tracker.error is not None:
                 self._rollback_all(tracker.error)
