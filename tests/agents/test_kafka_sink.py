@@ -13,7 +13,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from agents.sinks.kafka import avro_event
+from agents.sinks.kafka_producer import avro_event
 from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, wait_for
 from tests.conftest import shared
