@@ -35,7 +35,11 @@ from agents.sinks.deadletter import DeadLetters
 from agents.sinks.kafka_process import ProducerGone, ProducerProcess
 from agents.sinks.kafka_producer import CONNECTION, BatchProducer, Tracker
 
+# How long a take waits for events (a put wakes it at once): briefly while batches are in
+# flight (their reports are heard between takes), long when there is nothing to hear.
 TAKE_WAIT = 0.05
+IDLE_WAIT = 0.5
+FULL_WAIT = 0.05  # s to wait for a report when maxInFlightBatches are out
 # Java producer settings librdkafka does not know; dropped with a warning.
 JAVA_ONLY = {
     "key.serializer",
@@ -121,7 +125,7 @@ class KafkaSink(Sink):
         conf: dict[str, Any] = {
             "bootstrap.servers": self.conf["kafka.bootstrap.servers"],
             "acks": self.conf["kafka.producer.acks"],
-            "linger.ms": 5,
+            "linger.ms": 2,
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 3,
         }
@@ -180,6 +184,10 @@ class KafkaSink(Sink):
         self.counters.error(text)
         self.log.warning("kafka: %s", text)
 
+    def interrupt(self) -> None:
+        if self.channel is not None:
+            self.channel.interrupt_takes()  # a take waiting IDLE_WAIT returns now
+
     def _poll(self, timeout: float) -> None:
         """Hear what the producer reported (up to *timeout* s), then settle what is done."""
         assert self._producer is not None
@@ -198,15 +206,17 @@ class KafkaSink(Sink):
         assert producer is not None and self.channel is not None
         self._poll(0)
         if len(self._inflight) >= self.conf["maxInFlightBatches"]:
-            self._poll(0.01)
+            self._poll(FULL_WAIT)  # returns as soon as a report is there
             return Status.READY
         if time.monotonic() < self._cooldown_until:  # after a failure: no new takes yet
             if self._inflight:
                 self._poll(0.01)
             return Status.BACKOFF
         tx = self.channel.transaction()
+        wait = TAKE_WAIT if self._inflight else IDLE_WAIT
+        began = time.monotonic()
         try:
-            batch = tx.take(self.conf["flumeBatchSize"], TAKE_WAIT)
+            batch = tx.take(self.conf["flumeBatchSize"], wait)
         except Exception as exc:
             tx.close()
             self.counters.add("ChannelReadFail")
@@ -218,10 +228,9 @@ class KafkaSink(Sink):
             tx.commit()
             tx.close()
             self.counters.add("BatchEmptyCount")
-            if self._inflight:
-                self._poll(0.005)
-                return Status.READY
-            return Status.BACKOFF
+            # The take waited its time in vain: take again at once (a put wakes it). A take
+            # that came back early (a stopping channel) backs off instead.
+            return Status.READY if time.monotonic() - began >= wait * 0.9 else Status.BACKOFF
         self.counters.add("EventDrainAttemptCount", n)
         tracker = Tracker()
         self._inflight.append((tx, tracker, n, time.monotonic()))

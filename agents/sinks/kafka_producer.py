@@ -8,6 +8,7 @@ sink's thread, or in a process of its own (``agents.sinks.kafka_process``), with
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ PERMANENT = frozenset(
 CONNECTION = frozenset((ck.KafkaError._ALL_BROKERS_DOWN, ck.KafkaError._TRANSPORT))
 
 OnError = Callable[[int, str], None]  # (librdkafka error code, text)
+WARM_UP = 2.0  # s a new producer waits for its topic's metadata (no broker: it goes on)
 
 
 class Tracker:
@@ -91,6 +93,10 @@ class BatchProducer:
         conf.setdefault("delivery.report.only.error", True)
         conf["error_cb"] = self._error
         self._producer = ck.Producer(conf)
+        # the topic's metadata now, not when the first record waits for it (no broker yet:
+        # the first records wait, as they would anyway)
+        with contextlib.suppress(ck.KafkaException):
+            self._producer.list_topics(sink_conf["kafka.topic"], timeout=WARM_UP)
 
     def _error(self, err: ck.KafkaError) -> None:
         self._on_error(err.code(), str(err))
