@@ -22,7 +22,7 @@ import contextlib
 import re
 import time
 from collections import deque
-from typing import Any
+from typing import Any, NoReturn
 
 import confluent_kafka as ck
 
@@ -158,9 +158,12 @@ class KafkaSink(Sink):
         for key in ("KafkaEventSendTimer", "DeadLetterCount"):
             self.counters.values.setdefault(key, 0)
 
-    def start(self) -> None:
+    def _new_producer(self) -> BatchProducer | ProducerProcess:
         make = ProducerProcess if self.conf["producerProcess"] else BatchProducer
-        self._producer = make(self._producer_conf, self.conf, self._on_error)
+        return make(self._producer_conf, self.conf, self._on_error)
+
+    def start(self) -> None:
+        self._producer = self._new_producer()
         self._failures = 0
         self._cooldown_until = 0.0
         self._failed: str | None = None  # why batches were rolled back since process() began
@@ -191,8 +194,23 @@ class KafkaSink(Sink):
     def _poll(self, timeout: float) -> None:
         """Hear what the producer reported (up to *timeout* s), then settle what is done."""
         assert self._producer is not None
-        self._producer.poll(timeout)  # ProducerGone: the runner restarts the sink
+        try:
+            self._producer.poll(timeout)
+        except ProducerGone as exc:
+            self._producer_gone(exc)
         self._settle()
+
+    def _producer_gone(self, exc: ProducerGone) -> NoReturn:
+        """The producer process died: nothing it held counts as acknowledged. Roll back every
+        batch in flight (the channel keeps them), drop it (the next ``process`` starts a new
+        one) and raise: the runner restarts the sink, a sink group fails over."""
+        if self._inflight:
+            self._rollback_all(str(exc))
+        dead, self._producer = self._producer, None
+        if dead is not None:
+            dead.close(0)
+        self._failed = None  # the ProducerGone raised says it
+        raise exc
 
     def process(self) -> Status:
         status = self._process()
@@ -202,8 +220,10 @@ class KafkaSink(Sink):
         return status
 
     def _process(self) -> Status:
+        if self._producer is None:  # the last one died (a sink group tries the sink again)
+            self._producer = self._new_producer()
         producer = self._producer
-        assert producer is not None and self.channel is not None
+        assert self.channel is not None
         self._poll(0)
         if len(self._inflight) >= self.conf["maxInFlightBatches"]:
             self._poll(FULL_WAIT)  # returns as soon as a report is there
@@ -234,7 +254,10 @@ class KafkaSink(Sink):
         self.counters.add("EventDrainAttemptCount", n)
         tracker = Tracker()
         self._inflight.append((tx, tracker, n, time.monotonic()))
-        producer.send(batch, tracker)
+        try:
+            producer.send(batch, tracker)
+        except ProducerGone as exc:
+            self._producer_gone(exc)
         self.counters.add(
             "BatchCompleteCount" if n == self.conf["flumeBatchSize"] else "BatchUnderflowCount"
         )
@@ -298,11 +321,10 @@ class KafkaSink(Sink):
             try:
                 with contextlib.suppress(DeliveryError):  # rolled back: the channel keeps them
                     self.settle(timeout)
-            except ProducerGone as exc:
+            except ProducerGone as exc:  # what it held is rolled back
                 self.log.error("%s", exc)
-                if self._inflight:
-                    self._rollback_all("the producer process exited before Kafka acknowledged")
             producer, self._producer = self._producer, None
-            producer.close(1)
+            if producer is not None:
+                producer.close(1)
             self.counters.add("ConnectionClosedCount")
         super().stop()

@@ -52,6 +52,23 @@ def records(
     return got
 
 
+def every_value_in(cluster: Cluster, topics: list[str], values: set[bytes]) -> bool:
+    """Do the records of *topics* (partition 0) hold every one of *values*, within 60 s?"""
+    consumer = Consumer({**cluster.client_config(), "group.id": uuid.uuid4().hex,
+                         "enable.auto.commit": False})  # fmt: skip
+    consumer.assign([TopicPartition(topic, 0, 0) for topic in topics])
+    seen: set[bytes] = set()
+
+    def enough() -> bool:
+        seen.update(m.value() for m in consumer.consume(1000, 0.2) if not m.error())
+        return values <= seen
+
+    try:
+        return wait_for(enough, timeout=60)
+    finally:
+        consumer.close()
+
+
 def drop(path: Path, lines: list[bytes]) -> None:
     """Hand *lines* to the spool dir whole (written hidden, then renamed: readyAfter is 0)."""
     hidden = path.with_name("." + path.name)
@@ -152,3 +169,50 @@ def test_an_agent_killed_leaves_no_producer_process(kafka_cluster: Cluster, tmp_
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_dead_producer_process_in_a_failover_group(kafka_cluster: Cluster, tmp_path: Path):
+    """SIGKILL the child of a failover group's active Kafka sink: its batches in flight are
+    rolled back, the standby delivers meanwhile, the sink starts a new child when it is tried
+    again and takes over; every record arrives in one of the two topics (duplicates allowed)."""
+    first, standby = f"pg1-{uuid.uuid4().hex[:8]}", f"pg2-{uuid.uuid4().hex[:8]}"
+    for topic in (first, standby):
+        kafka_cluster.create_topic(topic, partitions=1)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    conf = (
+        "a.sources = s\na.channels = c\na.sinks = k1 k2\n"
+        f"a.sources.s.type = spooldir\na.sources.s.spoolDir = {spool}\na.sources.s.channels = c\n"
+        "a.sources.s.readyAfter = 0\na.sources.s.pollDelay = 20\n"
+        "a.channels.c.type = memory\na.channels.c.capacity = 100000\n"
+        "a.channels.c.transactionCapacity = 10000\n"
+        "a.sinkgroups = g\na.sinkgroups.g.sinks = k1 k2\na.sinkgroups.g.processor.type = failover\n"
+        "a.sinkgroups.g.processor.priority.k1 = 10\na.sinkgroups.g.processor.priority.k2 = 5\n"
+        "a.sinkgroups.g.processor.maxpenalty = 1000\n"
+    ) + "".join(
+        f"a.sinks.{k}.type = kafka\na.sinks.{k}.channel = c\na.sinks.{k}.kafka.topic = {t}\n"
+        f"a.sinks.{k}.kafka.bootstrap.servers = {kafka_cluster.spec.bootstrap}\n"
+        for k, t in (("k1", first), ("k2", standby))
+    )
+    agent = agent_from_text(conf, state_dir=tmp_path / "state")
+    agent.start()
+    k1 = agent.sinks["k1"]
+    written = [b"%08d,first" % i for i in range(20_000)]
+    try:
+        assert wait_for(lambda: len(producer_children()) == 2, timeout=30)
+        drop(spool / "one.log", written)
+        assert wait_for(lambda: k1.counters.get("EventDrainSuccessCount") > 0, timeout=60)
+        k1_child = next(p for p in producer_children()
+                        if p.pid == k1._producer.pid)  # type: ignore[union-attr]  # fmt: skip
+        before = {p.pid for p in producer_children()}
+        k1_child.kill()
+        more = [b"%08d,second" % i for i in range(20_000)]
+        drop(spool / "two.log", more)
+        written += more
+        assert wait_for(lambda: agent.channels["c"].size() == 0, timeout=60)
+        # k1 was set aside and came back with a new child
+        assert wait_for(lambda: len({p.pid for p in producer_children()} - before) == 1)
+        assert every_value_in(kafka_cluster, [first, standby], set(written))
+    finally:
+        agent.stop()
+    assert producer_children() == []
