@@ -205,7 +205,11 @@ def serve(conn: Connection) -> int:
             os._exit(0)
         if message[0] in ("batch", "lines"):
             _, ident, bodies, common, headers = message
-            tracker = Tracker(lambda t, ident=ident: settled.append((ident, t)))
+
+            def done(t: Tracker, ident: int = ident) -> None:
+                settled.append((ident, t))
+
+            tracker = Tracker(done)
             producer.send(EventBatch(bodies, common, headers), tracker)
             report()
         elif message[0] == "close":

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 try:
     from inotify_simple import INotify, flags
 except (ImportError, OSError):  # not Linux: the caller polls
-    INotify = None  # type: ignore[assignment,misc]
+    INotify = None
 
 CHANGES = (
     "CREATE", "MODIFY", "CLOSE_WRITE", "ATTRIB", "MOVED_FROM", "MOVED_TO", "DELETE",

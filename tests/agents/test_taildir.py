@@ -18,7 +18,6 @@ from agents.runtime import Agent
 from agents.sources import watch
 from agents.sources.taildir import TaildirSource
 from agents.sources.watch import DirWatch
-
 from tests.agents.agent_helpers import (
     agent_from_text,
     caught_up,
