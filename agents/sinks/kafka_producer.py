@@ -14,6 +14,7 @@ from typing import Any
 
 import confluent_kafka as ck
 
+from agents.avro import encode_event
 from agents.event import EventBatch
 
 # Errors that sending again cannot cure: the record goes to the dead-letter file.
@@ -163,7 +164,7 @@ class BatchProducer:
             if conf["header."]:
                 kwargs["headers"] = [(k, headers[f].encode()) for f, k in conf["header."].items()
                                      if f in headers]  # fmt: skip
-            value = avro_event(body, headers) if conf["useFlumeEventFormat"] else body
+            value = encode_event(body, headers) if conf["useFlumeEventFormat"] else body
             try:
                 self._produce_one(t, value, kwargs)
             except (ck.KafkaException, ValueError, TypeError) as exc:
@@ -178,29 +179,3 @@ class BatchProducer:
                 return
             except BufferError:  # librdkafka's queue is full: serve delivery reports
                 self._producer.poll(0.05)
-
-
-def avro_event(body: bytes, headers: dict[str, str]) -> bytes:
-    """Flume's AvroFlumeEvent in Avro binary (``useFlumeEventFormat``): a map, then bytes.
-
-    Written by hand: the schema is two fields, and an Avro library would cost more per event.
-    """
-    out = bytearray()
-    if headers:
-        out += _zigzag(len(headers))
-        for k, v in headers.items():
-            kb, vb = k.encode(), v.encode()
-            out += _zigzag(len(kb)) + kb + _zigzag(len(vb)) + vb
-    out += b"\x00"
-    out += _zigzag(len(body)) + body
-    return bytes(out)
-
-
-def _zigzag(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)

@@ -13,7 +13,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from agents.sinks.kafka_producer import avro_event
+from agents.avro import encode_event
 from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, wait_for
 from tests.conftest import shared
@@ -136,7 +136,7 @@ def test_broker_down_then_back_loses_nothing(
 
 
 def test_flume_event_format_is_avro():
-    encoded = avro_event(b"body", {"k": "v"})
+    encoded = encode_event(b"body", {"k": "v"})
     assert encoded == b"\x02\x02k\x02v\x00\x08body"
 
 
