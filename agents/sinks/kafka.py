@@ -5,7 +5,8 @@ committed only when Kafka acknowledged every record of it (every record's delive
 served and none failed: ``agents.sinks.kafka_producer``), and transactions are settled in the
 order they were opened. The records are produced in a process of the sink's own
 (``producerProcess``, ``agents.sinks.kafka_process``) or in the sink's thread; the sink's
-transactions and settling are the same either way. A record that failed for a reason that
+transactions and settling are the same either way; if the process dies, every batch in flight
+is rolled back and the next ``process`` starts a new one. A record that failed for a reason that
 may pass (a broker away, a timeout) rolls back its batch and every later one still open
 (newest first, so the channel keeps its order); they are taken and produced again after a
 growing pause (0.1 s up to 5 s): duplicates are possible, loss is not. A record Kafka refuses
