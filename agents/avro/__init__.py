@@ -7,7 +7,7 @@ See docs/avro-rpc.md for the wire details.
 """
 
 from agents.avro._client import AvroRpcClient
-from agents.avro._protocol import FLUME_PROTOCOL_MD5, PROTOCOL_JSON
+from agents.avro._protocol import FLUME_PROTOCOL_MD5, PROTOCOL_JSON, encode_event
 from agents.avro._server import AvroRpcServer, BatchHandler, ServerStats
 from agents.avro._transport import COMPRESSIONS
 from agents.avro.errors import AvroProtocolError, AvroRefusedError, AvroRpcError
@@ -23,4 +23,5 @@ __all__ = [
     "AvroRpcServer",
     "BatchHandler",
     "ServerStats",
+    "encode_event",
 ]

@@ -61,6 +61,9 @@ class Channel(Component):
     def transaction(self) -> Transaction:
         raise NotImplementedError
 
+    def interrupt_takes(self) -> None:
+        """Make a take waiting on another thread return at once (a stopping sink's)."""
+
     def size(self) -> int:
         """Events stored and not yet taken (committed puts minus committed takes, roughly)."""
         raise NotImplementedError

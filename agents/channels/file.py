@@ -228,6 +228,10 @@ class FileChannel(Channel):
     def wait_drained(self, timeout: float) -> bool:
         return self.store is None or self.store.wait_empty(timeout)
 
+    def interrupt_takes(self) -> None:
+        if self.store is not None:
+            self.store.interrupt_takes()
+
     def health(self) -> str:
         if self.refusing is not None:
             return f"blocked: {self.refusing}"

@@ -65,6 +65,7 @@ class MemoryChannel(Channel):
         self._taken = 0  # events taken, not yet committed
         self._bytes = 0  # body bytes stored or taken
         self._closed = False
+        self._interrupts = 0  # interrupt_takes() so far
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
         if self.conf["transactionCapacity"] > self.conf["capacity"]:
@@ -94,6 +95,11 @@ class MemoryChannel(Channel):
 
     def size(self) -> int:
         return self._stored
+
+    def interrupt_takes(self) -> None:
+        with self._cond:
+            self._interrupts += 1
+            self._cond.notify_all()
 
     def wait_drained(self, timeout: float) -> bool:
         with self._cond:
@@ -144,7 +150,11 @@ class MemoryChannel(Channel):
     ) -> tuple[EventBatch, list[tuple[EventBatch, Ack | None]]]:
         with self._cond:
             if not self._queue and timeout:
-                self._cond.wait_for(lambda: self._queue or self._closed, timeout=timeout)
+                seen = self._interrupts
+                self._cond.wait_for(
+                    lambda: self._queue or self._closed or self._interrupts != seen,
+                    timeout=timeout,
+                )
             parts: list[tuple[EventBatch, Ack | None]] = []
             want = max_events
             while want and self._queue:

@@ -1,8 +1,12 @@
 """Flume's Kafka sink on confluent-kafka: at-least-once, several batches in flight.
 
 A batch is taken from the channel in its own transaction and produced; the transaction is
-committed only when Kafka acknowledged every record of it (per-record delivery reports), and
-transactions are settled in the order they were opened. A record that failed for a reason that
+committed only when Kafka acknowledged every record of it (every record's delivery report was
+served and none failed: ``agents.sinks.kafka_producer``), and transactions are settled in the
+order they were opened. The records are produced in a process of the sink's own
+(``producerProcess``, ``agents.sinks.kafka_process``) or in the sink's thread; the sink's
+transactions and settling are the same either way; if the process dies, every batch in flight
+is rolled back and the next ``process`` starts a new one. A record that failed for a reason that
 may pass (a broker away, a timeout) rolls back its batch and every later one still open
 (newest first, so the channel keeps its order); they are taken and produced again after a
 growing pause (0.1 s up to 5 s): duplicates are possible, loss is not. A record Kafka refuses
@@ -19,7 +23,7 @@ import contextlib
 import re
 import time
 from collections import deque
-from typing import Any
+from typing import Any, NoReturn
 
 import confluent_kafka as ck
 
@@ -27,11 +31,16 @@ from agents.channels.base import Transaction
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
-from agents.event import EventBatch
 from agents.sinks.base import Sink
 from agents.sinks.deadletter import DeadLetters
+from agents.sinks.kafka_process import ProducerGone, ProducerProcess
+from agents.sinks.kafka_producer import CONNECTION, BatchProducer, Tracker
 
+# How long a take waits for events (a put wakes it at once): briefly while batches are in
+# flight (their reports are heard between takes), long when there is nothing to hear.
 TAKE_WAIT = 0.05
+IDLE_WAIT = 0.5
+FULL_WAIT = 0.05  # s to wait for a report when maxInFlightBatches are out
 # Java producer settings librdkafka does not know; dropped with a warning.
 JAVA_ONLY = {
     "key.serializer",
@@ -43,65 +52,7 @@ JAVA_ONLY = {
 }
 
 
-# Errors that sending again cannot cure: the record goes to the dead-letter file.
-PERMANENT = frozenset(
-    getattr(ck.KafkaError, name)
-    for name in ("MSG_SIZE_TOO_LARGE", "INVALID_MSG_SIZE", "RECORD_LIST_TOO_LARGE",
-                 "INVALID_RECORD", "INVALID_MSG", "INVALID_TIMESTAMP", "TOPIC_EXCEPTION",
-                 "TOPIC_AUTHORIZATION_FAILED", "_INVALID_ARG", "_UNKNOWN_PARTITION")
-    if hasattr(ck.KafkaError, name)
-)  # fmt: skip
 _BOOTSTRAP = re.compile(r"^\[?[\w.:-]+\]?:\d{1,5}$")
-
-
-class _Tracker:
-    """Delivery reports of one batch."""
-
-    __slots__ = ("error", "failed", "pending", "started")
-
-    def __init__(self, n: int) -> None:
-        self.pending = n
-        self.error: str | None = None  # the first error that sending again may cure
-        self.failed: list[tuple[str, bytes, str]] = []  # refused for good: topic, value, why
-        self.started = time.monotonic()
-
-    def done(self, err: Any, msg: Any) -> None:
-        self.pending -= 1
-        if err is not None:
-            self.fail(err, msg.topic(), msg.value())
-
-    def fail(self, err: Any, topic: str, value: bytes) -> None:
-        code = err.code() if hasattr(err, "code") else None
-        if code in PERMANENT:
-            self.failed.append((topic, value, f"{err.name()}: {err.str()}"))
-        elif self.error is None:
-            self.error = str(err)
-
-
-def avro_event(body: bytes, headers: dict[str, str]) -> bytes:
-    """Flume's AvroFlumeEvent in Avro binary (``useFlumeEventFormat``): a map, then bytes.
-
-    Written by hand: the schema is two fields, and an Avro library would cost more per event.
-    """
-    out = bytearray()
-    if headers:
-        out += _zigzag(len(headers))
-        for k, v in headers.items():
-            kb, vb = k.encode(), v.encode()
-            out += _zigzag(len(kb)) + kb + _zigzag(len(vb)) + vb
-    out += b"\x00"
-    out += _zigzag(len(body)) + body
-    return bytes(out)
-
-
-def _zigzag(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 class KafkaSink(Sink):
@@ -149,6 +100,13 @@ class KafkaSink(Sink):
             "keep their channel slots until acknowledged.",
             minimum=1,
         ),
+        Prop(
+            "producerProcess",
+            "bool",
+            True,
+            "Produce in a process of its own (ours), so reading and producing use a core each; "
+            "false: in the sink's thread.",
+        ),
         Prop("timestampHeader", "str", "", "Header whose value (epoch ms) is the record's time."),
         Prop("header.", "prefix", doc="header.<flume header> = <kafka header>: copy it over."),
         Prop("serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."),
@@ -168,7 +126,7 @@ class KafkaSink(Sink):
         conf: dict[str, Any] = {
             "bootstrap.servers": self.conf["kafka.bootstrap.servers"],
             "acks": self.conf["kafka.producer.acks"],
-            "linger.ms": 5,
+            "linger.ms": 2,
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 3,
         }
@@ -194,16 +152,19 @@ class KafkaSink(Sink):
         except ck.KafkaException as exc:
             context.problem("kafka.producer.", f"librdkafka rejects the settings: {exc}")
         self.max_record_bytes = int(conf.get("message.max.bytes", 1_000_000))
-        self._producer: ck.Producer | None = None
-        self._inflight: deque[tuple[Transaction, _Tracker, int]] = deque()
+        self._producer: BatchProducer | ProducerProcess | None = None
+        # taken, produced, not yet settled: transaction, tracker, events, when produced
+        self._inflight: deque[tuple[Transaction, Tracker, int, float]] = deque()
         self._dead: DeadLetters | None = None
         for key in ("KafkaEventSendTimer", "DeadLetterCount"):
             self.counters.values.setdefault(key, 0)
 
+    def _new_producer(self) -> BatchProducer | ProducerProcess:
+        make = ProducerProcess if self.conf["producerProcess"] else BatchProducer
+        return make(self._producer_conf, self.conf, self._on_error)
+
     def start(self) -> None:
-        conf = dict(self._producer_conf)
-        conf["error_cb"] = self._on_error
-        self._producer = ck.Producer(conf)
+        self._producer = self._new_producer()
         self._failures = 0
         self._cooldown_until = 0.0
         self._failed: str | None = None  # why batches were rolled back since process() began
@@ -221,11 +182,36 @@ class KafkaSink(Sink):
             self._dead = DeadLetters(path, self.counters, self.log)
         return self._dead
 
-    def _on_error(self, err: ck.KafkaError) -> None:
-        if err.code() in (ck.KafkaError._ALL_BROKERS_DOWN, ck.KafkaError._TRANSPORT):
+    def _on_error(self, code: int, text: str) -> None:
+        if code in CONNECTION:
             self.counters.add("ConnectionFailedCount")
-        self.counters.error(str(err))
-        self.log.warning("kafka: %s", err)
+        self.counters.error(text)
+        self.log.warning("kafka: %s", text)
+
+    def interrupt(self) -> None:
+        if self.channel is not None:
+            self.channel.interrupt_takes()  # a take waiting IDLE_WAIT returns now
+
+    def _poll(self, timeout: float) -> None:
+        """Hear what the producer reported (up to *timeout* s), then settle what is done."""
+        assert self._producer is not None
+        try:
+            self._producer.poll(timeout)
+        except ProducerGone as exc:
+            self._producer_gone(exc)
+        self._settle()
+
+    def _producer_gone(self, exc: ProducerGone) -> NoReturn:
+        """The producer process died: nothing it held counts as acknowledged. Roll back every
+        batch in flight (the channel keeps them), drop it (the next ``process`` starts a new
+        one) and raise: the runner restarts the sink, a sink group fails over."""
+        if self._inflight:
+            self._rollback_all(str(exc))
+        dead, self._producer = self._producer, None
+        if dead is not None:
+            dead.close(0)
+        self._failed = None  # the ProducerGone raised says it
+        raise exc
 
     def process(self) -> Status:
         status = self._process()
@@ -235,22 +221,23 @@ class KafkaSink(Sink):
         return status
 
     def _process(self) -> Status:
+        if self._producer is None:  # the last one died (a sink group tries the sink again)
+            self._producer = self._new_producer()
         producer = self._producer
-        assert producer is not None and self.channel is not None
-        producer.poll(0)
-        self._settle()
+        assert self.channel is not None
+        self._poll(0)
         if len(self._inflight) >= self.conf["maxInFlightBatches"]:
-            producer.poll(0.01)
-            self._settle()
+            self._poll(FULL_WAIT)  # returns as soon as a report is there
             return Status.READY
         if time.monotonic() < self._cooldown_until:  # after a failure: no new takes yet
             if self._inflight:
-                producer.poll(0.01)
-                self._settle()
+                self._poll(0.01)
             return Status.BACKOFF
         tx = self.channel.transaction()
+        wait = TAKE_WAIT if self._inflight else IDLE_WAIT
+        began = time.monotonic()
         try:
-            batch = tx.take(self.conf["flumeBatchSize"], TAKE_WAIT)
+            batch = tx.take(self.conf["flumeBatchSize"], wait)
         except Exception as exc:
             tx.close()
             self.counters.add("ChannelReadFail")
@@ -262,99 +249,27 @@ class KafkaSink(Sink):
             tx.commit()
             tx.close()
             self.counters.add("BatchEmptyCount")
-            if self._inflight:
-                producer.poll(0.005)
-                self._settle()
-                return Status.READY
-            return Status.BACKOFF
+            # The take waited its time in vain: take again at once (a put wakes it). A take
+            # that came back early (a stopping channel) backs off instead.
+            return Status.READY if time.monotonic() - began >= wait * 0.9 else Status.BACKOFF
         self.counters.add("EventDrainAttemptCount", n)
-        tracker = _Tracker(n)
-        self._produce(batch, tracker)
-        self._inflight.append((tx, tracker, n))
+        tracker = Tracker()
+        self._inflight.append((tx, tracker, n, time.monotonic()))
+        try:
+            producer.send(batch, tracker)
+        except ProducerGone as exc:
+            self._producer_gone(exc)
         self.counters.add(
             "BatchCompleteCount" if n == self.conf["flumeBatchSize"] else "BatchUnderflowCount"
         )
         return Status.READY
 
-    def _produce(self, batch: EventBatch, tracker: _Tracker) -> None:
-        producer = self._producer
-        assert producer is not None
-        produce = producer.produce
-        topic = self.conf["kafka.topic"]
-        done = tracker.done
-        conf = self.conf
-        plain = (
-            batch.headers is None
-            and not conf["timestampHeader"]
-            and not conf["header."]
-            and not conf["useFlumeEventFormat"]
-            and "key" not in batch.common
-            and not (conf["allowTopicOverride"] and conf["topicHeader"] in batch.common)
-            and not (conf["partitionIdHeader"] and conf["partitionIdHeader"] in batch.common)
-            and conf["defaultPartitionId"] < 0
-        )
-        if plain:
-            # The hot path: one topic, no key, no headers to read per event.
-            bodies = batch.bodies
-            i = 0
-            while i < len(bodies):
-                try:
-                    for body in bodies[i:] if i else bodies:
-                        # Positional (value, key, partition, on_delivery): keyword parsing alone
-                        # costs about a fifth of the produce call.
-                        produce(topic, body, None, -1, done)
-                        i += 1
-                except BufferError:  # librdkafka's queue is full: serve delivery reports
-                    producer.poll(0.05)
-                except ck.KafkaException as exc:  # refused at once (e.g. too large)
-                    tracker.pending -= 1
-                    tracker.fail(exc.args[0], topic, bodies[i])
-                    i += 1
-            return
-        for i, body in enumerate(batch.bodies):
-            headers = batch.event_headers(i)
-            t = topic
-            if conf["allowTopicOverride"] and conf["topicHeader"] in headers:
-                t = headers[conf["topicHeader"]]
-            kwargs: dict[str, Any] = {"on_delivery": done}
-            if "key" in headers:
-                kwargs["key"] = headers["key"].encode()
-            part = headers.get(conf["partitionIdHeader"]) if conf["partitionIdHeader"] else None
-            if part is not None:
-                kwargs["partition"] = int(part)
-            elif conf["defaultPartitionId"] >= 0:
-                kwargs["partition"] = conf["defaultPartitionId"]
-            stamp = headers.get(conf["timestampHeader"]) if conf["timestampHeader"] else None
-            if stamp is not None and stamp.isdigit():
-                kwargs["timestamp"] = int(stamp)
-            if conf["header."]:
-                kwargs["headers"] = [(k, headers[f].encode()) for f, k in conf["header."].items()
-                                     if f in headers]  # fmt: skip
-            value = avro_event(body, headers) if conf["useFlumeEventFormat"] else body
-            try:
-                self._produce_one(t, value, kwargs)
-            except (ck.KafkaException, ValueError, TypeError) as exc:
-                tracker.pending -= 1
-                err = exc.args[0] if isinstance(exc, ck.KafkaException) else ck.KafkaError(
-                    ck.KafkaError._INVALID_ARG, str(exc))  # fmt: skip
-                tracker.fail(err, t, value)
-
-    def _produce_one(self, topic: str, value: bytes, kwargs: dict[str, Any]) -> None:
-        producer = self._producer
-        assert producer is not None
-        while True:
-            try:
-                producer.produce(topic, value, **kwargs)
-                return
-            except BufferError:  # librdkafka's queue is full: serve delivery reports
-                producer.poll(0.05)
-
     def _settle(self) -> None:
         """Commit finished batches in order; on a failure roll back it and all after it."""
         inflight = self._inflight
         c = self.counters
-        while inflight and inflight[0][1].pending <= 0:
-            tx, tracker, n = inflight[0]
+        while inflight and inflight[0][1].reported:
+            tx, tracker, n, started = inflight[0]
             if tracker.error is not None:
                 self._rollback_all(tracker.error)
                 return
@@ -365,7 +280,7 @@ class KafkaSink(Sink):
             tx.close()
             self._failures = 0
             c.add("EventDrainSuccessCount", n - len(tracker.failed))
-            c.add("KafkaEventSendTimer", int((time.monotonic() - tracker.started) * 1000))
+            c.add("KafkaEventSendTimer", int((time.monotonic() - started) * 1000))
 
     def _rollback_all(self, reason: str) -> None:
         c = self.counters
@@ -383,7 +298,7 @@ class KafkaSink(Sink):
             pause,
         )
         while self._inflight:
-            tx, _tracker, _n = self._inflight.pop()
+            tx = self._inflight.pop()[0]
             tx.rollback()
             tx.close()
             c.add("RollbackCount")
@@ -394,8 +309,7 @@ class KafkaSink(Sink):
             return
         deadline = time.monotonic() + timeout
         while self._inflight and time.monotonic() < deadline:
-            self._producer.poll(0.1)
-            self._settle()
+            self._poll(0.1)
         if self._inflight:
             self._rollback_all("not acknowledged in time")
         if self._failed is not None:
@@ -405,8 +319,13 @@ class KafkaSink(Sink):
     def stop(self, timeout: float = 30.0) -> None:
         """Wait for in-flight batches (up to *timeout*), then roll back what is left."""
         if self._producer is not None:
-            with contextlib.suppress(DeliveryError):  # rolled back: the channel keeps them
-                self.settle(timeout)
-            self._producer.flush(1)
+            try:
+                with contextlib.suppress(DeliveryError):  # rolled back: the channel keeps them
+                    self.settle(timeout)
+            except ProducerGone as exc:  # what it held is rolled back
+                self.log.error("%s", exc)
+            producer, self._producer = self._producer, None
+            if producer is not None:
+                producer.close(1)
             self.counters.add("ConnectionClosedCount")
         super().stop()

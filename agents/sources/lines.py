@@ -15,10 +15,11 @@ Text (``policy``): ``FAIL`` raises ``DecodeFailure`` on bytes invalid in ``chars
 ``REPLACE`` puts U+FFFD in their place; ``IGNORE`` drops them; ``RAW`` passes bytes through
 unchanged (TAILDIR, as Flume's). Bodies are re-encoded in ``output`` (default UTF-8).
 
-Each chunk is checked in one C call; only a chunk with an over-long or invalid line goes line
-by line. ``boundary`` is the stream offset just after the last complete line (exact for
-``LF`` and ``CRLF``): callers record read positions only there, so a restart never begins
-inside a line.
+Each chunk is checked in one C call (``isascii`` first: ASCII is valid and unchanged in the
+charsets of ``ASCII_SAME``, so such a chunk is not decoded at all); only a chunk with an
+over-long or invalid line goes line by line. ``boundary`` is the stream offset just after the
+last complete line (exact for ``LF`` and ``CRLF``): callers record read positions only there,
+so a restart never begins inside a line.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from agents.config.spec import Prop
 POLICIES = ("FAIL", "REPLACE", "IGNORE")
 ENDINGS = ("LF", "CRLF", "ANY")
 MAX_BYTES_PER_CHAR = 4  # UTF-8 and every ASCII-compatible charset we accept
+# codecs in which every ASCII byte is that same character (unlike, say, UTF-7's "+")
+ASCII_SAME = frozenset(("utf-8", "ascii", "iso8859-1", "cp1252", "euc_kr", "cp949"))
 # exec's and TAILDIR's cap: x 4 bytes at most, under Kafka's 1,000,000-byte records
 STREAM_MAX_CHARS = 200_000
 STREAM_LINE_CAP = Prop(
@@ -79,6 +82,8 @@ class LineSplitter:
         self.split_at: list[int] = []  # offsets of lines split since the caller last looked
         self.decode_errors = 0  # lines with bytes replaced or dropped (REPLACE / IGNORE)
         self.offsets: list[int] | None = [] if offsets else None  # start of each event returned
+        # ASCII bytes are valid in the input and unchanged in the output (checked in one C call)
+        self._ascii_passes = self.charset in ASCII_SAME and self.output in ASCII_SAME
         self._held = b""  # bytes of the current line not yet returned
         self._emitted = 0  # bytes of the current line already returned as pieces
 
@@ -104,7 +109,8 @@ class LineSplitter:
             out: list[bytes] = []
         else:
             self._held = data[cut + 1 :]
-            lines = data[:cut].split(b"\n")
+            block = data[:cut]
+            lines = block.split(b"\n")
             starts = None
             if self.offsets is not None:
                 starts, at = [], self.position - len(data)
@@ -113,7 +119,7 @@ class LineSplitter:
                     at += len(line) + 1
             if self.endings == "CRLF" and b"\r" in data:
                 lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
-            out = self._lines(lines, starts)
+            out = self._lines(lines, starts, block)
             self._emitted = 0
         if len(self._held) > MAX_BYTES_PER_CHAR * self.max_chars:
             try:
@@ -142,11 +148,16 @@ class LineSplitter:
         return dropped
 
     # -- whole lines -------------------------------------------------------------------------
-    def _lines(self, lines: list[bytes], starts: list[int] | None) -> list[bytes]:
+    def _lines(
+        self, lines: list[bytes], starts: list[int] | None, block: bytes | None = None
+    ) -> list[bytes]:
+        """*block*, if given, is *lines* joined by ``\\n`` (their bytes, for one check)."""
         continued = self._emitted > 0  # the first line's earlier pieces went out already
         if not continued and max(map(len, lines)) <= self.max_chars:
             if starts is not None and self.offsets is not None:
                 self.offsets.extend(starts)
+            if block is not None and self._ascii_passes and block.isascii():
+                return lines  # ASCII is valid and the same bytes in the output: no decoding
             return self._decode(lines)  # bytes >= characters: nothing is over-long
         out: list[bytes] = []
         for i, line in enumerate(lines):

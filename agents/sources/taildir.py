@@ -5,11 +5,15 @@ the renamed file keeps its inode: we finish reading it to its end through the de
 hold, then drop it, and read the new file from its start, so no line is read twice and none
 is skipped (Flume's TAILDIR re-reads or loses lines here: FLUME-3216, FLUME-3342). A file
 truncated in place (copytruncate) is read again from its start, with a warning. A file created
-and renamed away to a non-matching name within one ``pollInterval`` is never seen (no tailer
+and renamed away to a non-matching name between two looks is never seen (no tailer
 can know it existed); include rotated names in the pattern if rotations can be that fast.
 
 Bytes pass through as in Flume (invalid UTF-8 is not replaced); a CR before LF is dropped; a
 line longer than ``maxLineLength`` characters becomes several events.
+
+New lines are noticed through inotify (``agents.sources.watch``) as soon as they are written,
+with a look every second besides; where inotify cannot watch a directory (not there yet, not
+Linux, the watch limit reached) the source looks every ``pollInterval`` ms instead.
 
 Positions are written to ``positionFile`` (Flume's JSON shape: inode, pos, file; Flume and
 this agent read each other's) every ``writePosInterval`` ms and at stop, only for lines sinks
@@ -36,8 +40,11 @@ from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
 from agents.sources.reader import LineReader
 from agents.sources.state import read_json, write_json
+from agents.sources.watch import DirWatch
 
 READ_SIZE = 1 << 20
+RESCAN = 1.0  # s between looks when inotify watches every directory (it may miss, e.g. NFS)
+GATHER = 0.003  # s to let lines gather after a read, before the next (one wake-up per batch)
 HEAD = 1024  # bytes hashed to tell a file from another that got its inode
 
 
@@ -107,7 +114,8 @@ class TaildirSource(Source):
             "pollInterval",
             "int",
             20,
-            "Milliseconds between looks when nothing is new (ours: Flume backs off up to 5 s).",
+            "Milliseconds between looks when nothing is new and inotify cannot watch the "
+            "directories (ours: Flume backs off up to 5 s); with inotify, a look per second.",
             minimum=1,
         ),
         STREAM_LINE_CAP,
@@ -158,19 +166,32 @@ class TaildirSource(Source):
         self._heads_file = self._posfile.with_name(self._posfile.name + ".fingerprints")
         self._tails: dict[int, _Tail] = {}
         self._links: set[str] = set()
+        self._watch: DirWatch | None = None  # from start() to stop()
 
     def start(self) -> None:
         self._tails = {}
         self._load_positions()
         self._last_write = time.monotonic()
         self._dirty = False
+        self._watch = DirWatch(str(directory) for directory, _ in self._groups.values())
+        self._watch.renew()  # before the first scan: no change between them goes unseen
+        self._last_scan = 0.0
+        self._gathering = False
         super().start()
 
     def stop(self) -> None:
         self._write_positions()
         for tail in self._tails.values():
             self._close(tail)
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         super().stop()
+
+    def interrupt(self) -> None:
+        watch = self._watch
+        if watch is not None:
+            watch.interrupt()
 
     def checkpoint(self) -> None:
         self._write_positions()
@@ -179,7 +200,7 @@ class TaildirSource(Source):
         return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
-        return self.conf["pollInterval"] / 1000
+        return GATHER if self._gathering else self.conf["pollInterval"] / 1000
 
     def process(self) -> Status:
         if self._dirty and time.monotonic() - self._last_write >= (
@@ -187,12 +208,29 @@ class TaildirSource(Source):
         ):
             self._write_positions()
         self.flush()
-        self._scan()
+        watch = self._watch
+        assert watch is not None, "process() runs between start() and stop()"
+        if not watch.watching:
+            watch.renew()  # a directory that appeared since is watched from now on
+        watch.drain()
+        now = time.monotonic()
+        if not watch.watching or watch.names_changed or now - self._last_scan >= RESCAN:
+            watch.names_changed = False
+            self._last_scan = now
+            self._scan()
         progressed = False
         for tail in list(self._tails.values()):
             progressed = self._read(tail) or progressed
         self._close_idle()
-        return Status.READY if progressed else Status.BACKOFF
+        self._gathering = progressed
+        if progressed or not watch.watching:
+            return Status.BACKOFF  # the runner waits GATHER, or pollInterval (polling)
+        wait = RESCAN
+        if self._dirty:
+            due = self._last_write + self.conf["writePosInterval"] / 1000 - time.monotonic()
+            wait = min(wait, due)
+        watch.wait(wait)  # until a file changes (inotify), a stop, or the next look
+        return Status.READY
 
     # positions -------------------------------------------------------------------------------
     def _new_reader(self, path: str, group: str, pos: int) -> LineReader:

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
-from agents.sinks.kafka import avro_event
+from agents.avro import encode_event
 from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, wait_for
 from tests.conftest import shared
@@ -135,7 +136,7 @@ def test_broker_down_then_back_loses_nothing(
 
 
 def test_flume_event_format_is_avro():
-    encoded = avro_event(b"body", {"k": "v"})
+    encoded = encode_event(b"body", {"k": "v"})
     assert encoded == b"\x02\x02k\x02v\x00\x08body"
 
 
@@ -197,3 +198,44 @@ def test_default_line_caps_stay_below_what_kafka_accepts(
     assert got[0] == b"before" and got[-1] == b"after"
     assert b"".join(got[1:-1]) == b"p" * 1_200_000
     assert agent.sinks["k"].counters.get("DeadLetterCount") == 0
+
+
+def test_a_record_the_broker_refuses_later_is_set_aside_and_its_batch_settles(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """A refusal that comes back in a delivery report (the topic's max.message.bytes is below
+    the producer's limit, so only the broker can say no) reaches the batch through its report
+    callback; the batch still settles, the next records are delivered."""
+    topic = f"r-{uuid.uuid4().hex[:8]}"
+    new = NewTopic(topic, 1, 3, config={"max.message.bytes": "2000"})
+    admin = kafka_cluster.admin()
+    admin.create_topics([new])[topic].result(timeout=30)
+    log = tmp_path / "in.log"
+    log.write_bytes(b"")
+    conf = (
+        "a.sources = t\na.channels = c\na.sinks = k\n"
+        "a.sources.t.type = TAILDIR\na.sources.t.filegroups = g\n"
+        f"a.sources.t.filegroups.g = {log}\n"
+        f"a.sources.t.positionFile = {tmp_path}/pos.json\na.sources.t.channels = c\n"
+        "a.channels.c.type = memory\n"
+        "a.sinks.k.type = kafka\n"
+        f"a.sinks.k.kafka.bootstrap.servers = {kafka_cluster.spec.bootstrap}\n"
+        f"a.sinks.k.kafka.topic = {topic}\na.sinks.k.channel = c\n"
+    )
+    agent = agent_from_text(conf, state_dir=tmp_path / "state")
+    agent.start()
+    sink = agent.sinks["k"]
+    try:
+        with open(log, "ab") as fh:
+            fh.write(b"b" * 5000 + b"\n")
+        assert wait_for(lambda: sink.counters.get("DeadLetterCount") == 1)
+        # its batch was committed: the channel gave the take up for good
+        assert wait_for(lambda: agent.channels["c"].counters.get("EventTakeSuccessCount") == 1)
+        with open(log, "ab") as fh:
+            fh.write(b"after\n")
+        got = read_topic(kafka_cluster, topic, 1)
+    finally:
+        agent.stop()
+    assert got == [b"after"]
+    letter = json.loads((tmp_path / "state" / "dead-letter" / "k.jsonl").read_text())
+    assert letter["body"] == "b" * 5000 and "TOO_LARGE" in letter["error"]

@@ -68,3 +68,16 @@ def test_a_charset_whose_line_ends_are_not_bytes_is_refused():
     assert check_charset("euc-kr") == "euc_kr"
     with pytest.raises(ValueError, match="not ASCII-compatible"):
         check_charset("UTF-16")
+
+
+def test_ascii_chunks_skip_decoding_only_where_ascii_means_the_same_bytes():
+    # UTF-8 ASCII chunk: returned as read (the isascii fast path), same as the decoding path
+    assert LineSplitter().feed(b"20160101000000,K0001\nplain\n") == [
+        b"20160101000000,K0001",
+        b"plain",
+    ]
+    # UTF-7 is ASCII-compatible for line ends, but "+AGE-" is the letter "a": it is decoded
+    assert LineSplitter(charset="UTF-7").feed(b"x+AGE-\n") == [b"xa"]
+    # a non-ASCII chunk is still checked
+    with pytest.raises(DecodeFailure):
+        LineSplitter().feed(b"ok\n\xc3\x28\n")

@@ -1,18 +1,23 @@
 """TAILDIR with real files: rotation, restart and SIGKILL without loss, a reused inode read as
 a new file, positions on line boundaries (no made-up fragment after SIGKILL), bytes passed
 through and CRLF stripped as in Flume, links skipped unless asked, truncation, skipToEnd and
-idleTimeout."""
+idleTimeout; appends and rotations heard through inotify and, without it, by polling."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from agents.runtime import Agent
+from agents.sources import watch
+from agents.sources.taildir import TaildirSource
+from agents.sources.watch import DirWatch
 from tests.agents.agent_helpers import (
     agent_from_text,
     caught_up,
@@ -22,6 +27,23 @@ from tests.agents.agent_helpers import (
     taildir_conf,
     wait_for,
 )
+
+
+@pytest.fixture(params=["inotify", "polling"])
+def watch_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """TAILDIR as it runs on Linux (inotify), and where inotify is missing (it polls)."""
+    if request.param == "polling":
+        monkeypatch.setattr(watch, "INotify", None)
+    return str(request.param)
+
+
+def watching(agent: Agent) -> bool:
+    """Does source t hear of changes through inotify (after its start: it starts in its own
+    thread)?"""
+    source = agent.sources["t"]
+    assert isinstance(source, TaildirSource)
+    assert wait_for(lambda: source._watch is not None)
+    return source._watch is not None and source._watch.watching
 
 
 def written(out: Path) -> bytes:
@@ -180,7 +202,9 @@ def test_truncation_skiptoend_and_idletimeout(tmp_path: Path):
 
 @pytest.mark.parametrize("pattern", ["app\\\\.log.*", "app\\\\.log"],
                          ids=["rotated-name-matches", "rotated-name-does-not-match"])  # fmt: skip
-def test_taildir_follows_rotation_without_duplicates_or_loss(tmp_path: Path, pattern: str):
+def test_taildir_follows_rotation_without_duplicates_or_loss(
+    tmp_path: Path, pattern: str, watch_mode: str
+):
     logdir, out = tmp_path / "logs", tmp_path / "out"
     logdir.mkdir()
     log = logdir / "app.log"
@@ -188,6 +212,7 @@ def test_taildir_follows_rotation_without_duplicates_or_loss(tmp_path: Path, pat
     agent.start()
     expected = []
     try:
+        assert watching(agent) == (watch_mode == "inotify")
         for round_ in range(3):
             for i in range(100):
                 with open(log, "ab") as fh:
@@ -259,3 +284,56 @@ def test_taildir_agent_killed_then_restarted_loses_nothing(tmp_path: Path):
     assert set(got) == set(written)
     # exactly the lines delivered after the last recorded position come twice
     assert len(got) - len(written) == delivered_at_kill - recorded
+
+
+def test_taildir_hears_of_a_directory_that_appears_later(tmp_path: Path, watch_mode: str):
+    """The directory is missing at start: the source polls; once it exists it is watched
+    (inotify) and the lines of a file created in it arrive, as do later appends."""
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    log = logdir / "app.log"
+    agent = agent_from_text(taildir_conf(str(log), tmp_path, out))
+    agent.start()
+    try:
+        assert not watching(agent)
+        logdir.mkdir()
+        log.write_bytes(b"one\ntwo\n")
+        assert wait_for(lambda: lines_in(out) == [b"one", b"two"])
+        assert wait_for(lambda: watching(agent) == (watch_mode == "inotify"))
+        with open(log, "ab") as fh:
+            fh.write(b"three\n")
+        assert wait_for(lambda: lines_in(out) == [b"one", b"two", b"three"])
+    finally:
+        agent.stop()
+
+
+def test_dir_watch_wakes_on_a_change_and_on_interrupt(tmp_path: Path):
+    """wait() returns for a write in a watched directory and for interrupt() from another
+    thread; a new name sets names_changed; a missing directory means not watching."""
+    (tmp_path / "d").mkdir()
+    dw = DirWatch([str(tmp_path / "d"), str(tmp_path / "missing")])
+    try:
+        dw.renew()
+        assert not dw.watching
+        (tmp_path / "missing").mkdir()
+        dw.renew()
+        assert dw.watching and dw.names_changed  # a scan is due: files may have come
+        dw.drain()
+        dw.names_changed = False
+        (tmp_path / "d" / "f").write_bytes(b"x\n")  # created: a new name
+        began = time.monotonic()
+        dw.wait(60)
+        assert time.monotonic() - began < 30  # woken by the change, not the timeout
+        dw.drain()
+        assert dw.names_changed
+        dw.names_changed = False
+        with open(tmp_path / "d" / "f", "ab") as fh:  # a write: no new name
+            fh.write(b"y\n")
+        dw.wait(60)
+        dw.drain()
+        assert not dw.names_changed
+        threading.Timer(0.05, dw.interrupt).start()
+        began = time.monotonic()
+        dw.wait(60)
+        assert time.monotonic() - began < 30
+    finally:
+        dw.close()

@@ -127,6 +127,7 @@ class FileChannelStore:
             self._seg_live[seg] = self._seg_live.get(seg, 0) + end - start
         self._stored = report.events
         self._closed = False
+        self._interrupts = 0  # interrupt_takes() so far
         self._stop.clear()
         self.logger.info("file channel %s replayed: %s", self.name, report.summary())
         try:
@@ -196,6 +197,12 @@ class FileChannelStore:
     def size(self) -> int:
         """Events stored and not taken by an open transaction."""
         return self._stored
+
+    def interrupt_takes(self) -> None:
+        """Make a take waiting on another thread return at once."""
+        with self._cond:
+            self._interrupts += 1
+            self._cond.notify_all()
 
     def wait_empty(self, timeout: float) -> bool:
         """Wait up to *timeout* s until no event is stored (open takes aside); True if so."""
@@ -297,7 +304,11 @@ class FileChannelStore:
     def _take(self, tx: FileTransaction, limit: int, timeout: float | None) -> list[_Slice]:
         with self._cond:
             if not self._queue and timeout:
-                self._cond.wait_for(lambda: self._queue or self._closed, timeout=timeout)
+                seen = self._interrupts
+                self._cond.wait_for(
+                    lambda: self._queue or self._closed or self._interrupts != seen,
+                    timeout=timeout,
+                )
             if self._closed:
                 raise ChannelClosedError(f"channel {self.name} is closing")
             got: list[_Slice] = []
