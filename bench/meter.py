@@ -99,7 +99,7 @@ def reap(proc: subprocess.Popen[bytes], timeout: float) -> tuple[float, int]:
 
 
 def wait_idle(
-    proc: psutil.Process, window: float = 0.5, limit: float = 0.03, timeout: float = 60.0
+    proc: psutil.Process, window: float = 0.5, limit: float = 0.10, timeout: float = 60.0
 ) -> None:
     """Until *proc* used less than *limit* of a core over *window* seconds (done starting)."""
     deadline = time.monotonic() + timeout

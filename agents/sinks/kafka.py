@@ -103,7 +103,7 @@ class KafkaSink(Sink):
         Prop(
             "producerProcess",
             "bool",
-            True,
+            False,
             "Produce in a process of its own (ours), so reading and producing use a core each; "
             "false: in the sink's thread.",
         ),
@@ -126,7 +126,7 @@ class KafkaSink(Sink):
         conf: dict[str, Any] = {
             "bootstrap.servers": self.conf["kafka.bootstrap.servers"],
             "acks": self.conf["kafka.producer.acks"],
-            "linger.ms": 2,
+            "linger.ms": 5,
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 3,
         }

@@ -31,7 +31,7 @@ from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitt
 from agents.sources.reader import LineReader
 
 READ_SIZE = 1 << 16
-GATHER = 0.003  # s to let output gather after a short read, before the next (fewer wake-ups)
+GATHER = 0.005  # s to let output gather after a short read, before the next (fewer wake-ups)
 
 
 class ExecSource(Source):

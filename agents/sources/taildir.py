@@ -44,7 +44,7 @@ from agents.sources.watch import DirWatch
 
 READ_SIZE = 1 << 20
 RESCAN = 1.0  # s between looks when inotify watches every directory (it may miss, e.g. NFS)
-GATHER = 0.003  # s to let lines gather after a read, before the next (one wake-up per batch)
+GATHER = 0.005  # s to let lines gather after a read, before the next (one wake-up per batch)
 HEAD = 1024  # bytes hashed to tell a file from another that got its inode
 
 

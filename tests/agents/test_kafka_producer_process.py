@@ -192,6 +192,7 @@ def test_a_dead_producer_process_in_a_failover_group(kafka_cluster: Cluster, tmp
     ) + "".join(
         f"a.sinks.{k}.type = kafka\na.sinks.{k}.channel = c\na.sinks.{k}.kafka.topic = {t}\n"
         f"a.sinks.{k}.kafka.bootstrap.servers = {kafka_cluster.spec.bootstrap}\n"
+        f"a.sinks.{k}.producerProcess = true\n"
         for k, t in (("k1", first), ("k2", standby))
     )
     agent = agent_from_text(conf, state_dir=tmp_path / "state")
