@@ -23,7 +23,15 @@ from labctl.errors import LabError, LabHomeError, NotRunningError, ReadinessTime
 from labctl.kafka.config import SESSION_TIMEOUT_MS
 from labctl.paths import LabPaths
 from labctl.ports import free_port_block, port_free, require_free
-from labctl.spec import STATE_FORMAT, TOOL, TOPIC, ClusterSpec, TopicSpec, load_spec
+from labctl.spec import (
+    STATE_FORMAT,
+    TOOL,
+    TOPIC,
+    ClusterSpec,
+    TopicSpec,
+    load_spec,
+    mark_purged,
+)
 
 if TYPE_CHECKING:
     from labctl.supervisor import Managed
@@ -101,12 +109,14 @@ class Cluster:
 
     def down(self, purge: bool = False, timeout: float = 20.0) -> list[str]:
         """Stop the agents, the brokers, then the quorum; returns the names stopped. ``purge``
-        also deletes the data and logs (and the Docker backend's volumes)."""
+        also deletes the data and logs (and the Docker backend's volumes), and marks the
+        recorded shape as a default only: the next `up` may be given another."""
         backend = self.backend
         stopped = [c for c in backend.agent_components() if backend.stop_agent(component=c)]
         stopped += self.backend.stop(timeout=timeout)
         if purge:
             self.backend.purge()
+            mark_purged(self.paths)
         return stopped
 
     def kill(self, name: str) -> None:

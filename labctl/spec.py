@@ -139,9 +139,26 @@ class ClusterSpec:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterSpec:
-        fields = {k: v for k, v in data.items() if k not in ("tool", "format")}
+        fields = {k: v for k, v in data.items() if k not in ("tool", "format", "purged")}
         fields["topic"] = TopicSpec(**fields.get("topic", {}))
         return cls(**fields)
+
+
+def purged(paths: LabPaths) -> bool:
+    """Was the lab in this home purged (`down --purge`) since it last ran? Its shape is then
+    only a default: flags given to the next `up` make a new lab."""
+    try:
+        return json.loads(paths.state_file.read_text()).get("purged") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def mark_purged(paths: LabPaths) -> None:
+    try:
+        data = json.loads(paths.state_file.read_text())
+        paths.state_file.write_text(json.dumps({**data, "purged": True}, indent=2) + "\n")
+    except (OSError, ValueError, TypeError):
+        pass  # no readable lab.json: nothing to mark
 
 
 def load_spec(paths: LabPaths) -> ClusterSpec | None:

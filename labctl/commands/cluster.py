@@ -19,6 +19,7 @@ from labctl.errors import LabError, NotRunningError, UsageError
 from labctl.kafka.dist import ensure_kafka
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.spec import purged
 
 HomeOption = Annotated[
     Path | None,
@@ -97,6 +98,8 @@ def recorded_or(paths: LabPaths, wanted: ClusterSpec, ctx: typer.Context) -> Clu
     have, want = spec.shape(), wanted.shape()
     keys = {flag_of[name] for name in given if name in flag_of}
     differ = sorted(key for key in keys if have[key] != want[key])
+    if differ and purged(paths):  # nothing is left of that lab: the flags make a new one
+        return wanted
     if differ:
         told = ", ".join(f"{key} {have[key]} (not {want[key]})" for key in differ)
         raise UsageError(

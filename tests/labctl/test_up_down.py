@@ -93,6 +93,16 @@ def test_up_refuses_another_shape_and_down_stops_the_agent(tmp_path: Path) -> No
         assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
     status = json.loads(labctl("status", "--json", "--home", home).stdout)
     assert status["agent"] is None
+    # after --purge, flags may make a lab of another shape, as the refusal above promised
+    other_ports = free_port_block(3)
+    again = labctl("up", "--home", home, "--brokers", "2", "--zookeeper-port", str(other_ports),
+                   "--base-port", str(other_ports + 1))  # fmt: skip
+    try:
+        assert again.returncode == 0, again.stderr
+        shape = json.loads(labctl("status", "--json", "--home", home).stdout)
+        assert shape["brokers"] == [0, 1] and "purged" not in (Path(home) / "lab.json").read_text()
+    finally:
+        labctl("down", "--purge", "--home", home)
 
 
 def test_a_taken_port_leaves_no_lab_behind(tmp_path: Path) -> None:
