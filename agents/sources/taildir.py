@@ -173,8 +173,9 @@ class TaildirSource(Source):
         self._load_positions()
         self._last_write = time.monotonic()
         self._dirty = False
-        self._watch = DirWatch(str(directory) for directory, _ in self._groups.values())
-        self._watch.renew()  # before the first scan: no change between them goes unseen
+        watch = DirWatch(str(directory) for directory, _ in self._groups.values())
+        watch.renew()  # before the first scan: no change between them goes unseen
+        self._watch = watch  # published ready: others may read ``watching`` from now on
         self._last_scan = 0.0
         self._gathering = False
         super().start()
