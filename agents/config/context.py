@@ -100,7 +100,8 @@ class Context:
 
 
 def _default(prop: Prop) -> Any:
-    """A declared default, typed like a configured value (a regex default is compiled)."""
-    if prop.kind == "regex" and isinstance(prop.default, str):
+    """A declared default, typed like a configured value (a regex default is compiled, a
+    charset default normalised)."""
+    if prop.kind in ("regex", "charset") and isinstance(prop.default, str):
         return convert(prop, prop.default)
     return prop.default

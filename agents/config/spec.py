@@ -8,6 +8,7 @@ reference cannot drift from the code.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,8 @@ REQUIRED = object()  # marker: the property has no default
 class Prop:
     """One property a component accepts.
 
-    kind: str | int | float | bool | choice | regex | list | bytes | prefix.
+    kind: str | int | float | bool | choice | regex | charset | list | bytes | prefix.
+    ``charset`` is checked and normalised to Python's codec name (``UTF-8`` -> ``utf-8``).
     ``prefix`` declares a family (``kafka.producer.``): every key under it is collected into
     a ``dict`` of the remainder (``{"linger.ms": "5"}``).
     ``aliases`` are other accepted names (Flume's legacy names, e.g. ``brokerList``); the first
@@ -89,6 +91,11 @@ def convert(prop: Prop, raw: str) -> Any:
             return re.compile(text)
         except re.error as exc:
             raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
+    if kind == "charset":
+        try:
+            return codecs.lookup(text).name
+        except LookupError:
+            raise ValueError(f"unknown charset {text!r}") from None
     if kind == "list":
         return text.split()
     if kind == "bytes":

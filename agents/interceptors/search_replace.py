@@ -7,8 +7,6 @@ them) and written back in it. Headers are untouched.
 
 from __future__ import annotations
 
-import codecs
-
 from agents.config.javafmt import java_replacement
 from agents.config.spec import Prop
 from agents.event import EventBatch
@@ -20,7 +18,7 @@ class SearchReplaceInterceptor(Interceptor):
     PROPERTIES = (
         Prop("searchPattern", "regex", doc="Regular expression to search for in each body."),
         Prop("replaceString", "str", "", "Replacement (Java syntax: $1 for group 1)."),
-        Prop("charset", "str", "UTF-8", "Charset of the bodies."),
+        Prop("charset", "charset", "UTF-8", "Charset of the bodies."),
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
@@ -30,14 +28,10 @@ class SearchReplaceInterceptor(Interceptor):
             self._replace = java_replacement(self.conf["replaceString"])
         except ValueError as exc:
             context.problem("replaceString", str(exc))
-        try:
-            self._charset = codecs.lookup(self.conf["charset"]).name
-        except LookupError:
-            context.problem("charset", f"unknown charset {self.conf['charset']!r}")
 
     def intercept(self, batch: EventBatch) -> EventBatch:
         sub = self.conf["searchPattern"].sub
-        repl, cs = self._replace, self._charset
+        repl, cs = self._replace, self.conf["charset"]
         return batch.with_bodies(
             [sub(repl, b.decode(cs, "replace")).encode(cs, "replace") for b in batch.bodies]
         )

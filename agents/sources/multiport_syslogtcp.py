@@ -38,7 +38,7 @@ class MultiportSyslogTcpSource(ListeningSource):
         *common_props(),
         EVENT_SIZE,
         Prop("portHeader", "str", "", "Header for the port a message came in on (empty: none)."),
-        Prop("charset.default", "str", "UTF-8", "Charset of the messages."),
+        Prop("charset.default", "charset", "UTF-8", "Charset of the messages."),
         Prop("charset.port.", "prefix", doc="charset.port.<port> = <charset> for one port."),
         Prop("batchSize", "int", 100, "Most messages a batch.", minimum=1),
         Prop("readBufferBytes", "int", 1024, "Accepted for compatibility; reads take 64 KiB."),
@@ -54,10 +54,6 @@ class MultiportSyslogTcpSource(ListeningSource):
             else:
                 self._ports.append(int(raw))
         self._charsets: dict[int, str] = {}
-        try:
-            self._default = codecs.lookup(self.conf["charset.default"]).name
-        except LookupError:
-            context.problem("charset.default", f"unknown charset {self.conf['charset.default']!r}")
         for port, name in self.conf["charset.port."].items():
             key = f"charset.port.{port}"
             try:
@@ -74,7 +70,7 @@ class MultiportSyslogTcpSource(ListeningSource):
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         port = conn.getsockname()[1]
-        charset = self._charsets.get(port, self._default)
+        charset = self._charsets.get(port, self.conf["charset.default"])
         extra = client_headers(self.conf, peer)
         if self.conf["portHeader"]:
             extra[self.conf["portHeader"]] = str(port)

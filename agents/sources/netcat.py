@@ -29,14 +29,8 @@ class NetcatSource(ListeningSource):
         port_prop(),
         Prop("max-line-length", "int", 512, "Most characters a line, newline included.", minimum=1),
         Prop("ack-every-event", "bool", True, "Answer OK (or FAILED) for every line."),
-        Prop("encoding", "str", "utf-8", "Charset the client writes in."),
+        Prop("encoding", "charset", "utf-8", "Charset the client writes in."),
     )
-
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        try:
-            self._encoding = codecs.lookup(self.conf["encoding"]).name
-        except LookupError:
-            context.problem("encoding", f"unknown charset {self.conf['encoding']!r}")
 
     def listen(self) -> None:
         self.listen_tcp(self.conf["bind"], self.conf["port"], self._serve)
@@ -44,7 +38,7 @@ class NetcatSource(ListeningSource):
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         most = self.conf["max-line-length"]
         ack = self.conf["ack-every-event"]
-        decoder = codecs.getincrementaldecoder(self._encoding)("replace")
+        decoder = codecs.getincrementaldecoder(self.conf["encoding"])("replace")
         assert self.outbox is not None
         caps = [c.transaction_capacity for c in self.outbox.processor.channels]
         batch_most = min([MOST_PER_BATCH, *(c for c in caps if c)])
