@@ -26,6 +26,7 @@ from agents.channels.filelog import FileChannelConfig, FileChannelStore
 from agents.event import EventBatch
 from labctl.cluster import free_port_block
 from labctl.flume import ensure_flume
+from tests.agents.agent_helpers import running, take_all
 
 SEQ_EVENTS = 2000
 FLUME_CONF = """\
@@ -226,9 +227,6 @@ def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
     """Our agent -> (avro sink, deflate) -> Apache Flume (avro source -> memory -> avro sink)
     -> (plain) -> our agent's avro source. Each next hop starts only after its sender: the
     sending channels keep the events meanwhile, then every event arrives once, headers kept."""
-    from tests.agents.agent_helpers import running, take_all
-    from tests.agents.agent_helpers import wait_for as wait
-
     relay_port = free_port_block(2)
     our_port = relay_port + 1
     total = 5000
@@ -254,8 +252,10 @@ def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
     conf.write_text(RELAY_CONF.format(relay_port=relay_port, our_port=our_port))
     log = tmp_path / "logs" / "relay.log"
     with running(sender, state_dir=tmp_path / "a") as a:
-        assert wait(lambda: a.sinks["k"].counters.get("ConnectionFailedCount") >= 1)
-        assert wait(lambda: a.channels["c"].size() == total)  # Flume is not up: all kept
+        wait_for("our avro sink to fail to connect",
+                 lambda: a.sinks["k"].counters.get("ConnectionFailedCount") >= 1)  # fmt: skip
+        wait_for("every event kept while Flume is not up",
+                 lambda: a.channels["c"].size() == total)  # fmt: skip
         with flume_agent(conf, "f", log) as proc:
             wait_for("Flume to take every event", lambda: a.channels["c"].size() == 0,
                      proc=proc, log=log)  # fmt: skip
