@@ -36,7 +36,9 @@ class SyslogUdpSource(ListeningSource):
         check_common(context, self.conf)
         self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
                                     custom_format(self.conf["format."], context))  # fmt: skip
-        self._clients: dict[tuple[str, int], dict[str, str]] = {}
+        # client headers by sender address (the reverse DNS lookup once an address, not once
+        # a source port: a sender often uses a new port each message)
+        self._clients: dict[str, dict[str, str]] = {}
 
     def listen(self) -> None:
         self.listen_udp(self.conf["host"], self.conf["port"], self._serve)
@@ -49,11 +51,11 @@ class SyslogUdpSource(ListeningSource):
             body, hdrs = self._format.parse(raw[:MAX_MESSAGE], cut)
             if "flume.syslog.status" in hdrs:
                 self.counters.add("EventReadFail")
-            client = self._clients.get(peer)
+            client = self._clients.get(peer[0])
             if client is None:
                 if len(self._clients) > 1000:
                     self._clients.clear()
-                client = self._clients[peer] = client_headers(self.conf, peer)
+                client = self._clients[peer[0]] = client_headers(self.conf, peer)
             bodies.append(body)
             headers.append({**hdrs, **client})
         self.deliver(EventBatch(bodies, {}, headers), hold=True)
