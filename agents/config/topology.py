@@ -206,12 +206,17 @@ def _plan_component(
     return comp
 
 
+def _under(raw: dict[str, Raw], prefix: str) -> dict[str, Raw]:
+    """The properties under *prefix*, keyed by the rest of their names."""
+    return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+
+
 def _plan_selector(
     plan: AgentPlan, where: str, raw: dict[str, Raw]
 ) -> tuple[ComponentPlan | None, bool]:
     """The source's channel selector (None: the default replicating one), and whether it is
     broken."""
-    sub = {k[len("selector.") :]: v for k, v in raw.items() if k.startswith("selector.")}
+    sub = _under(raw, "selector.")
     if not sub:
         return None, False
     type_raw = sub.get("type", Raw("replicating"))
@@ -276,9 +281,7 @@ def _plan_groups(
             grouped[s] = name
         if found.alias == "default":
             continue  # one sink on its own is what the default processor is
-        context = Context(plan.file, f"{where}.processor",
-                          {k[len("processor.") :]: v for k, v in raw.items()
-                           if k.startswith("processor.")})  # fmt: skip
+        context = Context(plan.file, f"{where}.processor", _under(raw, "processor."))
         for k in sorted(k for k in raw if k not in ("sinks",) and not k.startswith("processor.")):
             problem(f"{key}.{k}", "is not a sink group property",
                     "a group has sinks and processor.*")  # fmt: skip
@@ -296,11 +299,7 @@ def _plan_interceptors(
     broken = False
     names = raw["interceptors"].value.split()
     for iname in names:
-        sub = {
-            k[len(f"interceptors.{iname}.") :]: v
-            for k, v in raw.items()
-            if k.startswith(f"interceptors.{iname}.")
-        }
+        sub = _under(raw, f"interceptors.{iname}.")
         iwhere = f"{where}.interceptors.{iname}"
         if "type" not in sub:
             plan.problems.append(
