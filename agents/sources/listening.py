@@ -266,7 +266,8 @@ class TcpServer:
 
 
 class UdpServer:
-    """A bound UDP socket whose thread hands each datagram to ``serve(data, peer)``."""
+    """A bound UDP socket whose thread hands what arrived together (up to 1000 datagrams) to
+    ``serve([(data, peer), ...])``, one call a batch."""
 
     def __init__(
         self,
