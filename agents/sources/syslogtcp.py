@@ -17,6 +17,7 @@ from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.sources.listening import ListeningSource, port_prop
 from agents.sources.syslog_format import (
+    STATUS,
     SyslogFormat,
     check_common,
     client_headers,
@@ -70,6 +71,6 @@ class SyslogTcpSource(ListeningSource):
             body, hdrs = self._format.parse(raw, cut)
             bodies.append(body)
             headers.append({**hdrs, **client})
-            if "flume.syslog.status" in hdrs:
+            if STATUS in hdrs:
                 self.counters.add("EventReadFail")
         self.deliver(EventBatch(bodies, {}, headers), hold=True)

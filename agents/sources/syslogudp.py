@@ -13,6 +13,7 @@ from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.sources.listening import ListeningSource, port_prop
 from agents.sources.syslog_format import (
+    STATUS,
     SyslogFormat,
     check_common,
     client_headers,
@@ -49,7 +50,7 @@ class SyslogUdpSource(ListeningSource):
             raw = data.lstrip(b"\n").split(b"\n", 1)[0]
             cut = len(raw) >= MAX_MESSAGE
             body, hdrs = self._format.parse(raw[:MAX_MESSAGE], cut)
-            if "flume.syslog.status" in hdrs:
+            if STATUS in hdrs:
                 self.counters.add("EventReadFail")
             client = self._clients.get(peer[0])
             if client is None:
