@@ -204,10 +204,11 @@ class ExampleRun:
 
     def wait_leader(self, topic: str, timeout: float = 60.0) -> None:
         """Until *topic*'s partition has a leader (after its broker was started again)."""
+        admin = self.cluster.admin()  # one client for every poll, not a new one each time
 
         def led() -> bool:
             try:
-                md = self.cluster.admin().list_topics(topic, timeout=3).topics[topic]
+                md = admin.list_topics(topic, timeout=3).topics[topic]
             except KafkaException:
                 return False
             return md.error is None and all(p.leader >= 0 for p in md.partitions.values())
