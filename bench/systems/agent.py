@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from bench.flumeconf import AGENT, Flow, spool_to_kafka
+from bench.flumeconf import AGENT
 from bench.meter import Measurement
-from bench.systems.base import ROOT, Job, System, log_says, run_daemon
+from bench.systems.base import ROOT, Job, System, log_says, run_daemon, spool_flow
 
 STARTED = f"agent {AGENT} started"  # what `python -m agents` logs once its flows run
 
@@ -30,11 +30,8 @@ class OurAgent(System):
             self.label = "our agent (spooldir -> regex_filter -> file -> kafka)"
 
     def measure(self, job: Job) -> Measurement:
-        spool = job.work / "spool"
-        spool.mkdir()
         conf = job.work / "agent.conf"
-        channel_dir = job.work / "channel" if self.channel == "file" else None
-        conf.write_text(spool_to_kafka([Flow(spool, job.topic, channel_dir)], job.bootstrap))
+        spool = spool_flow(job, conf, self.channel)
         log = job.work / "agent.log"
         argv, env = agent_command(conf)
         return run_daemon(job, argv, log, spool, log_says(log, STARTED), env)

@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from bench.dayfile import DayFile
+from bench.flumeconf import Flow, spool_to_kafka
 from bench.lab import Topics
 from bench.meter import Measurement, cpu_seconds, peak_rss, wait_idle
 
@@ -142,6 +143,16 @@ def daemon(
         yield Running(ps, exited(proc, log))
     finally:
         stop(proc)
+
+
+def spool_flow(job: Job, conf: Path, channel: str) -> Path:
+    """Write *conf*: the bench's one ``spooldir -> ... -> kafka`` flow into the job's topic
+    (a ``file`` channel under ``<work>/channel``, else memory); return the spool folder."""
+    spool = job.work / "spool"
+    spool.mkdir()
+    channel_dir = job.work / "channel" if channel == "file" else None
+    conf.write_text(spool_to_kafka([Flow(spool, job.topic, channel_dir)], job.bootstrap))
+    return spool
 
 
 def run_daemon(

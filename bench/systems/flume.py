@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.flumeconf import AGENT, Flow, spool_to_kafka
+from bench.flumeconf import AGENT
 from bench.meter import Measurement
-from bench.systems.base import Job, System, log_says, run_daemon
+from bench.systems.base import Job, System, log_says, run_daemon, spool_flow
 from labctl.errors import LabError
 from labctl.flume import FLUME_VERSION, FlumeDist, ensure_flume
 
@@ -32,11 +32,8 @@ class Flume(System):
 
     def measure(self, job: Job) -> Measurement:
         assert self._dist is not None, "problem() first"
-        spool = job.work / "spool"
-        spool.mkdir()
         conf = job.work / "flume.conf"
-        channel_dir = job.work / "channel" if self.channel == "file" else None
-        conf.write_text(spool_to_kafka([Flow(spool, job.topic, channel_dir)], job.bootstrap))
+        spool = spool_flow(job, conf, self.channel)
         log = job.work / "flume.log"
         argv = self._dist.argv(conf, AGENT, log, HEAP)
         return run_daemon(job, argv, job.work / "flume.out", spool, log_says(log, STARTED))

@@ -174,6 +174,14 @@ class Backend(ABC):
         return self.paths.logs_dir / f"{component}.log"
 
 
+def agent_variables(launch: AgentLaunch, working: str, state: str, bind: str,
+                    brokers: list[str]) -> dict[str, str]:  # fmt: skip
+    """``Backend.agent_env``'s variables, from the values a backend gives them."""
+    return {"SMARTCAR_WORKING": working, "SMARTCAR_STATE": state, "SMARTCAR_BIND": bind,
+            "SMARTCAR_BROKERS": ",".join(brokers),
+            **{f"SMARTCAR_BROKER_{i}": b for i, b in enumerate(brokers)}, **launch.env}  # fmt: skip
+
+
 def file_logs(name: str, log: Path, follow: bool) -> Iterator[bytes]:
     """A log file's content, then (``follow``) what is appended to it, as ``tail -F`` does."""
     if not log.exists():

@@ -34,6 +34,7 @@ from labctl.backends.base import (
     Backend,
     ComponentState,
     Progress,
+    agent_variables,
     file_logs,
     is_agent,
     last_line,
@@ -311,12 +312,8 @@ class DockerBackend(Backend):
         return AgentRun(f"container {container.short_id}", int(bindings[0]["HostPort"]))
 
     def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
-        bridge = Bridge()
-        brokers = bridge.bootstrap(self.spec).split(",")
-        return {"SMARTCAR_WORKING": WORKING, "SMARTCAR_STATE": AGENT_STATE,
-                "SMARTCAR_BIND": "0.0.0.0", "SMARTCAR_BROKERS": ",".join(brokers),
-                **{f"SMARTCAR_BROKER_{i}": b for i, b in enumerate(brokers)},
-                **launch.env}  # fmt: skip
+        brokers = Bridge().bootstrap(self.spec).split(",")
+        return agent_variables(launch, WORKING, AGENT_STATE, "0.0.0.0", brokers)
 
     def agent_host(self, component: str) -> str:
         return component  # its hostname and network alias on the lab's bridge network

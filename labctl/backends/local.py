@@ -20,6 +20,7 @@ from labctl.backends.base import (
     Backend,
     ComponentState,
     Progress,
+    agent_variables,
     file_logs,
     is_agent,
     last_line,
@@ -147,11 +148,8 @@ class LocalBackend(Backend):
         return AgentRun(f"pid {pid}", port, pid)
 
     def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
-        brokers = {f"SMARTCAR_BROKER_{i}": f"127.0.0.1:{port}"
-                   for i, port in enumerate(self.spec.broker_ports)}  # fmt: skip
-        return {"SMARTCAR_WORKING": str(self.paths.working_dir), "SMARTCAR_BIND": "127.0.0.1",
-                "SMARTCAR_STATE": str(launch.state_dir), "SMARTCAR_BROKERS": self.spec.bootstrap,
-                **brokers, **launch.env}  # fmt: skip
+        return agent_variables(launch, str(self.paths.working_dir), str(launch.state_dir),
+                               "127.0.0.1", self.spec.bootstrap.split(","))  # fmt: skip
 
     def agent_host(self, component: str) -> str:
         return "127.0.0.1"

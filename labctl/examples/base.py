@@ -114,21 +114,8 @@ class ExampleRun:
         run = backend.start_agent(launch)
         agent = Agent(component, name, conf, run.monitoring_port, launch)
         self.agents[role] = agent
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if backend.agent_where(component) is None:
-                raise LabError(
-                    f"{component} exited at start; see {backend.agent_log_of(component)}."
-                )
-            try:
-                self.metrics(role)
-                return agent
-            except OSError:
-                time.sleep(0.2)
-        raise LabError(
-            f"{component} did not answer in {START_TIMEOUT:.0f} s; see "
-            f"{backend.agent_log_of(component)}."
-        )
+        self._wait_answering(role)
+        return agent
 
     def restart(self, role: str) -> Agent:
         """Start an agent again (after a kill) with its launch of before."""
@@ -137,8 +124,26 @@ class ExampleRun:
         self.agents[role] = Agent(
             old.component, old.name, old.conf, run.monitoring_port, old.launch
         )
-        wait(f"{old.component} to answer again", lambda: self._answers(role), START_TIMEOUT)
+        self._wait_answering(role)
         return self.agents[role]
+
+    def _wait_answering(self, role: str) -> None:
+        """Until the agent's metrics answer; LabError at once if it exited, or in time."""
+        backend = self.cluster.backend
+        component = self.agents[role].component
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if backend.agent_where(component) is None:
+                raise LabError(
+                    f"{component} exited at start; see {backend.agent_log_of(component)}."
+                )
+            if self._answers(role):
+                return
+            time.sleep(0.2)
+        raise LabError(
+            f"{component} did not answer in {START_TIMEOUT:.0f} s; see "
+            f"{backend.agent_log_of(component)}."
+        )
 
     def _answers(self, role: str) -> bool:
         try:
@@ -204,10 +209,11 @@ class ExampleRun:
 
     def wait_leader(self, topic: str, timeout: float = 60.0) -> None:
         """Until *topic*'s partition has a leader (after its broker was started again)."""
+        admin = self.cluster.admin()  # one client for every poll, not a new one each time
 
         def led() -> bool:
             try:
-                md = self.cluster.admin().list_topics(topic, timeout=3).topics[topic]
+                md = admin.list_topics(topic, timeout=3).topics[topic]
             except KafkaException:
                 return False
             return md.error is None and all(p.leader >= 0 for p in md.partitions.values())
