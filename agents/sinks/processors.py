@@ -71,9 +71,6 @@ class DefaultSinkProcessor:
     def interrupt(self) -> None:
         self.sink.interrupt()
 
-    def describe(self, sink: Sink) -> str | None:
-        return None
-
 
 class SinkGroupProcessor(Component):
     """Base of the processors of a sink group: configured from ``processor.*``, driving its
