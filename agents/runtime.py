@@ -48,7 +48,6 @@ class Agent:
         self.groups: dict[str, SinkGroupProcessor] = {}
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
         self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
-        self._sink_processors: dict[str, DefaultSinkProcessor | SinkGroupProcessor] = {}
         self.watchdog = Watchdog(stall_after)
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
@@ -182,19 +181,15 @@ class Agent:
                     done.stop()
                 raise AgentError(f"channel {ch.name} cannot start: {exc}") from exc
             started.append(ch)
-        grouped = {s.name: g for g in self.groups.values() for s in g.sinks}
         for name, group in self.groups.items():
             runner = Runner(group)
             self._run(name, runner)
             for sink in group.sinks:
                 self.sink_runners[sink.name] = runner
-                self._sink_processors[sink.name] = group
         for name, sink in self.sinks.items():
-            if name not in grouped:
-                single = DefaultSinkProcessor(sink)
-                self._run(name, Runner(single))
+            if name not in self.sink_runners:  # not in a group
+                self._run(name, Runner(DefaultSinkProcessor(sink)))
                 self.sink_runners[name] = self.runners[name]
-                self._sink_processors[name] = single
         for name, source in self.sources.items():
             for interceptor in self.interceptors[name]:
                 interceptor.start()
@@ -226,9 +221,9 @@ class Agent:
             if isinstance(comp, Sink):
                 size = comp.channel.size() if comp.channel is not None else 0
                 runner = self.sink_runners.get(comp.name)
-                proc = self._sink_processors.get(comp.name)
-                said = proc.describe(comp) if proc is not None else None
-                if said is not None and runner is not None and runner.running:
+                group = runner.target if runner is not None and runner.running else None
+                said = group.describe(comp) if isinstance(group, SinkGroupProcessor) else None
+                if said is not None:
                     return w.say(comp, said)  # a group's standby or failed-over sink
                 return w.check_sink(comp, runner, size, now)
             return w.check_other(comp)

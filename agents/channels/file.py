@@ -20,7 +20,6 @@ agent on the machine).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from agents.acks import Ack
@@ -178,9 +177,9 @@ class FileChannel(Channel):
             context.problem(key, message)
         for key in ("checkpointDir", "backupCheckpointDir"):
             if self.conf[key]:
-                _check_dir(context, key, Path(self.conf[key]))
+                context.check_dir(key, Path(self.conf[key]))
         for d in self._data_dirs():
-            _check_dir(context, "dataDirs", Path(d))
+            context.check_dir("dataDirs", Path(d))
         if self.conf["encryption."]:
             first = sorted(self.conf["encryption."])[0]
             context.problem(f"encryption.{first}", "file-channel encryption is not provided",
@@ -279,14 +278,3 @@ class FileChannelTransaction(Transaction):
 
     def close(self) -> None:
         self._tx.close()
-
-
-def _check_dir(context, key: str, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A directory that exists must be one we can write; one that does not, creatable."""
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is None:
-        return
-    if not existing.is_dir():
-        context.problem(key, f"{str(existing)!r} is not a directory")
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        context.problem(key, f"{str(existing)!r} is not writable")

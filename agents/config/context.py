@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agents.config.spec import Prop, convert, suggest
@@ -43,6 +45,17 @@ class Context:
         full_key = f"{self.where}.{key}" if key else self.where
         line = self.line_of(key) if key else None
         self.problems.append(Problem(self.file, line, full_key, message, suggestion, severity))
+
+    def check_dir(self, key: str, path: Path) -> None:
+        """A problem under *key* unless *path* can be written or created: its nearest existing
+        part must be a directory this process can write to (nothing existing: no problem)."""
+        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+        if existing is None:
+            return
+        if not existing.is_dir():
+            self.problem(key, f"{str(existing)!r} is not a directory")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            self.problem(key, f"{str(existing)!r} is not writable")
 
     def get(self, key: str) -> str | None:
         r = self.raw.get(key)

@@ -40,7 +40,7 @@ class AvroSink(BatchSink):
             "none or deflate; must match the source's.",
             choices=tuple(COMPRESSIONS),
         ),
-        Prop("compression-level", "int", 6, "deflate level, 1-9.", minimum=0),
+        Prop("compression-level", "int", 6, "deflate level, 0 (none) to 9.", minimum=0),
         Prop("ssl", "bool", False, "TLS: not provided; true is an error."),
         Prop("maxIoWorkers", "int", 0, "Accepted for compatibility; one connection a sink."),
     )

@@ -71,9 +71,6 @@ class DefaultSinkProcessor:
     def interrupt(self) -> None:
         self.sink.interrupt()
 
-    def describe(self, sink: Sink) -> str | None:
-        return None
-
 
 class SinkGroupProcessor(Component):
     """Base of the processors of a sink group: configured from ``processor.*``, driving its
@@ -143,7 +140,6 @@ def _penalty(failures: int, most: float) -> float:
 @dataclass
 class _Failed:
     sink: Sink
-    priority: int
     failures: int
     until: float  # monotonic time its penalty ends
     reason: str
@@ -268,8 +264,7 @@ class FailoverSinkProcessor(SinkGroupProcessor):
         then = (f"failing over to {nxt.name}" if nxt is not None else
                 "no sink is left") + f"; {sink.name} is tried again in {pause:.0f} s"  # fmt: skip
         self._report(sink, exc, then)
-        self._benched.append(_Failed(sink, self.priority[sink.name], failures, now + pause,
-                                    str(exc)))  # fmt: skip
+        self._benched.append(_Failed(sink, failures, now + pause, str(exc)))
 
     def backoff_pause(self, attempt: int) -> float:
         if not self._live and self._benched:

@@ -184,11 +184,7 @@ class RollingFileSink(BatchSink):
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
         self.conf["batchSize"] = self.conf["sink.batchSize"]
         self._dir = Path(self.conf["sink.directory"])
-        existing = next((p for p in (self._dir, *self._dir.parents) if p.exists()), None)
-        if existing is not None and not existing.is_dir():
-            context.problem("sink.directory", f"{str(existing)!r} is not a directory")
-        elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-            context.problem("sink.directory", f"{str(existing)!r} is not writable")
+        context.check_dir("sink.directory", self._dir)
         self._fh: BinaryIO | None = None
         self._opened = 0.0
         self._seq = 0
