@@ -195,7 +195,8 @@ def test_numbers_move_while_a_pilot_runs(lab: Path, page: Page) -> None:
         first = wait_for(lambda: page.end_offset() > before and page.end_offset(), 10,
                          "the end offset to grow")  # fmt: skip
         wait_for(lambda: page.end_offset() > first, 10, "the end offset to grow again")
-        assert "records so far" in page.progress()
+        # the pilot writes its progress once a second: records may flow before it says so
+        wait_for(lambda: "records so far" in page.progress(), 10, "records so far in progress")
         assert "in 0/s" not in page.text("legend")
         wait_for(lambda: "simulating" in page.progress() and page.received(SPOOL) > 0, 60,
                  "the day's status file to reach the agent during the simulation")  # fmt: skip
