@@ -27,10 +27,10 @@ from agents.channels.filelog._checkpoint import NAME as CHECKPOINT
 from agents.errors import ChannelFullError, ConfigError
 from agents.event import EventBatch
 from tests.agents.agent_helpers import tmpfs
-from tests.agents.filelog_writer import config as writer_config
+from tests.agents.channels.filelog_writer import config as writer_config
 
 WRITER = Path(__file__).with_name("filelog_writer.py")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def cfg(root: Path, **kw: object) -> FileChannelConfig:
