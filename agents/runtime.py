@@ -6,7 +6,8 @@ group processor (failover, load_balance) that one runner drives.
 Stop is the reverse: source runners stop (what a source had not handed over is read again
 next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
 running sink is not waited for), then sinks stop, sources record their committed positions,
-and channels stop. A watchdog thread checks health once a second (``agents.health``).
+and channels stop. A watchdog thread checks health once a second (``agents.health``) and
+starts a new thread for a runner whose thread ended (``Runner.revive``).
 """
 
 from __future__ import annotations
@@ -205,7 +206,12 @@ class Agent:
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):
-            self.check_health()
+            try:
+                for runner in dict.fromkeys(list(self.runners.values())):
+                    runner.revive()
+                self.check_health()
+            except Exception:  # never let the one thread that watches the others die
+                log.exception("the watchdog's check failed; it checks again in 1 s")
 
     def check_health(self) -> None:
         for comp in self.components():

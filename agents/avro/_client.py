@@ -20,6 +20,8 @@ from agents.avro._transport import Connection
 from agents.avro.errors import AvroProtocolError, AvroRefusedError, AvroRpcError
 from agents.event import EventBatch
 
+SERIAL_MOST = 2**31 - 1  # request serials go 1, 2, ... this, then 1 again
+
 
 class AvroRpcClient:
     def __init__(
@@ -109,7 +111,7 @@ class AvroRpcClient:
         p.write(out, p.CALL_META, {})
         p.write(out, p.STRING, message)
         out.write(params)
-        self._serial += 1
+        self._serial = self._serial % SERIAL_MOST + 1  # a frame's serial is an int32
         started = time.monotonic()
         self._conn.send(self._serial, out.getvalue())
         serial, reply = self._conn.receive()

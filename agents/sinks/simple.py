@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from agents.component import Status
+from agents.component import Status, growing_pause
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.event import EventBatch
@@ -38,7 +38,7 @@ class BatchSink(Sink):
 
     def backoff_pause(self, attempt: int) -> float:
         if self._failures:  # a failed write: back off more and more, up to 5 s
-            return min(0.1 * 2 ** (self._failures - 1), 5.0)
+            return growing_pause(0.1, 5.0, self._failures - 1)
         return super().backoff_pause(attempt)
 
     def process(self) -> Status:
