@@ -16,6 +16,9 @@ growing pause (``CRASH_PAUSE``) it is started again. Should the thread end anywa
 that is not an ``Exception``), ``revive``, called by the agent's watchdog every second, sees a
 dead thread, counts and logs it the same way and starts a new one.
 
+A ``FatalError`` from ``start`` (another agent owns the spool dir) is not retried: the state
+becomes ``failed: <why>`` and ``on_fatal`` tells the agent, which stops and exits 1.
+
 Every pause that grows goes through ``agents.component.growing_pause`` and every count of
 attempts is capped, so an idle runner polls for weeks as on its first second. Time comes from
 a ``Clock`` (``REAL_CLOCK`` unless a test injects one).
@@ -26,11 +29,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from agents.component import MAX_DOUBLINGS, Status, growing_pause
 from agents.counters import Counters
-from agents.errors import ChannelFullError
+from agents.errors import ChannelFullError, FatalError
 
 START_RETRY = 3.0  # s between attempts to start a component (Flume's supervisor: 3 s)
 CRASH_PAUSE = (1.0, 30.0)  # s before restarting after a crash: first, most
@@ -67,11 +71,17 @@ REAL_CLOCK = Clock()
 
 
 class Runner:
-    def __init__(self, target: Runnable, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(
+        self,
+        target: Runnable,
+        clock: Clock = REAL_CLOCK,
+        on_fatal: Callable[[FatalError], None] = lambda exc: None,
+    ) -> None:
         self.target = target
         self.clock = clock
+        self.on_fatal = on_fatal  # told when start raised FatalError (the agent stops)
         # starting | running | retrying: <why> (cannot start) | restarting: <why> (crashed)
-        # | stopped
+        # | failed: <why> (FatalError: not retried) | stopped
         self.state = "starting"
         self.blocked_since: float | None = None  # a source waiting for room in a channel
         self.blocked_reason = ""
@@ -106,7 +116,10 @@ class Runner:
     def revive(self) -> bool:
         """If the thread ended while the runner was not stopped, count and log it and start a
         new one (the agent's watchdog calls this every second). True if it did."""
-        if self._stopping.is_set() or self._thread.is_alive() or not self._thread.ident:
+        thread = self._thread
+        if self._stopping.is_set() or thread.is_alive() or not thread.ident:
+            return False
+        if self.state.startswith("failed"):
             return False
         self._count_restart(f"its thread ended ({self.state})")
         self.target.log.error("%s %s: its runner's thread ended; starting a new one",
@@ -130,6 +143,9 @@ class Runner:
                     continue
                 self._loop()
                 return  # stopped
+            except FatalError as exc:  # from start: not retried, the agent stops
+                self._failed(exc)
+                return
             except Exception as exc:  # any failure at all: counted, logged, restarted
                 self._crashed(exc)
             if self.clock.now() - began > CRASH_PAUSE[1]:  # it had run well: start over
@@ -141,6 +157,8 @@ class Runner:
         target = self.target
         try:
             target.start()
+        except FatalError:
+            raise
         except Exception as exc:
             why = str(exc) or type(exc).__name__
             if self.state != f"retrying: {why}":
@@ -190,6 +208,13 @@ class Runner:
         target.log.error("%s %s failed (%s); restarting it in %.0f s", target.KIND.lower(),
                          target.name, why, self._crash_pause, exc_info=exc)  # fmt: skip
         self._stop_target()
+
+    def _failed(self, exc: FatalError) -> None:
+        target = self.target
+        self.state = f"failed: {exc}"
+        target.counters.error(str(exc))
+        target.log.error("%s %s cannot run: %s", target.KIND.lower(), target.name, exc)
+        self.on_fatal(exc)
 
     def _count_restart(self, why: str) -> None:
         self.restarts += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -22,7 +23,7 @@ from agents.channels.base import Channel
 from agents.channels.selectors import ChannelSelector
 from agents.component import Component
 from agents.config.topology import AgentPlan, ComponentPlan
-from agents.errors import AgentError, ConfigError, Problem
+from agents.errors import AgentError, ConfigError, FatalError, Problem
 from agents.health import Watchdog
 from agents.interceptors.base import Interceptor
 from agents.processor import ChannelProcessor
@@ -50,6 +51,8 @@ class Agent:
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
         self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
         self.watchdog = Watchdog(stall_after)
+        self.fatal: FatalError | None = None  # why a component cannot run at all (exit 1)
+        self.on_fatal: Callable[[], None] = lambda: None  # whoever runs the agent stops it
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -201,8 +204,15 @@ class Agent:
             log.info("running %s", line)
 
     def _run(self, name: str, runner: Runner) -> None:
+        runner.on_fatal = self._fatal
         self.runners[name] = runner
         runner.start()
+
+    def _fatal(self, exc: FatalError) -> None:
+        """A component cannot run (``FatalError``): whoever runs the agent stops it."""
+        if self.fatal is None:
+            self.fatal = exc
+        self.on_fatal()
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):

@@ -75,6 +75,19 @@ def run_agent_process(conf: Path, name: str, log: Path, *options: str) -> subpro
         )  # fmt: skip
 
 
+def assert_second_agent_refused(conf: Path, holder: subprocess.Popen[bytes], lock: Path,
+                                log: Path) -> str:  # fmt: skip
+    """Once *holder* holds *lock*, a second agent from *conf* exits 1 naming its pid; the
+    second agent's log."""
+    assert wait_for(lambda: lock.exists() and lock.read_text().strip() == str(holder.pid)), (
+        "the first agent never took its lock")  # fmt: skip
+    second = run_agent_process(conf, "a", log)
+    assert second.wait(30) == 1
+    text = log.read_text()
+    assert f"is in use by another agent (pid {holder.pid})" in text, text
+    return text
+
+
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
     proc.send_signal(sig)
     return proc.wait(30)

@@ -16,6 +16,7 @@ from tests.agents.agent_helpers import (
     BOOK_FILTER,
     SLOW_SINK,
     agent_from_text,
+    assert_second_agent_refused,
     lines_in,
     run_agent_process,
     run_as_nobody,
@@ -371,3 +372,34 @@ def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
         agent.stop()
     assert lines_in(out) == expected
     assert not (spool / "growing.txt.REJECTED").exists()
+
+
+def test_a_second_agent_on_the_spool_dir_stops_and_a_killed_ones_lock_does_not_block(
+    tmp_path: Path,
+):
+    """Issue 17 item 3: two agents on one spool dir delivered every line twice. The second
+    exits 1 naming the first's pid; after the first is SIGKILLed, its lock file (left on
+    disk) does not stop the next agent, and no line arrives twice."""
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    first = [b"a%d" % i for i in range(1000)]
+    (spool / "a.txt").write_bytes(b"\n".join(first) + b"\n")
+    conf = tmp_path / "a.conf"
+    conf.write_text(spool_conf(spool, out))
+    lock = spool / ".flumespool" / "in_use.lock"
+    holder = run_agent_process(conf, "a", tmp_path / "first.log")
+    try:
+        text = assert_second_agent_refused(conf, holder, lock, tmp_path / "second.log")
+        assert f"spool directory {spool} is in use" in text
+        assert wait_for(lambda: (spool / "a.txt.COMPLETED").exists())
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert lock.exists()  # left behind by the killed agent: no obstacle
+    (spool / "b.txt").write_bytes(b"b\n")
+    third = run_agent_process(conf, "a", tmp_path / "third.log")
+    try:
+        assert wait_for(lambda: (spool / "b.txt.COMPLETED").exists())
+    finally:
+        assert stop_process(third) == 0
+    assert sorted(lines_in(out)) == sorted([*first, b"b"])
