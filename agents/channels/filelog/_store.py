@@ -126,6 +126,7 @@ class FileChannelStore:
             self._queue.append(_Slice(seg, off, start, end, None, 0))
             self._seg_live[seg] = self._seg_live.get(seg, 0) + end - start
         self._stored = report.events
+        self.counts["EventsLostToCorruption"] += report.events_lost
         self._closed = False
         self._interrupts = 0  # interrupt_takes() so far
         self._stop.clear()
