@@ -48,20 +48,30 @@ class Lock:
             self._fd = -1
 
 
+def try_flock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on an open file if no other open file holds one (True), or
+    return False at once. It is released when *fd* (and its duplicates) are closed."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def hold(path: Path, what: str) -> Lock:
     """Lock *path* for this process (its directory must exist); *what* names the thing it
     guards in the error (``"spool directory /x"``). Raises InUseError, or OSError if the
     file cannot be created."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = _holder(fd)
-        os.close(fd)
-        raise InUseError(path, pid, what) from None
+        locked = try_flock(fd)
     except BaseException:
         os.close(fd)
         raise
+    if not locked:
+        pid = _holder(fd)
+        os.close(fd)
+        raise InUseError(path, pid, what)
     with contextlib.suppress(OSError):  # the pid is for messages only
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
