@@ -1,6 +1,7 @@
 """An Avro RPC client for Flume's avro source: a batch goes in, Status OK comes back.
 
-Like Flume's NettyAvroRpcClient: one connection, opened on first use and after any failure;
+Like Flume's NettyAvroRpcClient: one connection, opened on first use and after any failure
+(and, quietly, when the server closed it while it was idle);
 the Avro handshake on its first request; ``appendBatch`` per batch; a batch counts as
 delivered only when the server answered OK (Flume's avro source answers OK after its
 channel committed the batch). Anything else raises ``AvroRpcError``: the caller (a sink)
@@ -99,6 +100,8 @@ class AvroRpcClient:
         return Connection(sock, self.compression, self.compression_level)
 
     def _exchange(self, message: str, params: bytes) -> None:
+        if self._conn is not None and not self._conn.usable():
+            self._drop()  # the server closed it while idle (its idle timeout): a new one
         if self._conn is None:
             self._conn = self._connect()
             self._handshaken = False
