@@ -180,16 +180,22 @@ class In:
         data = self.data
         bodies: list[bytes] = []
         spans: list[tuple[int, int]] = []  # each event's header map, as bytes of data
+        first = b""  # the first event's header map as encoded: the same bytes decode the same
         same = True
         while n := self.count(2):
             if len(bodies) + n > most:
                 raise TooManyEvents(len(bodies) + n, most)
             for _ in range(n):
                 start = self.pos
-                self.string_map()  # checked (and skipped) now, decoded below
+                if first and data.startswith(first, start):
+                    self.pos += len(first)
+                else:
+                    self.string_map()  # checked (and skipped) now, decoded below
+                    if not bodies:
+                        first = data[start : self.pos]
+                    else:
+                        same = False
                 spans.append((start, self.pos))
-                if same and data[start : self.pos] != data[spans[0][0] : spans[0][1]]:
-                    same = False
                 bodies.append(self.blob())
         if not bodies:
             return EventBatch()

@@ -265,8 +265,10 @@ def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Re
                 except TimeoutError as exc:
                     self._refuse(408, f"the body did not arrive in time: {exc}", peer)
                     return
-                if len(data) < length:
-                    self.close_connection = True  # it hung up half-way
+                if len(data) < length:  # it hung up half-way: no one to answer
+                    source.refuse("clients gone", f"http {source.name}: {peer} hung up after "
+                                  f"{len(data):,} of {length:,} bytes")  # fmt: skip
+                    self.close_connection = True
                     return
                 self._answer(*source.handle(data, self.headers.get("Content-Type"), peer))
             finally:
