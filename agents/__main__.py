@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         if monitor is not None:
             monitor.stop()
         return 1
-    log.info("agent %s started from %s", args.name, args.conf_file)
+    if agent.fatal is None:
+        log.info("agent %s started from %s", args.name, args.conf_file)
     stop.wait()
     agent.stop(args.drain_timeout)
     if monitor is not None:

@@ -14,7 +14,6 @@ the stall figures carry its load.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
@@ -233,13 +232,7 @@ def _http_head(length: str) -> bytes:
 
 
 def _avro_first(message: str, params: bytes) -> bytes:
-    out = io.BytesIO()
-    hello = {"clientHash": p.PROTOCOL_MD5, "clientProtocol": None,
-             "serverHash": p.FLUME_PROTOCOL_MD5, "meta": None}  # fmt: skip
-    p.write(out, p.HANDSHAKE_REQUEST, hello)
-    p.write(out, p.CALL_META, {})
-    p.write(out, p.STRING, message)
-    return frame(1, out.getvalue() + params)
+    return frame(1, p.request(message, params, protocol=None))
 
 
 def _parallel(n: int, work: Callable[[], str]) -> list[str]:

@@ -105,18 +105,10 @@ class AvroRpcClient:
         if self._conn is None:
             self._conn = self._connect()
             self._handshaken = False
-        out = io.BytesIO()
-        if not self._handshaken:
-            p.write(out, p.HANDSHAKE_REQUEST, {
-                "clientHash": p.PROTOCOL_MD5, "clientProtocol": p.PROTOCOL_JSON,
-                "serverHash": p.FLUME_PROTOCOL_MD5, "meta": None,
-            })  # fmt: skip
-        p.write(out, p.CALL_META, {})
-        p.write(out, p.STRING, message)
-        out.write(params)
+        data = p.request(message, params, handshake=not self._handshaken)
         self._serial = self._serial % SERIAL_MOST + 1  # a frame's serial is an int32
         started = time.monotonic()
-        self._conn.send(self._serial, out.getvalue())
+        self._conn.send(self._serial, data)
         serial, reply = self._conn.receive()
         if serial != self._serial:
             raise AvroProtocolError(f"reply to request {serial}, expected {self._serial}")

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import fastavro
 
 from agents.event import EventBatch
 
+T = TypeVar("T")
 NAMESPACE = "org.apache.flume.source.avro"
 STATUSES = ("OK", "FAILED", "UNKNOWN")
 _EVENT = {
@@ -149,19 +151,17 @@ class In:
         return n
 
     def string_map(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        while n := self.count(2):
-            for _ in range(n):
-                key = self.string()
-                out[key] = self.string()
-        return out
+        return self._map(self.string)
 
     def bytes_map(self) -> dict[str, bytes]:
-        out: dict[str, bytes] = {}
+        return self._map(self.blob)
+
+    def _map(self, value: Callable[[], T]) -> dict[str, T]:
+        out: dict[str, T] = {}
         while n := self.count(2):
             for _ in range(n):
                 key = self.string()
-                out[key] = self.blob()
+                out[key] = value()
         return out
 
     def handshake(self) -> dict[str, Any]:
@@ -202,6 +202,20 @@ class In:
         if same:
             return EventBatch(bodies, In(data, spans[0][0]).string_map())
         return EventBatch(bodies, {}, [In(data, a).string_map() for a, _ in spans])
+
+
+def request(message: str, params: bytes, protocol: str | None = PROTOCOL_JSON,
+            handshake: bool = True) -> bytes:  # fmt: skip
+    """A request: [a HandshakeRequest offering our protocol (*protocol*: its text, or None
+    for its hash alone)] + call metadata + *message* + its encoded *params*."""
+    out = io.BytesIO()
+    if handshake:
+        write(out, HANDSHAKE_REQUEST, {"clientHash": PROTOCOL_MD5, "clientProtocol": protocol,
+                                       "serverHash": FLUME_PROTOCOL_MD5, "meta": None})  # fmt: skip
+    write(out, CALL_META, {})
+    write(out, STRING, message)
+    out.write(params)
+    return out.getvalue()
 
 
 def write(out: io.BytesIO, schema: Any, value: object) -> None:

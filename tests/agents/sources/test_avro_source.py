@@ -71,15 +71,9 @@ def hostile_conf(port: int, extra: str = "") -> str:
                        + extra)  # fmt: skip
 
 
-def frame(message: str, params: bytes, serial: int = 1) -> bytes:
+def frame(message: str, params: bytes) -> bytes:
     """A first request (handshake + call) as Flume's clients frame it."""
-    out = io.BytesIO()
-    hello = {"clientHash": p.PROTOCOL_MD5, "clientProtocol": None,
-             "serverHash": p.FLUME_PROTOCOL_MD5, "meta": None}  # fmt: skip
-    p.write(out, p.HANDSHAKE_REQUEST, hello)
-    p.write(out, p.CALL_META, {})
-    p.write(out, p.STRING, message)
-    return _frame(serial, out.getvalue() + params)
+    return _frame(1, p.request(message, params, protocol=None))
 
 
 def answer_to(port: int, data: bytes, compress: bool = False) -> bytes | None:
