@@ -90,7 +90,8 @@ def request_props(body: str, flume: str) -> tuple[Prop, ...]:
         Prop(f"max{body}Bytes", "bytes", MAX_REQUEST_BYTES, f"Largest {body.lower()} "
              f"accepted, in bytes; a larger one is refused before it is read.{flume}"),
         Prop("maxBatchEvents", "int", MAX_BATCH_EVENTS, "Most events one request may carry; "
-             "one with more is refused as soon as that is known, before the rest is decoded.", minimum=1),
+             "one with more is refused as soon as that is known, before the rest is decoded.",
+             minimum=1),
         Prop("maxPendingBytes", "bytes", PENDING_BYTES, "Bytes of requests read or being "
              "handled at once, across connections (each counts twice its size: its bytes "
              "and its events); a request that does not fit waits, up to requestTimeout, "
