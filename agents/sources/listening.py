@@ -44,6 +44,8 @@ IDLE_WAIT = 1.0  # s the runner waits for a batch (a submission wakes it at once
 LINE_RECV = 16 << 10  # bytes a line protocol reads at a time (bounds a read's events)
 MAX_CONNECTIONS = 64
 IDLE_TIMEOUT_MS = 600_000
+SYSLOG_IDLE = (" Never by default: rsyslog and syslog-ng keep a connection open while idle and "
+               "can lose the first message sent after the server closed it.")  # fmt: skip
 REQUEST_TIMEOUT_MS = 60_000
 MAX_REQUEST_BYTES = 16 << 20  # an avro frame's or an http body's most
 MAX_BATCH_EVENTS = 10_000
@@ -65,14 +67,16 @@ def connection_props(
     backlog: str = "backlog",
     idle_ms: int = IDLE_TIMEOUT_MS,
     flume: str = "",
+    idle_why: str = "",
 ) -> tuple[Prop, ...]:
     """The TCP limits every listening source has, under the names *most*, *idle*, *backlog*
-    (Flume's where Flume has them; *flume* says what Flume does)."""
+    (Flume's where Flume has them; *flume* says what Flume does, *idle_why* why the idle
+    default is what it is)."""
     return (
         Prop(most, "int", MAX_CONNECTIONS, "Most connections served at once (0: no limit); "
              f"one more is closed at once, with a log line.{flume}", minimum=0),
         Prop(idle, "int", idle_ms, "Milliseconds a connection may send nothing before it is "
-             "closed (0: never).", minimum=0),
+             f"closed (0: never).{idle_why}", minimum=0),
         Prop(backlog, "int", 128, "Connections the kernel queues before they are accepted.",
              minimum=1),
     )  # fmt: skip

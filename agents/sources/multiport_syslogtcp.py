@@ -7,7 +7,7 @@ Each message is read in the charset of its port (``charset.port.<port>``, else
 ``flume.syslog.status = Invalid``, as one that is not syslog does. ``portHeader`` names the
 header that carries the port. Messages are put in batches of up to ``batchSize``; as with
 syslogtcp, a full channel slows the sender instead of dropping messages. Each port serves
-at most ``maxConnections`` senders at once, each closed after ``idleTimeout`` ms of silence.
+at most ``maxConnections`` senders at once; ``idleTimeout`` closes silent ones if set.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ import socket
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import Reader
-from agents.sources.listening import LINE_RECV, ListeningSource, connection_props
+from agents.sources.listening import (
+    LINE_RECV,
+    SYSLOG_IDLE,
+    ListeningSource,
+    connection_props,
+)
 from agents.sources.syslog_format import (
     INCOMPLETE,
     INVALID,
@@ -45,7 +50,7 @@ class MultiportSyslogTcpSource(ListeningSource):
         Prop("batchSize", "int", 100, "Most messages a batch.", minimum=1),
         Prop("readBufferBytes", "int", 1024, "Accepted for compatibility; reads take 64 KiB."),
         Prop("numProcessors", "int", 0, "Accepted for compatibility; a thread a connection."),
-        *connection_props(flume=" Counted per port."),
+        *connection_props(flume=" Counted per port.", idle_ms=0, idle_why=SYSLOG_IDLE),
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]

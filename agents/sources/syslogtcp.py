@@ -7,7 +7,7 @@ custom layout tried first. Messages that arrive together are put as one batch, a
 connection is read no further until the channels took it: a full channel slows the sender
 (TCP flow control) instead of dropping messages, as Flume would. A last message without a
 newline is delivered when the sender closes the connection. At most ``maxConnections``
-senders at once, each closed after ``idleTimeout`` ms of silence (``agents.servers``).
+senders at once (``agents.servers``); ``idleTimeout`` closes silent ones if set.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ import socket
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import Reader
-from agents.sources.listening import LINE_RECV, ListeningSource, connection_props, port_prop
+from agents.sources.listening import (
+    LINE_RECV,
+    SYSLOG_IDLE,
+    ListeningSource,
+    connection_props,
+    port_prop,
+)
 from agents.sources.syslog_format import (
     STATUS,
     SyslogFormat,
@@ -39,7 +45,7 @@ class SyslogTcpSource(ListeningSource):
         port_prop(),
         *common_props(),
         EVENT_SIZE,
-        *connection_props(),
+        *connection_props(idle_ms=0, idle_why=SYSLOG_IDLE),
         Prop("format.", "prefix", doc="A custom layout: format.regex (groups: priority, "
              "version, timestamp, host, body), format.search/replace (applied to the "
              "timestamp), format.dateFormat (its Java date pattern)."),
