@@ -94,6 +94,7 @@ class Canary:
         self.written: dict[int, float] = {}
         self.worst = 0.0
         self.arrived = 0
+        self._lock = threading.Lock()  # written: the writer adds, the watcher takes
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._write, daemon=True),
                          threading.Thread(target=self._watch, daemon=True)]  # fmt: skip
@@ -119,7 +120,8 @@ class Canary:
         with open(self.file, "ab", buffering=0) as fh:
             while not self._stop.wait(0.02):
                 stamp = time.monotonic_ns()
-                self.written[stamp] = time.monotonic()
+                with self._lock:
+                    self.written[stamp] = time.monotonic()
                 fh.write(b"%d\n" % stamp)
 
     def _watch(self) -> None:
@@ -129,13 +131,15 @@ class Canary:
             data = b"".join(f.read_bytes() for f in files)
             lines = data.split(b"\n")[:-1]
             now = time.monotonic()
-            for line in lines[seen:]:
-                sent = self.written.pop(int(line), None)
+            with self._lock:
+                sent_at = [self.written.pop(int(line), None) for line in lines[seen:]]
+                waiting = list(self.written.values())
+            for sent in sent_at:
                 if sent is not None:
                     self.worst = max(self.worst, now - sent)
                     self.arrived += 1
             seen = len(lines)
-            pending = [t for t in self.written.values() if now - t > self.worst]
+            pending = [t for t in waiting if now - t > self.worst]
             if pending:  # not arrived yet: it counts as long as it waits
                 self.worst = max(self.worst, now - min(pending))
 
