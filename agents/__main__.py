@@ -8,8 +8,9 @@ suggestion for each); ``--lenient`` runs what is valid and drops the rest, as Fl
 ``--check`` has no side effects: it creates nothing and connects nowhere (it does import the
 Python modules that custom component types name).
 
-Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors,
-2 bad usage.
+Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors
+or a component that cannot run (a file channel's directories or a spool dir or position file
+that another agent holds), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         monitor = MonitoringServer(agent, args.monitoring_port, args.monitoring_host)
         monitor.start()
         log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
+    agent.on_fatal = stop.set  # a component that cannot run stops the agent (exit 1)
     try:
         agent.start()
     except AgentError as exc:
@@ -149,11 +151,15 @@ def run(args: argparse.Namespace) -> int:
         if monitor is not None:
             monitor.stop()
         return 1
-    log.info("agent %s started from %s", args.name, args.conf_file)
+    if agent.fatal is None:
+        log.info("agent %s started from %s", args.name, args.conf_file)
     stop.wait()
     agent.stop(args.drain_timeout)
     if monitor is not None:
         monitor.stop()
+    if agent.fatal is not None:
+        log.error("agent %s: %s; stopped", args.name, agent.fatal)
+        return 1
     return 0
 
 

@@ -11,6 +11,15 @@ from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.counters import Counters
 
+MAX_DOUBLINGS = 62  # a pause doubles at most this often: 2.0**62 is a float, 2**1100 is not
+
+
+def growing_pause(first: float, most: float, attempt: int) -> float:
+    """*first* seconds doubled per *attempt* (from 0), at most *most*: every exponential backoff
+    of the agent goes through here, so no count of idle polls or failures, however large,
+    overflows the arithmetic (``0.005 * 2**1100`` raises OverflowError)."""
+    return min(first * 2.0 ** min(max(attempt, 0), MAX_DOUBLINGS), most)
+
 
 class Status(enum.Enum):
     """What ``process()`` tells its runner (Flume's PollableSource.Status / Sink.Status)."""
@@ -62,14 +71,14 @@ class Component:
     def health(self) -> str:
         """'running' or 'stopped'; a component may say more (e.g. 'stopped: command exited 1').
 
-        The runtime adds what it sees from outside: 'retrying: <why>', 'blocked: <why>',
-        'stalled: <why>', 'rolling back: <why>' (``agents.health``).
+        The runtime adds what it sees from outside: 'retrying: <why>', 'restarting: <why>',
+        'blocked: <why>', 'stalled: <why>', 'rolling back: <why>' (``agents.health``).
         """
         return "running" if self.counters.start_time and not self.counters.stop_time else "stopped"
 
     def backoff_pause(self, attempt: int) -> float:
         """Seconds its runner waits after the *attempt*-th BACKOFF in a row (from 0)."""
-        return min(0.005 * 2**attempt, 0.05)
+        return growing_pause(0.005, 0.05, attempt)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

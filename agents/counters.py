@@ -51,7 +51,8 @@ OWN = {
     "default)",
     "OptionalChannelWriteFail": "events an optional channel refused (not retried, as in Flume)",
     "LineSplitCount": "lines longer than maxLineLength, each split into several events",
-    "RestartCount": "times the runner restarted the component after a failure",
+    "RestartCount": "times the runner restarted the component after a failure (any exception, "
+    "or its thread ended; a sink group's failure counts on each of its sinks)",
     "RollbackCount": "batches rolled back (Flume counts it for its Kafka sink only)",
     "DeadLetterCount": "records set aside in the dead-letter file",
     "KafkaEventSendTimer": "ms from producing a batch to Kafka acknowledging it (Flume's)",

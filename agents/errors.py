@@ -27,6 +27,12 @@ class Problem:
         return f"{where}:{key} {self.message}{hint}"
 
 
+class FatalError(AgentError):
+    """The agent must not run on: retrying cannot help and running would do harm (another
+    agent owns the same spool dir). A component's ``start`` raises it; the agent stops and
+    exits 1."""
+
+
 class ConfigError(AgentError):
     """A configuration that cannot run; carries every problem found."""
 

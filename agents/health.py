@@ -7,7 +7,11 @@ The watchdog looks once a second at what it can observe from outside the compone
 - a sink ``rolling back``: at least ``ROLLBACK_STORM`` rollbacks within ``stall_after``
   seconds (a destination that takes, then refuses);
 - a source ``blocked``: it has waited ``stall_after`` seconds for room in a full channel;
-- a component ``retrying``: it cannot start, or it failed and its runner restarts it.
+- a component ``retrying``: it cannot start (its runner tries again every 3 s);
+- a component ``restarting``: it failed (any exception, or its runner's thread ended) and its
+  runner restarts it after a growing pause, counting ``RestartCount``.
+- a component ``failed``: it cannot run at all (another agent owns its spool dir or position
+  file); the agent stops and exits 1.
 
 Each component's health is one of those, or what the component says of itself (``running``,
 ``stopped: command exited 1``). It shows in ``/metrics`` (``Health``), in ``labctl agent

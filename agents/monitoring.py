@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 
 GAUGES = {"ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "OpenConnectionCount",
           "StartTime", "StopTime"}  # fmt: skip
-HEALTH_STATES = ("running", "retrying", "blocked", "stalled", "rolling back", "stopped")
+HEALTH_STATES = (
+    "running",
+    "retrying",
+    "restarting",
+    "blocked",
+    "stalled",
+    "rolling back",
+    "stopped",
+)
 
 
 def metrics(agent: Agent) -> dict[str, dict[str, object]]:

@@ -46,16 +46,21 @@ MONITORING = """
   Counters of our own: `EventForwardedCount` (a source's events after its interceptors),
   `EventUnroutedCount` (events a multiplexing selector sent nowhere), `OptionalChannelWriteFail`
   (events an optional channel refused), `LineSplitCount` (over-long lines split),
-  `RestartCount` (restarts after a failure), `RollbackCount` on every sink, `DeadLetterCount`
+  `RestartCount` (restarts after a failure: any exception, or the runner's thread ending; a
+  sink group's counts on each of its sinks), `RollbackCount` on every sink, `DeadLetterCount`
   (records set aside); the file channel's `CheckpointCount`, `Fsyncs`, `Segments`,
-  `SegmentBytes`, `SegmentsDeleted`, `DiskSpaceRefusals`, `EventsLostToCorruption`.
+  `SegmentBytes`, `SegmentsDeleted`, `DiskSpaceRefusals`, `EventsLostToCorruption` (events
+  unreadable at take, plus those a replay could not restore: docs/file-channel.md).
 - `/metrics/prometheus`: the same counters in the Prometheus text format, by `prometheus_client`:
   `flume_<kind>_<counter>_total{agent,component}` (e.g. `flume_sink_event_drain_success_total`),
   gauges (`flume_channel_size`, ...), `flume_component_up` and `flume_component_health{state}`.
 
 `Health` is `running`, `stopped[: why]`, or what the agent sees from outside (one log line per
-change, `--stall-after` seconds, default 10): `retrying: <why>` (cannot start, or restarted
-after a failure), `blocked: <why>` (a source waiting that long for room in a full channel),
+change, `--stall-after` seconds, default 10): `retrying: <why>` (cannot start; tried again
+every 3 s), `restarting: <why>` (it failed; restarted after a pause growing to 30 s),
+`failed: <why>` (it cannot run at all, e.g. another agent holds its spool dir or position
+file: the agent stops and exits 1), `blocked: <why>` (a source waiting that long for room in a
+full channel),
 `stalled: ...` (a sink that delivered nothing that long while its channel holds events),
 `rolling back: ...` (5 or more rollbacks in that time). A sink of a failover group that is
 not the active one is `running: standby (priority N)`; one set aside after a failure,

@@ -6,7 +6,8 @@ group processor (failover, load_balance) that one runner drives.
 Stop is the reverse: source runners stop (what a source had not handed over is read again
 next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
 running sink is not waited for), then sinks stop, sources record their committed positions,
-and channels stop. A watchdog thread checks health once a second (``agents.health``).
+and channels stop. A watchdog thread checks health once a second (``agents.health``) and
+starts a new thread for a runner whose thread ended (``Runner.revive``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +23,7 @@ from agents.channels.base import Channel
 from agents.channels.selectors import ChannelSelector
 from agents.component import Component
 from agents.config.topology import AgentPlan, ComponentPlan
-from agents.errors import AgentError, ConfigError, Problem
+from agents.errors import AgentError, ConfigError, FatalError, Problem
 from agents.health import Watchdog
 from agents.interceptors.base import Interceptor
 from agents.processor import ChannelProcessor
@@ -49,6 +51,8 @@ class Agent:
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
         self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
         self.watchdog = Watchdog(stall_after)
+        self.fatal: FatalError | None = None  # why a component cannot run at all (exit 1)
+        self.on_fatal: Callable[[], None] = lambda: None  # whoever runs the agent stops it
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -200,12 +204,24 @@ class Agent:
             log.info("running %s", line)
 
     def _run(self, name: str, runner: Runner) -> None:
+        runner.on_fatal = self._fatal
         self.runners[name] = runner
         runner.start()
 
+    def _fatal(self, exc: FatalError) -> None:
+        """A component cannot run (``FatalError``): whoever runs the agent stops it."""
+        if self.fatal is None:
+            self.fatal = exc
+        self.on_fatal()
+
     def _watch(self) -> None:
         while not self._stop.wait(1.0):
-            self.check_health()
+            try:
+                for runner in dict.fromkeys(list(self.runners.values())):
+                    runner.revive()
+                self.check_health()
+            except Exception:  # never let the one thread that watches the others die
+                log.exception("the watchdog's check failed; it checks again in 1 s")
 
     def check_health(self) -> None:
         for comp in self.components():

@@ -6,7 +6,8 @@ BENCHMARKS: simulator, peers (our agent against kcat, rsyslog, Flume and the bar
 loop), realtime (TAILDIR / exec latency at 1,000 lines/s), scale (1..4 flows on 3 brokers),
 file_channel_pipeline (spooldir -> file -> kafka, our agent and Flume's file channel),
 file_channel, avro_rpc (micro-benchmarks; they print only); none named runs them all.
-``profile`` (not in the default set) samples the agent with py-spy.
+``profile`` (not in the default set) samples the agent with py-spy; ``hostile`` (not in it
+either) runs the hostile-input drill (peak RSS and a canary's stall under each attack).
 Targets are printed beside the measured figures; a missed target is shown, never hidden.
 The figures are also written to ``<lab home>/bench/bench-<time>.json``.
 """
@@ -33,7 +34,7 @@ BENCHMARKS: tuple[str, ...] = (
     "file_channel",
     "avro_rpc",
 )
-EXTRA: tuple[str, ...] = ("profile",)
+EXTRA: tuple[str, ...] = ("profile", "hostile")
 
 
 def parse(argv: list[str]) -> tuple[list[str], Options]:

@@ -8,12 +8,21 @@ See docs/avro-rpc.md for the wire details.
 
 from agents.avro._client import AvroRpcClient
 from agents.avro._protocol import FLUME_PROTOCOL_MD5, PROTOCOL_JSON, encode_event
-from agents.avro._server import AvroRpcServer, BatchHandler, ServerStats
-from agents.avro._transport import COMPRESSIONS
+from agents.avro._server import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_EVENTS,
+    AvroRpcServer,
+    BatchHandler,
+    ServerStats,
+)
+from agents.avro._transport import COMPRESSIONS, DEFAULT_MAX_FRAME
 from agents.avro.errors import AvroProtocolError, AvroRefusedError, AvroRpcError
 
 __all__ = [
     "COMPRESSIONS",
+    "DEFAULT_BUDGET",
+    "DEFAULT_MAX_EVENTS",
+    "DEFAULT_MAX_FRAME",
     "FLUME_PROTOCOL_MD5",
     "PROTOCOL_JSON",
     "AvroProtocolError",

@@ -1,6 +1,7 @@
 """An Avro RPC client for Flume's avro source: a batch goes in, Status OK comes back.
 
-Like Flume's NettyAvroRpcClient: one connection, opened on first use and after any failure;
+Like Flume's NettyAvroRpcClient: one connection, opened on first use and after any failure
+(and, quietly, when the server closed it while it was idle);
 the Avro handshake on its first request; ``appendBatch`` per batch; a batch counts as
 delivered only when the server answered OK (Flume's avro source answers OK after its
 channel committed the batch). Anything else raises ``AvroRpcError``: the caller (a sink)
@@ -19,6 +20,8 @@ from agents.avro import _protocol as p
 from agents.avro._transport import Connection
 from agents.avro.errors import AvroProtocolError, AvroRefusedError, AvroRpcError
 from agents.event import EventBatch
+
+SERIAL_MOST = 2**31 - 1  # request serials go 1, 2, ... this, then 1 again
 
 
 class AvroRpcClient:
@@ -97,21 +100,15 @@ class AvroRpcClient:
         return Connection(sock, self.compression, self.compression_level)
 
     def _exchange(self, message: str, params: bytes) -> None:
+        if self._conn is not None and not self._conn.usable():
+            self._drop()  # the server closed it while idle (its idle timeout): a new one
         if self._conn is None:
             self._conn = self._connect()
             self._handshaken = False
-        out = io.BytesIO()
-        if not self._handshaken:
-            p.write(out, p.HANDSHAKE_REQUEST, {
-                "clientHash": p.PROTOCOL_MD5, "clientProtocol": p.PROTOCOL_JSON,
-                "serverHash": p.FLUME_PROTOCOL_MD5, "meta": None,
-            })  # fmt: skip
-        p.write(out, p.CALL_META, {})
-        p.write(out, p.STRING, message)
-        out.write(params)
-        self._serial += 1
+        data = p.request(message, params, handshake=not self._handshaken)
+        self._serial = self._serial % SERIAL_MOST + 1  # a frame's serial is an int32
         started = time.monotonic()
-        self._conn.send(self._serial, out.getvalue())
+        self._conn.send(self._serial, data)
         serial, reply = self._conn.receive()
         if serial != self._serial:
             raise AvroProtocolError(f"reply to request {serial}, expected {self._serial}")

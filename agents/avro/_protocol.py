@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import fastavro
 
 from agents.event import EventBatch
 
+T = TypeVar("T")
 NAMESPACE = "org.apache.flume.source.avro"
 STATUSES = ("OK", "FAILED", "UNKNOWN")
 _EVENT = {
@@ -80,6 +82,140 @@ STATUS = fastavro.parse_schema(
 EVENT = fastavro.parse_schema({**_EVENT, "namespace": NAMESPACE})
 EVENTS = fastavro.parse_schema({"type": "array", "items": {**_EVENT, "namespace": NAMESPACE}})
 ERROR = fastavro.parse_schema(["string"])  # Avro's system-error union
+
+
+class TooManyEvents(ValueError):
+    """An appendBatch announces more events than the server takes (refused before decoding)."""
+
+    def __init__(self, count: int, most: int) -> None:
+        self.count, self.most = count, most
+        super().__init__(f"appendBatch of {count:,} or more events refused: this source takes "
+                         f"at most {most:,} a call (maxBatchEvents)")  # fmt: skip
+
+
+class In:
+    """Reads Avro binary from one request, checking every count and length against the bytes
+    that are left before anything is allocated: a request decodes to a few times its size
+    whatever it announces. (fastavro trusts counts: 8 MiB of empty events decoded to 1.3 GB.)
+    Raises EOFError or ValueError on anything malformed."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data, self.pos = data, pos
+
+    def long(self) -> int:
+        data, pos, shift, n = self.data, self.pos, 0, 0
+        while True:
+            if pos >= len(data):
+                raise EOFError("the request ends inside a number")
+            b = data[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                break
+            shift += 7
+            if shift > 63:
+                raise ValueError("a number longer than 10 bytes")
+        self.pos = pos
+        return (n >> 1) ^ -(n & 1)
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            left = len(self.data) - self.pos
+            raise ValueError(f"a length of {n:,} bytes where {left:,} are left")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def blob(self) -> bytes:
+        return self.take(self.long())
+
+    def string(self) -> str:
+        return self.take(self.long()).decode("utf-8")
+
+    def union_index(self, branches: int) -> int:
+        i = self.long()
+        if not 0 <= i < branches:
+            raise ValueError(f"union branch {i} of {branches}")
+        return i
+
+    def count(self, least: int) -> int:
+        """An array or map block's item count (0 ends it), each item at least *least* bytes."""
+        n = self.long()
+        if n < 0:  # a block that carries its size in bytes
+            n = -n
+            self.long()
+        if n * least > len(self.data) - self.pos:
+            raise ValueError(f"{n:,} items announced in {len(self.data) - self.pos:,} bytes")
+        return n
+
+    def string_map(self) -> dict[str, str]:
+        return self._map(self.string)
+
+    def bytes_map(self) -> dict[str, bytes]:
+        return self._map(self.blob)
+
+    def _map(self, value: Callable[[], T]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        while n := self.count(2):
+            for _ in range(n):
+                key = self.string()
+                out[key] = value()
+        return out
+
+    def handshake(self) -> dict[str, Any]:
+        """A HandshakeRequest."""
+        client_hash = self.take(16)
+        protocol = self.string() if self.union_index(2) else None
+        server_hash = self.take(16)
+        meta = self.bytes_map() if self.union_index(2) else None
+        return {"clientHash": client_hash, "clientProtocol": protocol,
+                "serverHash": server_hash, "meta": meta}  # fmt: skip
+
+    def events(self, most: int) -> EventBatch:
+        """An array<AvroFlumeEvent> as an EventBatch; TooManyEvents as soon as a block's count
+        takes it past *most* (before those events are decoded). Header maps are decoded once
+        when every event has the same one (the batch's common headers), else one per event."""
+        data = self.data
+        bodies: list[bytes] = []
+        spans: list[tuple[int, int]] = []  # each event's header map, as bytes of data
+        first = b""  # the first event's header map as encoded: the same bytes decode the same
+        same = True
+        while n := self.count(2):
+            if len(bodies) + n > most:
+                raise TooManyEvents(len(bodies) + n, most)
+            for _ in range(n):
+                start = self.pos
+                if first and data.startswith(first, start):
+                    self.pos += len(first)
+                else:
+                    self.string_map()  # checked (and skipped) now, decoded below
+                    if not bodies:
+                        first = data[start : self.pos]
+                    else:
+                        same = False
+                spans.append((start, self.pos))
+                bodies.append(self.blob())
+        if not bodies:
+            return EventBatch()
+        if same:
+            return EventBatch(bodies, In(data, spans[0][0]).string_map())
+        return EventBatch(bodies, {}, [In(data, a).string_map() for a, _ in spans])
+
+
+def request(message: str, params: bytes, protocol: str | None = PROTOCOL_JSON,
+            handshake: bool = True) -> bytes:  # fmt: skip
+    """A request: [a HandshakeRequest offering our protocol (*protocol*: its text, or None
+    for its hash alone)] + call metadata + *message* + its encoded *params*."""
+    out = io.BytesIO()
+    if handshake:
+        write(out, HANDSHAKE_REQUEST, {"clientHash": PROTOCOL_MD5, "clientProtocol": protocol,
+                                       "serverHash": FLUME_PROTOCOL_MD5, "meta": None})  # fmt: skip
+    write(out, CALL_META, {})
+    write(out, STRING, message)
+    out.write(params)
+    return out.getvalue()
 
 
 def write(out: io.BytesIO, schema: Any, value: object) -> None:
@@ -169,6 +305,6 @@ def is_flume_protocol(text: str) -> bool:
     try:
         proto = json.loads(text)
         messages = proto.get("messages", {})
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return False
     return proto.get("protocol") == "AvroSourceProtocol" and "appendBatch" in messages

@@ -5,6 +5,16 @@ only after the batch is committed (to a channel); the server then answers OK. Fa
 exception (logged), answers FAILED, and the sender keeps the batch and retries: Flume's
 AvroSink rolls its transaction back. Each connection does the Avro handshake on its first
 request; a client offering Flume's protocol hash is answered BOTH without its text.
+
+Limits (``agents.servers``; a source sets them from its properties): at most
+``limits.max_connections`` connections (Flume's ``threads``), idle and request timeouts, frames
+of at most ``max_frame`` bytes, at most ``max_events`` events a call, and the bytes of frames
+being read or handled at once within ``budget`` (each frame counts twice its size: its bytes
+and its decoded events). Requests are decoded by ``_protocol.In``, which checks every count
+against the bytes left before it allocates anything. A request over a limit gets Avro's error
+answer naming the limit (the sender's call fails and it retries) and, when its bytes were not
+read, the connection is closed; one that is not Avro RPC at all closes the connection. Each is
+reported to ``refused(kind, message)``: one rate-limited log line, not a traceback.
 """
 
 from __future__ import annotations
@@ -13,16 +23,20 @@ import contextlib
 import io
 import logging
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.avro import _protocol as p
-from agents.avro._transport import DEFAULT_MAX_FRAME, Connection
+from agents.avro._transport import DEFAULT_MAX_FRAME, Connection, FrameRefused
 from agents.avro.errors import AvroProtocolError
 from agents.event import EventBatch
+from agents.servers import ByteBudget, Limits, RateLimitedLog, Reader, TcpServer
 
 BatchHandler = Callable[[EventBatch], bool]
+DEFAULT_MAX_EVENTS = 10_000  # events an appendBatch may carry
+DEFAULT_BUDGET = 64 << 20  # bytes of frames in hand at once
+MALFORMED = (EOFError, ValueError, UnicodeDecodeError, IndexError)
+MAX_PROTOCOL_TEXT = 64 << 10  # a client's protocol JSON (Flume's is about 1 KB)
 
 
 @dataclass
@@ -34,6 +48,11 @@ class ServerStats:
     batches_failed: int = 0
     events_ok: int = 0
     protocol_errors: int = 0
+    refused: int = 0  # requests answered with an error for a limit
+
+
+class _Busy(FrameRefused):
+    """No room in the budget for a frame within the request timeout."""
 
 
 class AvroRpcServer:
@@ -45,52 +64,48 @@ class AvroRpcServer:
         *,
         compression: str = "none",
         compression_level: int = 6,
-        max_connections: int = 0,
+        limits: Limits = Limits(request=60.0),  # frozen: one shared default is safe
         max_frame: int = DEFAULT_MAX_FRAME,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        budget: int = DEFAULT_BUDGET,
         name: str = "avro",
+        bad: RateLimitedLog | None = None,
+        refused: Callable[[str, str], None] | None = None,
+        on_count: Callable[[int], None] = lambda open_connections: None,
     ) -> None:
         self.handler = handler
         self.host, self.port = host, port
         self.compression = compression
         self.compression_level = compression_level
-        self.max_connections = max_connections  # 0: no limit (Flume's threads = 0)
+        self.limits = limits
         self.max_frame = max_frame
+        self.max_events = max_events
+        self.budget = ByteBudget(budget)
         self.name = name
         self.log = logging.getLogger(f"agents.avro.{name}")
+        self.bad = bad or RateLimitedLog(self.log)  # a source passes its own
+        self.refused = refused or (lambda kind, message: self.bad.warning(kind, message))
+        self.on_count = on_count
         self.stats = ServerStats()
         self._known = set(p.KNOWN_HASHES)  # protocol hashes of clients already accepted
-        self._listener: socket.socket | None = None
-        self._conns: set[Connection] = set()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._server: TcpServer | None = None
 
     def start(self) -> None:
         """Bind and listen (``port = 0`` picks a free one: read ``self.port`` after)."""
+        server = TcpServer(self.host, self.port, self._serve, f"avro {self.name}", self.bad,
+                           self.limits, self._count)  # fmt: skip
         try:
-            sock = socket.create_server((self.host, self.port), backlog=64)
+            server.start()
         except OSError as e:
-            raise OSError(e.errno, f"avro {self.name}: cannot listen on "
-                                   f"{self.host}:{self.port}: {e.strerror}") from e  # fmt: skip
-        self.port = sock.getsockname()[1]
-        self._listener = sock
-        self._stopping.clear()
-        self._spawn(self._accept_loop, "accept")
+            raise OSError(e.errno, f"avro {self.name}: {e.strerror}") from e
+        self.port = server.port
+        self._server = server
 
     def stop(self) -> None:
         """Stop listening, close every connection (a call in progress finishes first)."""
-        self._stopping.set()
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            conn.close()
-        for t in self._threads:
-            t.join(timeout=30)
-        self._threads.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def __enter__(self) -> AvroRpcServer:
         self.start()
@@ -99,90 +114,105 @@ class AvroRpcServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _spawn(self, target: Callable[..., None], what: str, *args: object) -> None:
-        t = threading.Thread(target=target, args=args, name=f"{self.name}-{what}", daemon=True)
-        t.start()
-        self._threads.append(t)
+    def _count(self) -> None:
+        server = self._server
+        if server is not None:
+            self.stats.connections_open = server.open_connections
+            self.on_count(server.open_connections)
 
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stopping.is_set():
-            try:
-                sock, peer = self._listener.accept()
-            except OSError:
-                return  # closed by stop()
-            with self._lock:
-                full = self.max_connections and len(self._conns) >= self.max_connections
-            if full:
-                self.log.warning("avro %s: refusing %s:%s, %d connections open", self.name,
-                                 *peer[:2], len(self._conns))  # fmt: skip
-                sock.close()
-                continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, self.compression, self.compression_level, self.max_frame)
-            with self._lock:
-                self._conns.add(conn)
-                self.stats.connections_opened += 1
-                self.stats.connections_open += 1
-                self._threads = [t for t in self._threads if t.is_alive()]
-            self._spawn(self._serve, f"{peer[0]}:{peer[1]}", conn, f"{peer[0]}:{peer[1]}")
+    def _serve(self, sock: socket.socket, peer_addr: tuple[str, int], reader: Reader) -> None:
+        peer = f"{peer_addr[0]}:{peer_addr[1]}"
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        held = [0]  # budget bytes the frame being read holds
 
-    def _serve(self, conn: Connection, peer: str) -> None:
+        def reserve(serial: int, length: int) -> None:
+            if not self.budget.take(2 * length, self.limits.request or None):
+                raise _Busy(serial, f"no room for a frame of {length:,} bytes: "
+                            f"{self.budget.used:,} of {self.budget.most:,} bytes of requests "
+                            "are being handled; try again")  # fmt: skip
+            held[0] += 2 * length
+
+        conn = Connection(sock, self.compression, self.compression_level, self.max_frame,
+                          reader, reserve)  # fmt: skip
+        self.stats.connections_opened += 1
         handshaken = False
         try:
-            while not self._stopping.is_set():
-                serial, request = conn.receive()
-                reply, handshaken = self._respond(request, handshaken)
-                conn.send(serial, reply)
+            while True:
+                try:
+                    serial, request = conn.receive()
+                    reply, handshaken = self._respond(request, handshaken, peer)
+                    del request
+                    conn.send(serial, reply)
+                finally:
+                    self.budget.give(held[0])
+                    held[0] = 0
         except EOFError:
             pass
+        except FrameRefused as e:  # its bytes are unread: answer, then close
+            self._refuse("frames refused", f"avro {self.name}: {peer}: {e}")
+            answer = io.BytesIO()
+            if not handshaken:  # the client waits for a handshake answer first
+                self._handshake_reply(answer, "BOTH")
+            p.write(answer, p.CALL_META, {})
+            self._error(answer, str(e))
+            with contextlib.suppress(OSError):  # it may have hung up already
+                conn.send(e.serial, answer.getvalue())
         except AvroProtocolError as e:
             self.stats.protocol_errors += 1
-            self.log.error("avro %s: %s sent what is not Flume's Avro RPC: %s", self.name, peer, e)
-        except OSError as e:
-            if not self._stopping.is_set():
-                self.log.warning("avro %s: connection from %s: %s", self.name, peer, e)
+            self._refuse("not Avro RPC", f"avro {self.name}: {peer} sent what is not Flume's "
+                         f"Avro RPC ({e}); connection closed")  # fmt: skip
         finally:
             conn.close()
-            with self._lock:
-                self._conns.discard(conn)
-                self.stats.connections_open -= 1
+
+    def _refuse(self, kind: str, message: str) -> None:
+        self.stats.refused += 1
+        self.refused(kind, message)
 
     # ---- one request ---------------------------------------------------------------------
 
-    def _respond(self, request: bytes, handshaken: bool) -> tuple[bytes, bool]:
-        inp, out = io.BytesIO(request), io.BytesIO()
+    def _respond(self, request: bytes, handshaken: bool, peer: str) -> tuple[bytes, bool]:
+        inp, out = p.In(request), io.BytesIO()
         try:
             if not handshaken:
                 if not self._handshake(inp, out):
                     return out.getvalue(), False  # NONE: the client resends with its protocol
                 handshaken = True
-            p.read(inp, p.CALL_META)
-            message = p.read(inp, p.STRING)
-        except (EOFError, ValueError, KeyError, TypeError, IndexError) as e:
+            inp.bytes_map()  # call metadata
+            message = inp.string()
+        except MALFORMED as e:
             raise AvroProtocolError(f"undecodable request ({e})") from e
         if message == "":  # a handshake ping
             return out.getvalue(), handshaken
         p.write(out, p.CALL_META, {})
         try:
             batch = self._decode(message, inp)
-        except (EOFError, ValueError, KeyError, TypeError, IndexError) as e:
+        except p.TooManyEvents as e:
+            self._refuse("batches refused", f"avro {self.name}: {peer}: {e}")
+            self._error(out, str(e))
+            return out.getvalue(), handshaken
+        except MALFORMED as e:
             raise AvroProtocolError(f"undecodable {message!r} parameters ({e})") from e
         if batch is None:
-            p.write(out, p.BOOLEAN, True)
-            p.write(out, p.ERROR, f"unknown message {message!r}: this server speaks "
-                                  "Flume's AvroSourceProtocol (append, appendBatch)")  # fmt: skip
+            self._error(out, f"unknown message {message!r}: this server speaks Flume's "
+                        "AvroSourceProtocol (append, appendBatch)")  # fmt: skip
             return out.getvalue(), handshaken
         ok = self._handle(batch)
         p.write(out, p.BOOLEAN, False)
         p.write(out, p.STATUS, "OK" if ok else "FAILED")
         return out.getvalue(), handshaken
 
-    def _decode(self, message: str, inp: io.BytesIO) -> EventBatch | None:
+    @staticmethod
+    def _error(out: io.BytesIO, message: str) -> None:
+        """Avro's error answer: the call failed with *message*."""
+        p.write(out, p.BOOLEAN, True)
+        p.write(out, p.ERROR, message)
+
+    def _decode(self, message: str, inp: p.In) -> EventBatch | None:
         if message == "appendBatch":
-            return p.events_to_batch(p.read(inp, p.EVENTS))
+            return inp.events(self.max_events)
         if message == "append":
-            return p.events_to_batch([p.read(inp, p.EVENT)])
+            headers = inp.string_map()
+            return EventBatch([inp.blob()], headers)
         return None
 
     def _handle(self, batch: EventBatch) -> bool:
@@ -200,9 +230,11 @@ class AvroRpcServer:
             self.stats.batches_failed += 1
         return ok
 
-    def _handshake(self, inp: io.BytesIO, out: io.BytesIO) -> bool:
-        hs = p.read(inp, p.HANDSHAKE_REQUEST)
-        client_hash, text = hs["clientHash"], hs.get("clientProtocol")
+    def _handshake(self, inp: p.In, out: io.BytesIO) -> bool:
+        hs = inp.handshake()
+        client_hash, text = hs["clientHash"], hs["clientProtocol"]
+        if text is not None and len(text) > MAX_PROTOCOL_TEXT:
+            raise AvroProtocolError(f"a protocol text of {len(text):,} characters")
         known = client_hash in self._known
         if not known and text is not None:
             if not p.is_flume_protocol(text):
@@ -210,6 +242,12 @@ class AvroRpcServer:
             self._known.add(client_hash)
             known = True
         match = "NONE" if not known else "BOTH" if hs["serverHash"] in p.KNOWN_HASHES else "CLIENT"
+        self._handshake_reply(out, match)
+        self.stats.handshakes[match] = self.stats.handshakes.get(match, 0) + 1
+        return match != "NONE"
+
+    @staticmethod
+    def _handshake_reply(out: io.BytesIO, match: str) -> None:
         both = match == "BOTH"
         p.write(out, p.HANDSHAKE_RESPONSE, {
             "match": match,
@@ -217,6 +255,3 @@ class AvroRpcServer:
             "serverHash": None if both else p.FLUME_PROTOCOL_MD5,
             "meta": None,
         })  # fmt: skip
-        with self._lock:
-            self.stats.handshakes[match] = self.stats.handshakes.get(match, 0) + 1
-        return match != "NONE"

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import confluent_kafka as ck
 
 from agents.channels.base import Transaction
-from agents.component import Status
+from agents.component import Status, growing_pause
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.sinks.base import Sink
@@ -288,7 +288,7 @@ class KafkaSink(Sink):
         c.error(reason)
         self._failed = reason
         self._failures += 1
-        pause = min(0.1 * 2 ** (self._failures - 1), 5.0)
+        pause = growing_pause(0.1, 5.0, self._failures - 1)
         self._cooldown_until = time.monotonic() + pause
         self.log.error(
             "kafka did not acknowledge a batch (%s); rolling back %d batch(es) to send again "

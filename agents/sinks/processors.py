@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from agents.component import Component, Status
+from agents.component import Component, Status, growing_pause
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.sinks.base import Sink
@@ -134,7 +134,7 @@ class SinkGroupProcessor(Component):
 
 def _penalty(failures: int, most: float) -> float:
     """Seconds a sink is left out after its *failures*-th failure in a row (Flume's rule)."""
-    return min(most, (1 << min(failures, 16)) * PENALTY_UNIT)
+    return growing_pause(2 * PENALTY_UNIT, most, failures - 1)
 
 
 @dataclass

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import BinaryIO
 
-from agents.component import Status
+from agents import locks
+from agents.component import Status, growing_pause
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.event import EventBatch
@@ -20,6 +22,7 @@ from agents.sinks.base import Sink
 from agents.sinks.java import hashmap_order
 
 TAKE_WAIT = 0.1  # s a take waits for the first event before the runner backs off
+CHUNK = 1 << 16  # bytes read at a time looking back for a file's last newline
 
 # Bytes shown as themselves in the logger's text column; the rest become '.'.
 _PRINTABLE = bytes(range(32, 127))
@@ -38,7 +41,7 @@ class BatchSink(Sink):
 
     def backoff_pause(self, attempt: int) -> float:
         if self._failures:  # a failed write: back off more and more, up to 5 s
-            return min(0.1 * 2 ** (self._failures - 1), 5.0)
+            return growing_pause(0.1, 5.0, self._failures - 1)
         return super().backoff_pause(attempt)
 
     def process(self) -> Status:
@@ -141,7 +144,16 @@ class NullSink(BatchSink):
 
 class RollingFileSink(BatchSink):
     """Appends bodies (one per line, TEXT serializer) to files in ``sink.directory``, rolling
-    to a new file every ``sink.rollInterval`` seconds (0: never). Flushed before each commit.
+    to a new file every ``sink.rollInterval`` seconds (0: never). Flushed and fsynced before
+    each commit.
+
+    A batch is one ``write``; an agent killed in the middle of one (SIGKILL) leaves part of a
+    batch it never committed at the end of its file, cut anywhere, and sends the batch again
+    after the restart. So that no made-up fragment stays in the output, the sink looks at
+    start at the files of its naming pattern in its directory: one that does not end with a
+    newline is cut back to its last whole line, with a warning. A file another running sink
+    writes is left alone (each sink holds a ``flock`` on the file it writes), and with
+    ``sink.serializer.appendNewline = false`` nothing can tell where a batch ends: nothing is cut.
     """
 
     TYPE = "file_roll"
@@ -193,7 +205,46 @@ class RollingFileSink(BatchSink):
 
     def start(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)  # created if missing, unlike Flume
+        if self._newline:
+            self._cut_torn_batches()
         super().start()
+
+    def _cut_torn_batches(self) -> None:
+        ext = self.conf["sink.pathManager.extension"]
+        ours = re.compile(re.escape(self.conf["sink.pathManager.prefix"]) + r"\d{13}-\d+"
+                          + (re.escape(f".{ext}") if ext else "") + "$")  # fmt: skip
+        with os.scandir(self._dir) as entries:
+            paths = [e.path for e in entries if ours.match(e.name) and e.is_file()]
+        for path in paths:
+            try:
+                self._cut_torn_batch(path)
+            except OSError as exc:
+                self.log.error("cannot look at %s for a batch cut by a crash: %s", path, exc)
+
+    def _cut_torn_batch(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            if not locks.try_flock(fd):
+                return  # another running sink writes it
+            size = os.fstat(fd).st_size
+            if not size or os.pread(fd, 1, size - 1) == b"\n":
+                return
+            keep = size - 1
+            while keep > 0:  # back to the byte after the last newline
+                start = max(0, keep - CHUNK)
+                at = os.pread(fd, keep - start, start).rfind(b"\n")
+                if at >= 0:
+                    keep = start + at + 1
+                    break
+                keep = start
+            os.ftruncate(fd, keep)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.counters.error(f"{path}: a batch cut by a crash was cut off")
+        self.log.warning("%s ended with %d bytes of a batch cut by a crash (killed mid-write); "
+                         "cut back to its last whole line: that batch was never committed and "
+                         "is delivered again", path, size - keep)  # fmt: skip
 
     def _file(self) -> BinaryIO:
         interval = self.conf["sink.rollInterval"]
@@ -206,6 +257,7 @@ class RollingFileSink(BatchSink):
             name = f"{self.conf['sink.pathManager.prefix']}{self._base}-{self._seq}"
             path = self._dir / (f"{name}.{ext}" if ext else name)
             self._fh = open(path, "ab")  # noqa: SIM115  (kept open across batches)
+            locks.try_flock(self._fh.fileno())  # a starting sink leaves this file alone
             self._opened = time.monotonic()
             self.counters.add("ConnectionCreatedCount")
         return self._fh

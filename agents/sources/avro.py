@@ -1,9 +1,14 @@
 """Flume's avro source: receives ``append``/``appendBatch`` calls of Flume's Avro RPC (from
 another agent's avro sink, ours or Apache Flume's; docs/avro-rpc.md) and answers OK only once
 every required channel committed the batch. A refused batch is answered FAILED: the sending
-sink rolls back and sends it again (at least once). ``threads`` caps the connections served at
-once (0: no cap; Flume sizes its worker pool with it); ``compression-type`` must match the
+sink rolls back and sends it again (at least once). ``compression-type`` must match the
 sender's.
+
+Limits for an open network (``agents.avro._server``): ``threads`` connections at once (Flume
+sizes its worker pool with it, unbounded by default; 64 here), frames of ``maxFrameBytes``,
+``maxBatchEvents`` events a call, ``maxPendingBytes`` of requests in hand at once, and the
+idle and request timeouts. Requests over a limit get Avro's error answer naming it, and one
+rate-limited log line.
 """
 
 from __future__ import annotations
@@ -11,15 +16,24 @@ from __future__ import annotations
 from agents.avro import COMPRESSIONS, AvroRpcServer
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, bind_prop, port_prop
+from agents.sources.listening import (
+    ListeningSource,
+    bind_prop,
+    check_request_props,
+    connection_props,
+    port_prop,
+    request_props,
+)
 
 
 class AvroSource(ListeningSource):
     TYPE = "avro"
+    LIMIT_KEYS = ("threads", "idleTimeout", "backlog")
     PROPERTIES = (
         bind_prop(),
         port_prop(),
-        Prop("threads", "int", 0, "Most connections served at once (0: no limit).", minimum=0),
+        *connection_props(most="threads", flume=" Flume's default: no limit."),
+        *request_props("Frame", " Flume: no limit."),
         Prop(
             "compression-type",
             "choice",
@@ -36,16 +50,24 @@ class AvroSource(ListeningSource):
         for key, what in (("ssl", "TLS"), ("ipFilter", "IP filtering")):
             if self.conf[key]:
                 context.problem(key, f"{what} is not provided by this agent's avro source")
+        check_request_props(context, self.conf, "Frame")
         self.server: AvroRpcServer | None = None
 
     def listen(self) -> None:
+        c = self.conf
         self.server = AvroRpcServer(
             self._received,
-            self.conf["bind"],
-            self.conf["port"],
-            compression=self.conf["compression-type"],
-            max_connections=self.conf["threads"],
+            c["bind"],
+            c["port"],
+            compression=c["compression-type"],
+            limits=self.limits(),
+            max_frame=c["maxFrameBytes"],
+            max_events=c["maxBatchEvents"],
+            budget=c["maxPendingBytes"],
             name=self.name,
+            bad=self.bad,
+            refused=self.refuse,
+            on_count=lambda n: self.counters.set("OpenConnectionCount", n),
         )
         self.server.start()
 
@@ -56,8 +78,6 @@ class AvroSource(ListeningSource):
 
     def _received(self, batch: EventBatch) -> bool:
         """The server's handler: True (OK) once every required channel took the batch."""
-        assert self.server is not None
-        self.counters.set("OpenConnectionCount", self.server.stats.connections_open)
         sub = self.deliver(batch, hold=False)
         if not sub.ok:
             self.log.warning("avro %s: answered FAILED to a batch of %d events (%s); the "

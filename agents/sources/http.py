@@ -6,33 +6,60 @@ with 500, as Flume's handler refuses it); each body is stored in that charset. H
 that are JSON numbers or booleans are taken as their text, as Flume's Gson does; a missing
 body is an empty one. The whole request is one batch, answered only after the channels took
 it: 200 (empty), 400 ``Bad request from client. <why>`` for what is not such an array, 503
-when a channel refused it (the client sends it again), 413 for a request over 64 MiB,
-405 for other methods. Served by Python's ``http.server`` (a thread per request).
+when a channel refused it (the client sends it again), 405 for other methods.
+
+Limits for an open network (``agents.servers``; Flume's Jetty names where Flume has them):
+``QueuedThreadPool.maxThreads`` connections at once, ``ServerConnector.idleTimeout`` and
+``ServerConnector.acceptQueueSize``; bodies of at most ``maxRequestBytes`` (413),
+``maxBatchEvents`` events a request (413, found while parsing: the array is parsed one event at
+a time, so a huge array is refused early and other flows keep the interpreter), a body that
+must arrive within ``requestTimeout`` (408), ``maxPendingBytes`` of bodies in hand at once (503
+when there is no room in time). A Content-Length that is not a number of bytes is answered 400,
+a chunked body 411; JSON nested too deeply 400. Every refusal is counted (``EventReadFail``)
+and logged in one rate-limited line; a client that hangs up costs a line, not a traceback.
+The server is Python's ``http.server`` request handler, run on a connection of ``TcpServer``.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import threading
+import re
+import socket
+from collections.abc import Callable
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, bind_prop, port_prop
+from agents.servers import ByteBudget, Reader
+from agents.sources.listening import (
+    ListeningSource,
+    bind_prop,
+    check_request_props,
+    connection_props,
+    port_prop,
+    request_props,
+)
 
 JSON_HANDLER = "org.apache.flume.source.http.JSONHandler"
-MAX_REQUEST_BYTES = 64 << 20
 CHARSETS = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class BadRequest(ValueError):
     """What the client sent is not a JSON array of events (answered 400)."""
 
 
-def parse_events(data: bytes, content_type: str | None) -> EventBatch:
-    """The events of a JSONHandler request; BadRequest (400) or LookupError (500)."""
+class TooManyEvents(BadRequest):
+    """More events than ``maxBatchEvents`` (answered 413)."""
+
+
+def parse_events(data: bytes, content_type: str | None, most: int = 10**9) -> EventBatch:
+    """The events of a JSONHandler request; BadRequest (400), TooManyEvents (413) or
+    LookupError (500). The array is decoded one element at a time."""
     msg = Message()
     msg["content-type"] = content_type or "application/json"
     declared = (msg.get_param("charset") or "utf-8").lower()  # type: ignore[union-attr]
@@ -41,11 +68,14 @@ def parse_events(data: bytes, content_type: str | None) -> EventBatch:
         raise LookupError(f"charset {declared} is not supported: the JSON handler reads "
                           "UTF-8, UTF-16 and UTF-32 only")  # fmt: skip
     try:
-        items = json.loads(data.decode(charset))
+        text = data.decode(charset)
+        items = _array(text, most)
+    except RecursionError:
+        raise BadRequest("Request has invalid JSON Syntax: nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, BadRequest):
+            raise
         raise BadRequest(f"Request has invalid JSON Syntax: {exc}") from None
-    if not isinstance(items, list):
-        raise BadRequest("the body must be a JSON array of events")
     bodies: list[bytes] = []
     headers: list[dict[str, str]] = []
     for n, item in enumerate(items):
@@ -67,6 +97,35 @@ def parse_events(data: bytes, content_type: str | None) -> EventBatch:
     return EventBatch(bodies, {}, headers)
 
 
+def _array(text: str, most: int) -> list[Any]:
+    """A JSON array's elements, decoded one by one; TooManyEvents past *most*."""
+    at = _SPACE.match(text).end()  # type: ignore[union-attr]
+    if text[at : at + 1] != "[":
+        json.loads(text)  # says what is wrong, if anything
+        raise BadRequest("the body must be a JSON array of events")
+    items: list[Any] = []
+    at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+    if text[at : at + 1] == "]":
+        end = at + 1
+    else:
+        while True:
+            if len(items) == most:
+                raise TooManyEvents(f"more than {most:,} events in one request (maxBatchEvents)")
+            item, at = _DECODER.raw_decode(text, at)
+            items.append(item)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            sep = text[at : at + 1]
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            if sep == "]":
+                end = at
+                break
+            if sep != ",":
+                raise ValueError(f"expected ',' or ']' at character {at}")
+    if text[_SPACE.match(text, end).end() :]:  # type: ignore[union-attr]
+        raise ValueError(f"extra data after the array at character {end}")
+    return items
+
+
 def _text(value: Any) -> str:
     """A JSON scalar as Gson writes it into a String field."""
     if isinstance(value, str):
@@ -80,6 +139,11 @@ def _text(value: Any) -> str:
 
 class HttpSource(ListeningSource):
     TYPE = "http"
+    LIMIT_KEYS = (
+        "QueuedThreadPool.maxThreads",
+        "ServerConnector.idleTimeout",
+        "ServerConnector.acceptQueueSize",
+    )
     PROPERTIES = (
         bind_prop(),
         port_prop(),
@@ -95,43 +159,36 @@ class HttpSource(ListeningSource):
         Prop(
             "enableSSL", "bool", False, "HTTPS: not provided; true is an error.", aliases=("ssl",)
         ),
-    )
+        *connection_props(*LIMIT_KEYS, idle_ms=30_000,
+                          flume=" Flume's Jetty serves 200 threads by default."),
+        *request_props("Request", " Flume: no limit."),
+    )  # fmt: skip
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
         if self.conf["enableSSL"]:
             context.problem("enableSSL", "HTTPS is not provided by this agent",
                             "terminate TLS in front of it, or use plain HTTP")  # fmt: skip
-        self.server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        check_request_props(context, self.conf, "Request")
 
     def listen(self) -> None:
-        try:
-            server = ThreadingHTTPServer((self.conf["bind"], self.conf["port"]), _handler(self))
-        except OSError as e:
-            raise OSError(e.errno, f"cannot listen on {self.conf['bind']}:{self.conf['port']}: "
-                                   f"{e.strerror}") from e  # fmt: skip
-        server.daemon_threads = True
-        self.server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"http-{self.name}",
-                                        daemon=True)  # fmt: skip
-        self._thread.start()
+        self.budget = ByteBudget(self.conf["maxPendingBytes"])
+        handler = _handler(self)
 
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        def serve(conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
+            handler(conn, peer, reader)  # it serves the connection's requests, then returns
 
-    def handle(self, data: bytes, content_type: str | None) -> tuple[int, str]:
-        """(status, message) for one request."""
+        self.listen_tcp(self.conf["bind"], self.conf["port"], serve)
+
+    def handle(self, data: bytes, content_type: str | None, peer: str) -> tuple[int, str]:
+        """(status, message) for one request's body."""
         try:
-            batch = parse_events(data, content_type)
+            batch = parse_events(data, content_type, self.conf["maxBatchEvents"])
+        except TooManyEvents as exc:
+            return self.refused(413, f"Bad request from client. {exc}", peer)
         except BadRequest as exc:
-            self.counters.add("EventReadFail")
-            return 400, f"Bad request from client. {exc}"
+            return self.refused(400, f"Bad request from client. {exc}", peer)
         except LookupError as exc:
-            self.counters.add("EventReadFail")
-            return 500, f"Deserializer threw unexpected exception. {exc}"
+            return self.refused(500, f"Deserializer threw unexpected exception. {exc}", peer)
         if not batch:
             return 200, ""
         sub = self.deliver(batch, hold=False)
@@ -139,34 +196,132 @@ class HttpSource(ListeningSource):
             return 503, f"Error appending event to channel. Channel might be full. {sub.error}"
         return 200, ""
 
+    def refused(self, status: int, message: str, peer: str) -> tuple[int, str]:
+        self.refuse(f"requests answered {status}", f"http {self.name}: answered {status} to "
+                    f"{peer}: {message}")  # fmt: skip
+        return status, message
 
-def _handler(source: HttpSource) -> type[BaseHTTPRequestHandler]:
+
+class _Raw(io.RawIOBase):
+    """A connection's bytes through its Reader (so its timeouts apply)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self.reader.recv_into(memoryview(buffer).cast("B"))
+
+
+class _Writer(io.RawIOBase):
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.sock.sendall(data)
+        return len(data)
+
+
+def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Reader], object]:
+    conf = source.conf
+    most = conf["maxRequestBytes"]
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        default_request_version = "HTTP/1.0"  # garbage gets a status line too (no HTTP/0.9)
+
+        def __init__(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
+            self.reader = reader
+            super().__init__(conn, peer, None)  # type: ignore[arg-type]  # no socketserver
+
+        def setup(self) -> None:
+            self.connection = self.request
+            self.rfile = io.BufferedReader(_Raw(self.reader))
+            self.wfile = _Writer(self.connection)  # type: ignore[assignment]
+
+        def handle_one_request(self) -> None:
+            self.reader.end()  # waiting for the next request: the idle timeout applies
+            super().handle_one_request()
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_REQUEST_BYTES:
-                self._answer(413, f"a request may carry at most {MAX_REQUEST_BYTES} bytes")
-                self.close_connection = True
+            peer = f"{self.client_address[0]}:{self.client_address[1]}"
+            length = self._length(peer)
+            if length is None:
                 return
-            data = self.rfile.read(length) if length else b""
-            self._answer(*source.handle(data, self.headers.get("Content-Type")))
+            budget = source.budget
+            if not budget.take(2 * length, source.limits().request or None):
+                self._refuse(503, f"no room for {length:,} more bytes: {budget.used:,} of "
+                             f"{budget.most:,} bytes of requests are being handled "
+                             "(maxPendingBytes); try again", peer)  # fmt: skip
+                return
+            try:
+                try:
+                    data = self.rfile.read(length) if length else b""
+                except TimeoutError as exc:
+                    self._refuse(408, f"the body did not arrive in time: {exc}", peer)
+                    return
+                if len(data) < length:  # it hung up half-way: no one to answer
+                    source.refuse("clients gone", f"http {source.name}: {peer} hung up after "
+                                  f"{len(data):,} of {length:,} bytes")  # fmt: skip
+                    self.close_connection = True
+                    return
+                self._answer(*source.handle(data, self.headers.get("Content-Type"), peer))
+            finally:
+                source.budget.give(2 * length)
 
         do_GET = do_POST
+
+        def _length(self, peer: str) -> int | None:
+            """The body's length, or None once the request was refused."""
+            if self.headers.get("Transfer-Encoding"):
+                self._refuse(411, "a chunked body is not taken: send Content-Length", peer)
+                return None
+            values = self.headers.get_all("Content-Length") or []
+            if not values:
+                return 0
+            text = values[0].strip()
+            if len(values) > 1 or not text.isdigit() or not text.isascii():
+                shown = ", ".join(values)[:40]
+                self._refuse(400, f"Content-Length must be a number of bytes, got {shown!r}",
+                             peer)  # fmt: skip
+                return None
+            length = int(text)
+            if length > most:
+                self._refuse(413, f"a request may carry at most {most:,} bytes "
+                             f"(maxRequestBytes), this one {length:,}", peer)  # fmt: skip
+                return None
+            return length
 
         def do_PUT(self) -> None:
             self._answer(405, "use POST")
 
         do_DELETE = do_PATCH = do_PUT
 
+        def _refuse(self, status: int, message: str, peer: str) -> None:
+            """Refused before its body was read: answered, then the connection is closed."""
+            self._answer(*source.refused(status, f"Bad request from client. {message}", peer))
+            self.close_connection = True
+
         def _answer(self, status: int, message: str) -> None:
             body = message.encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
+
+        def log_error(self, format: str, *args: Any) -> None:
+            """http.server's own refusals (a bad request line, too many headers, ...)."""
+            source.refuse("malformed requests", f"http {source.name}: "
+                          f"{self.client_address[0]}:{self.client_address[1]}: "
+                          f"{format % args}")  # fmt: skip
 
         def log_message(self, format: str, *args: object) -> None:
             return None

@@ -14,30 +14,42 @@ source's (so interceptors, selector and counters see one writer). Two ways to ha
   and the runner puts it again, as any source's backpressure works, and the server thread
   waits: a TCP sender is slowed by TCP's flow control and nothing is dropped or repeated.
 
-``TcpServer`` and ``UdpServer`` are the small socket loops these sources share: bind (127.0.0.1
-unless configured), a thread per connection (or for the socket), and a ``stop`` that closes
-every socket and joins every thread.
+They run on ``agents.servers``' ``TcpServer`` and ``UdpServer`` (bind 127.0.0.1 unless
+configured; a thread per connection, at most ``maxConnections``; idle and request timeouts; a
+listen backlog). What a client sends that the protocol does not allow is *refused*: counted
+(``EventReadFail``), answered as the protocol answers it, and logged through the source's one
+``RateLimitedLog`` (one line per kind of trouble every 10 s, with the count of repeats).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import socket
 import threading
 from collections import deque
-from collections.abc import Callable
 
 from agents.component import Status
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
+from agents.servers import (
+    Limits,
+    RateLimitedLog,
+    ServeConnection,
+    ServeDatagrams,
+    TcpServer,
+    UdpServer,
+)
 from agents.sources.base import Source
 
 IDLE_WAIT = 1.0  # s the runner waits for a batch (a submission wakes it at once)
-ServeConnection = Callable[[socket.socket, tuple[str, int]], None]  # a TCP connection's loop
-ServeDatagrams = Callable[[list[tuple[bytes, tuple[str, int]]]], None]  # what a read got
-RECV_SIZE = 1 << 16
+LINE_RECV = 16 << 10  # bytes a line protocol reads at a time (bounds a read's events)
+MAX_CONNECTIONS = 64
+IDLE_TIMEOUT_MS = 600_000
+SYSLOG_IDLE = (" Never by default: rsyslog and syslog-ng keep a connection open while idle and "
+               "can lose the first message sent after the server closed it.")  # fmt: skip
+REQUEST_TIMEOUT_MS = 60_000
+MAX_REQUEST_BYTES = 16 << 20  # an avro frame's or an http body's most
+MAX_BATCH_EVENTS = 10_000
+PENDING_BYTES = 64 << 20
 
 
 def bind_prop(name: str = "bind") -> Prop:
@@ -47,6 +59,56 @@ def bind_prop(name: str = "bind") -> Prop:
 
 def port_prop() -> Prop:
     return Prop("port", "int", doc="Port to listen on.", minimum=0)
+
+
+def connection_props(
+    most: str = "maxConnections",
+    idle: str = "idleTimeout",
+    backlog: str = "backlog",
+    idle_ms: int = IDLE_TIMEOUT_MS,
+    flume: str = "",
+    idle_why: str = "",
+) -> tuple[Prop, ...]:
+    """The TCP limits every listening source has, under the names *most*, *idle*, *backlog*
+    (Flume's where Flume has them; *flume* says what Flume does, *idle_why* why the idle
+    default is what it is)."""
+    return (
+        Prop(most, "int", MAX_CONNECTIONS, "Most connections served at once (0: no limit); "
+             f"one more is closed at once, with a log line.{flume}", minimum=0),
+        Prop(idle, "int", idle_ms, "Milliseconds a connection may send nothing before it is "
+             f"closed (0: never).{idle_why}", minimum=0),
+        Prop(backlog, "int", 128, "Connections the kernel queues before they are accepted.",
+             minimum=1),
+    )  # fmt: skip
+
+
+def request_timeout_prop() -> Prop:
+    return Prop("requestTimeout", "int", REQUEST_TIMEOUT_MS, "Milliseconds a request may take "
+                "to arrive in full once its first byte came (0: no limit): a client that "
+                "dribbles bytes is cut off.", minimum=0)  # fmt: skip
+
+
+def request_props(body: str, flume: str) -> tuple[Prop, ...]:
+    """The size limits of a source that takes large requests (avro, http)."""
+    return (
+        Prop(f"max{body}Bytes", "bytes", MAX_REQUEST_BYTES, f"Largest {body.lower()} "
+             f"accepted, in bytes; a larger one is refused before it is read.{flume}"),
+        Prop("maxBatchEvents", "int", MAX_BATCH_EVENTS, "Most events one request may carry; "
+             "one with more is refused as soon as that is known, before the rest is decoded.",
+             minimum=1),
+        Prop("maxPendingBytes", "bytes", PENDING_BYTES, "Bytes of requests read or being "
+             "handled at once, across connections (each counts twice its size: its bytes "
+             "and its events); a request that does not fit waits, up to requestTimeout, "
+             f"then is refused. At least twice max{body}Bytes."),
+        request_timeout_prop(),
+    )  # fmt: skip
+
+
+def check_request_props(context, conf: dict[str, object], body: str) -> None:  # type: ignore[no-untyped-def]
+    if int(conf["maxPendingBytes"]) < 2 * int(conf[f"max{body}Bytes"]):  # type: ignore[call-overload]
+        context.problem("maxPendingBytes", f"is less than twice max{body}Bytes: the largest "
+                        "requests could never be taken", f"set it to at least twice "
+                        f"max{body}Bytes")  # fmt: skip
 
 
 class Submission:
@@ -73,7 +135,25 @@ class Submission:
 
 class ListeningSource(Source):
     """Base of the listening sources: ``listen`` opens the server(s) (``listen_tcp``,
-    ``listen_udp``), ``close`` shuts them."""
+    ``listen_udp``), ``close`` shuts them; ``refuse`` reports bad input."""
+
+    # the names of the connection limits in PROPERTIES (``connection_props``)
+    LIMIT_KEYS: tuple[str, str, str] = ("maxConnections", "idleTimeout", "backlog")
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.bad = RateLimitedLog(self.log)
+
+    def limits(self) -> Limits:
+        most, idle, backlog = (self.conf[k] for k in self.LIMIT_KEYS)
+        request = self.conf.get("requestTimeout", 0)
+        return Limits(most, backlog, idle / 1000, request / 1000)
+
+    def refuse(self, kind: str, message: str) -> None:
+        """A client sent what the protocol does not allow: counted and logged (rate-limited);
+        the caller answers it as the protocol does."""
+        self.counters.add("EventReadFail")
+        self.bad.warning(f"{self.TYPE} {self.name}: {kind}", message)
 
     def start(self) -> None:
         self._inbox: deque[Submission] = deque()
@@ -112,9 +192,9 @@ class ListeningSource(Source):
         self.counters.set("OpenConnectionCount", 0)
 
     def listen_tcp(self, host: str, port: int, serve: ServeConnection) -> TcpServer:
-        """A TCP server on host:port running ``serve(conn, peer)`` per connection."""
-        server = TcpServer(host, port, serve, f"{self.TYPE}-{self.name}-{port}", self.log,
-                           self._connections)  # fmt: skip
+        """A TCP server on host:port running ``serve(conn, peer, reader)`` per connection."""
+        server = TcpServer(host, port, serve, f"{self.TYPE} {self.name} :{port}", self.bad,
+                           self.limits(), self._connections)  # fmt: skip
         self.servers.append(server)
         server.start()
         return server
@@ -156,6 +236,7 @@ class ListeningSource(Source):
             with self._inbox_lock:
                 sub = self._inbox.popleft() if self._inbox else None
             if sub is None:
+                self.bad.flush()
                 return Status.BACKOFF
             self._current = sub
             outbox.add(sub.batch)
@@ -178,153 +259,3 @@ class ListeningSource(Source):
 
     def backoff_pause(self, attempt: int) -> float:
         return IDLE_WAIT
-
-
-class TcpServer:
-    """A listening TCP socket with a thread per connection running ``serve(conn, peer)``."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        serve: ServeConnection,
-        name: str,
-        log: logging.Logger,
-        on_count: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.host, self.port = host, port
-        self.serve = serve
-        self.name = name
-        self.log = log
-        self.on_count = on_count  # called when a connection opens or closes
-        self.open_connections = 0
-        self._listener: socket.socket | None = None
-        self._conns: set[socket.socket] = set()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self._stopping = False
-
-    def start(self) -> None:
-        try:
-            sock = socket.create_server((self.host, self.port), backlog=64)
-        except OSError as e:
-            raise OSError(e.errno, f"cannot listen on {self.host}:{self.port}: "
-                                   f"{e.strerror}") from e  # fmt: skip
-        self.address = sock.getsockname()[:2]  # what is bound, e.g. ('127.0.0.1', 4545)
-        self.port = self.address[1]
-        self._listener = sock
-        self._stopping = False
-        self._spawn(self._accept, "accept")
-
-    def _spawn(self, target: Callable[..., None], what: str, *args: object) -> None:
-        t = threading.Thread(target=target, args=args, name=f"{self.name}-{what}", daemon=True)
-        t.start()
-        with self._lock:
-            self._threads = [x for x in self._threads if x.is_alive()]
-            self._threads.append(t)
-
-    def _accept(self) -> None:
-        assert self._listener is not None
-        while not self._stopping:
-            try:
-                conn, peer = self._listener.accept()
-            except OSError:
-                return  # closed by stop()
-            with self._lock:
-                self._conns.add(conn)
-                self.open_connections = len(self._conns)
-            self.on_count()
-            self._spawn(self._run, f"{peer[0]}:{peer[1]}", conn, peer)
-
-    def _run(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        try:
-            self.serve(conn, peer)
-        except OSError as e:
-            if not self._stopping:
-                self.log.warning("%s: connection from %s:%s: %s", self.name, *peer[:2], e)
-        finally:
-            with contextlib.suppress(OSError):
-                conn.close()
-            with self._lock:
-                self._conns.discard(conn)
-                self.open_connections = len(self._conns)
-            self.on_count()
-
-    def stop(self) -> None:
-        self._stopping = True
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-        with self._lock:
-            conns, threads = list(self._conns), list(self._threads)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        for t in threads:
-            t.join(timeout=10)
-
-
-class UdpServer:
-    """A bound UDP socket whose thread hands what arrived together (up to 1000 datagrams) to
-    ``serve([(data, peer), ...])``, one call a batch."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        serve: ServeDatagrams,
-        name: str,
-    ) -> None:
-        self.host, self.port = host, port
-        self.serve = serve
-        self.name = name
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-
-    def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            sock.bind((self.host, self.port))
-        except OSError as e:
-            sock.close()
-            raise OSError(e.errno, f"cannot listen on udp {self.host}:{self.port}: "
-                                   f"{e.strerror}") from e  # fmt: skip
-        self.address = sock.getsockname()[:2]
-        self.port = self.address[1]
-        sock.settimeout(0.5)  # to see stop() soon
-        self._sock = sock
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name=f"{self.name}-udp", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        sock = self._sock
-        assert sock is not None
-        while not self._stopping:
-            try:
-                first = sock.recvfrom(RECV_SIZE)
-            except TimeoutError:
-                continue
-            except OSError:
-                return  # closed by stop()
-            got = [first]
-            sock.setblocking(False)  # what else has arrived goes in the same batch
-            try:
-                while len(got) < 1000:
-                    got.append(sock.recvfrom(RECV_SIZE))
-            except OSError:
-                pass
-            finally:
-                with contextlib.suppress(OSError):
-                    sock.settimeout(0.5)
-            self.serve(got)
-
-    def stop(self) -> None:
-        self._stopping = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()

@@ -6,7 +6,8 @@ Each message is read in the charset of its port (``charset.port.<port>``, else
 ``charset.default``); one that is not valid in it keeps its bytes as body and gets
 ``flume.syslog.status = Invalid``, as one that is not syslog does. ``portHeader`` names the
 header that carries the port. Messages are put in batches of up to ``batchSize``; as with
-syslogtcp, a full channel slows the sender instead of dropping messages.
+syslogtcp, a full channel slows the sender instead of dropping messages. Each port serves
+at most ``maxConnections`` senders at once; ``idleTimeout`` closes silent ones if set.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ import socket
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource
+from agents.servers import Reader
+from agents.sources.listening import (
+    LINE_RECV,
+    SYSLOG_IDLE,
+    ListeningSource,
+    connection_props,
+)
 from agents.sources.syslog_format import (
     INCOMPLETE,
     INVALID,
@@ -43,6 +50,7 @@ class MultiportSyslogTcpSource(ListeningSource):
         Prop("batchSize", "int", 100, "Most messages a batch.", minimum=1),
         Prop("readBufferBytes", "int", 1024, "Accepted for compatibility; reads take 64 KiB."),
         Prop("numProcessors", "int", 0, "Accepted for compatibility; a thread a connection."),
+        *connection_props(flume=" Counted per port.", idle_ms=0, idle_why=SYSLOG_IDLE),
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +76,7 @@ class MultiportSyslogTcpSource(ListeningSource):
         for port in self._ports:
             self.listen_tcp(self.conf["host"], port, self._serve)
 
-    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+    def _serve(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
         port = conn.getsockname()[1]
         charset = self._charsets.get(port, self.conf["charset.default"])
         extra = client_headers(self.conf, peer)
@@ -77,7 +85,7 @@ class MultiportSyslogTcpSource(ListeningSource):
         size, most = self.conf["eventSize"], self.conf["batchSize"]
         pending = b""
         while not self.stopping:
-            chunk = conn.recv(1 << 16)
+            chunk = reader.recv(LINE_RECV)
             if not chunk:
                 frames = [(pending, False)] if pending.strip(b"\n") else []
             else:

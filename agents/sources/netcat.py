@@ -8,6 +8,8 @@ have it, or ``FAILED: <why>`` if a channel refused it (the client sends it again
 ``FAILED: Event exceeds the maximum length (<n> chars, including newline)`` and the
 connection is closed, as Flume does. Lines that arrive together are put as one batch, of at
 most the smallest ``transactionCapacity`` of the channels, so each line's answer is exact.
+At most ``maxConnections`` clients at once, each closed after ``idleTimeout`` ms of silence
+(``agents.servers``; Flume's netcat source has neither limit).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import socket
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, bind_prop, port_prop
+from agents.servers import Reader
+from agents.sources.listening import (
+    LINE_RECV,
+    ListeningSource,
+    bind_prop,
+    connection_props,
+    port_prop,
+)
 
 MOST_PER_BATCH = 1000
 
@@ -30,12 +39,13 @@ class NetcatSource(ListeningSource):
         Prop("max-line-length", "int", 512, "Most characters a line, newline included.", minimum=1),
         Prop("ack-every-event", "bool", True, "Answer OK (or FAILED) for every line."),
         Prop("encoding", "charset", "utf-8", "Charset the client writes in."),
+        *connection_props(),
     )
 
     def listen(self) -> None:
         self.listen_tcp(self.conf["bind"], self.conf["port"], self._serve)
 
-    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+    def _serve(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
         most = self.conf["max-line-length"]
         ack = self.conf["ack-every-event"]
         decoder = codecs.getincrementaldecoder(self.conf["encoding"])("replace")
@@ -44,7 +54,7 @@ class NetcatSource(ListeningSource):
         batch_most = min([MOST_PER_BATCH, *(c for c in caps if c)])
         pending = ""
         while not self.stopping:
-            chunk = conn.recv(1 << 16)
+            chunk = reader.recv(LINE_RECV)
             if not chunk:
                 break
             pending += decoder.decode(chunk)
@@ -61,10 +71,9 @@ class NetcatSource(ListeningSource):
                 elif not sub.ok:
                     conn.sendall(f"FAILED: {sub.error}\n".encode() * len(part))
             if too_long is not None:
-                self.counters.add("EventReadFail")
-                self.log.warning("netcat %s: a line from %s:%s exceeds %d characters; "
-                                 "closing the connection, as Flume does", self.name,
-                                 *peer[:2], most)  # fmt: skip
+                self.refuse("lines too long", f"netcat {self.name}: a line from "
+                            f"{peer[0]}:{peer[1]} exceeds {most} characters; closing the "
+                            "connection, as Flume does")  # fmt: skip
                 conn.sendall(f"FAILED: Event exceeds the maximum length ({most} chars, "
                              "including newline)\n".encode())  # fmt: skip
                 break

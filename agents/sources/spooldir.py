@@ -17,7 +17,10 @@ What differs from Flume, on purpose:
   a line boundary, is ignored with a warning: no file outside ``spoolDir`` is ever read,
   renamed or deleted;
 - symbolic links are skipped unless ``followLinks = true``;
-- a spool dir that does not exist yet is waited for (the runner retries every 3 s, as Flume).
+- a spool dir that does not exist yet is waited for (the runner retries every 3 s, as Flume);
+- one agent at a time: the source locks ``<trackerDir>/in_use.lock`` while it runs, and a
+  second agent (or source) on the same spool dir stops with an error naming the pid of the
+  one that holds it, instead of reading every file a second time (``agents.locks``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents import locks
 from agents.acks import Progress
 from agents.component import Status
 from agents.config.spec import Prop
@@ -196,10 +200,13 @@ class SpoolDirSource(Source):
         self._links: set[str] = set()  # links already reported
         self._file: _Open | None = None
         self._pause = self.conf["pollDelay"] / 1000
+        self._lock: locks.Lock | None = None
 
     def start(self) -> None:
         if not self.spool.is_dir():
             raise FileNotFoundError(f"spool directory {str(self.spool)!r} does not exist")
+        self.tracker.mkdir(exist_ok=True)
+        self._lock = locks.hold(self.tracker / locks.LOCK_NAME, f"spool directory {self.spool}")
         self._file = None
         self._seen = {}
         super().start()
@@ -207,6 +214,9 @@ class SpoolDirSource(Source):
     def stop(self) -> None:
         self._close()
         super().stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def max_event_bytes(self) -> tuple[str, int] | None:
         return "deserializer.maxLineLength", self.conf[

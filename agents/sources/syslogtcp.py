@@ -6,7 +6,8 @@ and body: ``agents.sources.syslog_format`` (Flume's SyslogUtils), with ``format.
 custom layout tried first. Messages that arrive together are put as one batch, and the
 connection is read no further until the channels took it: a full channel slows the sender
 (TCP flow control) instead of dropping messages, as Flume would. A last message without a
-newline is delivered when the sender closes the connection.
+newline is delivered when the sender closes the connection. At most ``maxConnections``
+senders at once (``agents.servers``); ``idleTimeout`` closes silent ones if set.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import socket
 
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, port_prop
+from agents.servers import Reader
+from agents.sources.listening import (
+    LINE_RECV,
+    SYSLOG_IDLE,
+    ListeningSource,
+    connection_props,
+    port_prop,
+)
 from agents.sources.syslog_format import (
     STATUS,
     SyslogFormat,
@@ -37,6 +45,7 @@ class SyslogTcpSource(ListeningSource):
         port_prop(),
         *common_props(),
         EVENT_SIZE,
+        *connection_props(idle_ms=0, idle_why=SYSLOG_IDLE),
         Prop("format.", "prefix", doc="A custom layout: format.regex (groups: priority, "
              "version, timestamp, host, body), format.search/replace (applied to the "
              "timestamp), format.dateFormat (its Java date pattern)."),
@@ -50,12 +59,12 @@ class SyslogTcpSource(ListeningSource):
     def listen(self) -> None:
         self.listen_tcp(self.conf["host"], self.conf["port"], self._serve)
 
-    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+    def _serve(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
         client = client_headers(self.conf, peer)
         size = self.conf["eventSize"]
         pending = b""
         while not self.stopping:
-            chunk = conn.recv(1 << 16)
+            chunk = reader.recv(LINE_RECV)
             if not chunk:
                 frames = [(pending, False)] if pending.strip(b"\n") else []
                 self._put(frames, client)

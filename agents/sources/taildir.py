@@ -21,6 +21,8 @@ committed and only at line boundaries: after a crash the lines since the last wr
 again (at least once, never lost, never a fragment). Beside it, ``<positionFile>.fingerprints``
 keeps a hash of each file's first bytes: a file deleted while the agent was down whose inode a
 new file got (ext4 reuses inodes at once) is recognised as new and read from its start.
+While the source runs it locks ``<positionFile>.lock``: a second agent (or source) on the same
+position file stops with an error naming the pid of the one that holds it (``agents.locks``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents import locks
 from agents.acks import Progress
 from agents.component import Status
 from agents.config.spec import Prop
@@ -167,13 +170,21 @@ class TaildirSource(Source):
         self._tails: dict[int, _Tail] = {}
         self._links: set[str] = set()
         self._watch: DirWatch | None = None  # from start() to stop()
+        self._lock: locks.Lock | None = None  # beside the position file, from start() to stop()
 
     def start(self) -> None:
+        self._posfile.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = locks.hold(self._posfile.with_name(self._posfile.name + ".lock"),
+                                f"position file {self._posfile}")  # fmt: skip
         self._tails = {}
         self._load_positions()
         self._last_write = time.monotonic()
         self._dirty = False
-        watch = DirWatch(str(directory) for directory, _ in self._groups.values())
+        try:
+            watch = DirWatch(str(directory) for directory, _ in self._groups.values())
+        except OSError:  # no descriptors left: the runner tries again, the lock goes till then
+            self._lock.release()
+            raise
         watch.renew()  # before the first scan: no change between them goes unseen
         self._watch = watch  # published ready: others may read ``watching`` from now on
         self._last_scan = 0.0
@@ -188,6 +199,9 @@ class TaildirSource(Source):
             self._watch.close()
             self._watch = None
         super().stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def interrupt(self) -> None:
         watch = self._watch
@@ -195,7 +209,8 @@ class TaildirSource(Source):
             watch.interrupt()
 
     def checkpoint(self) -> None:
-        self._write_positions()
+        if self._lock is not None:  # else never started, or the file is another agent's
+            self._write_positions()
 
     def max_event_bytes(self) -> tuple[str, int] | None:
         return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR

@@ -9,17 +9,20 @@ import pwd
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from agents.channels.base import Channel
+from agents.component import Status
 from agents.config.properties import parse_properties
 from agents.config.topology import build_plan
 from agents.errors import ConfigError
 from agents.event import EventBatch
 from agents.runtime import Agent
+from agents.sources.base import Source
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,6 +76,19 @@ def run_agent_process(conf: Path, name: str, log: Path, *options: str) -> subpro
             [sys.executable, "-m", "agents", "-f", str(conf), "-n", name, *options],
             stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )  # fmt: skip
+
+
+def assert_second_agent_refused(conf: Path, holder: subprocess.Popen[bytes], lock: Path,
+                                log: Path) -> str:  # fmt: skip
+    """Once *holder* holds *lock*, a second agent from *conf* exits 1 naming its pid; the
+    second agent's log."""
+    assert wait_for(lambda: lock.exists() and lock.read_text().strip() == str(holder.pid)), (
+        "the first agent never took its lock")  # fmt: skip
+    second = run_agent_process(conf, "a", log)
+    assert second.wait(30) == 1
+    text = log.read_text()
+    assert f"is in use by another agent (pid {holder.pid})" in text, text
+    return text
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
@@ -198,3 +214,62 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+class Ticker(Source):
+    """A canary source: one event every 10 ms, to see whether other flows keep moving."""
+
+    def process(self) -> Status:
+        self.flush()
+        self.send([(EventBatch([b"tick"]), None)])
+        return Status.BACKOFF
+
+    def backoff_pause(self, attempt: int) -> float:
+        return 0.01
+
+
+def with_canary(text: str, agent: str = "a") -> str:
+    """Config *text* plus a canary flow (Ticker -> memory -> null) in the same agent."""
+    lines = text.splitlines()
+    for kind, name in (("sources", "tick"), ("channels", "tickc"), ("sinks", "tickk")):
+        key = f"{agent}.{kind} ="
+        at = next((i for i, line in enumerate(lines) if line.startswith(key)), None)
+        if at is None:
+            lines.append(f"{key} {name}")
+        else:
+            lines[at] += f" {name}"
+    lines += [
+        f"{agent}.sources.tick.type = tests.agents.agent_helpers.Ticker",
+        f"{agent}.sources.tick.channels = tickc",
+        f"{agent}.channels.tickc.type = memory",
+        f"{agent}.sinks.tickk.type = null",
+        f"{agent}.sinks.tickk.channel = tickc",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class CanaryWatch:
+    """The longest time the canary flow of *agent* delivered nothing, sampled every 5 ms."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.counters = agent.sinks["tickk"].counters
+        self.longest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        seen, since = self.counters.get("EventDrainSuccessCount"), time.monotonic()
+        while not self._stop.wait(0.005):
+            now, count = time.monotonic(), self.counters.get("EventDrainSuccessCount")
+            if count != seen:
+                seen, since = count, now
+            self.longest = max(self.longest, now - since)
+
+    def __enter__(self) -> CanaryWatch:
+        assert wait_for(lambda: self.counters.get("EventDrainSuccessCount") > 10)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -148,3 +148,15 @@ def test_py_spy_measures_how_long_the_gil_is_held(tmp_path: Path) -> None:
     spy.stop()
     held = spy.gil_held(seconds)
     assert 0.3 <= held <= 0.7, held  # 1 s of 2 spinning, the other asleep
+
+
+def test_the_hostile_drill_measures_an_attack_on_a_real_agent() -> None:
+    """bench/hostile.py (issue 17 item 2): one attack of the drill against its agent: the
+    answer, the agent's peak RSS, its log lines and the canary's stall come back measured."""
+    from bench import hostile
+
+    (result,) = hostile.run(only="8 MiB appendBatch")
+    assert result["what_happened"] == "avro error answer"
+    assert 10 < float(result["peak_rss_mb"]) < hostile.RSS_TARGET_MB  # type: ignore[arg-type]
+    assert result["log_lines"] == 1
+    assert 0 <= float(result["stall_s"]) < 5  # type: ignore[arg-type]

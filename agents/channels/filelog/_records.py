@@ -176,6 +176,28 @@ def _next_valid(data: Bytes, buf: memoryview, pos: int) -> int | None:
     return None
 
 
+def damaged_records(data: Bytes, damage: Damage) -> Iterator[tuple[int, int, int | None]]:
+    """(kind, txid, events) of each record in a damaged span whose header still validates (a
+    torn tail's last record, a record whose payload failed its CRC); *events* is a PUT's event
+    count when its first payload bytes are there and plausible, else None."""
+    buf = memoryview(data)
+    try:
+        pos = damage.start
+        while 0 <= pos < damage.end:
+            length = _header_length(buf, pos)
+            if length is not None:
+                kind, txid = HEADER.unpack_from(buf, pos)[2:4]
+                body = pos + HEADER_SIZE
+                events = None
+                if kind == PUT and body + _BATCH_HEAD.size <= len(buf):
+                    n = batch_size(bytes(buf[body : body + 4]))
+                    events = n if _BATCH_HEAD.size + 4 * n <= length else None
+                yield kind, txid, events
+            pos = data.find(MAGIC, pos + 1, damage.end)
+    finally:
+        buf.release()
+
+
 def scan(data: Bytes, segment: int, start: int = 0) -> Iterator[Record | Damage]:
     """Every valid record of a segment's bytes from *start*, and every damaged span between."""
     buf = memoryview(data)

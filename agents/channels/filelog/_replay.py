@@ -3,7 +3,10 @@
 A transaction counts only if its COMMIT record is on disk: its PUT records then add their
 events, its TAKE records remove the slices they name. Damaged bytes are skipped and
 reported; a damaged tail of the newest segment (a write cut by a crash) is cut off, so the
-next start does not see it again. Without a usable checkpoint the whole log is replayed:
+next start does not see it again. The events the replay could not restore are counted
+(``ReplayReport.events_lost``, the channel's ``EventsLostToCorruption``): those of damaged
+PUT records whose header still says how many, and those of PUTs whose transaction has no
+COMMIT on disk (see ``ReplayReport``). Without a usable checkpoint the whole log is replayed:
 segments are deleted oldest first and only when none of their events is live, so every
 take record of a kept PUT is still on disk, and a full replay is exact too.
 """
@@ -25,6 +28,7 @@ from agents.channels.filelog._records import (
     TAKE,
     Damage,
     batch_size,
+    damaged_records,
     decode_slices,
     scan,
 )
@@ -43,6 +47,14 @@ class ReplayReport:
     records: int = 0
     bytes_scanned: int = 0
     uncommitted: int = 0  # transactions with records but no COMMIT: dropped
+    # Events not restored. ``lost_damaged``: in damaged PUT records of committed transactions.
+    # ``lost_uncommitted``: in PUTs (damaged or not) of transactions without a COMMIT on disk;
+    # lost if that commit had returned (the disk lost written bytes), sent again by the source
+    # if the agent died before it returned: the channel cannot tell the two apart.
+    # ``uncounted``: damaged spans without a readable record header (their events unknown).
+    lost_damaged: int = 0
+    lost_uncommitted: int = 0
+    uncounted: int = 0
     events: int = 0
     seconds: float = 0.0
 
@@ -57,7 +69,21 @@ class ReplayReport:
             parts.append(f"{self.uncommitted} uncommitted transactions dropped")
         if self.damage:
             parts.append(f"{len(self.damage)} damaged spans skipped")
+        if self.events_lost or self.uncounted:
+            parts.append(self.losses())
         return ", ".join(parts)
+
+    @property
+    def events_lost(self) -> int:
+        return self.lost_damaged + self.lost_uncommitted
+
+    def losses(self) -> str:
+        what = (f"{self.events_lost:,} events not restored ({self.lost_damaged:,} in damaged "
+                f"records of committed transactions, {self.lost_uncommitted:,} in transactions "
+                "whose COMMIT is not on disk)")  # fmt: skip
+        if self.uncounted:
+            what += f", and an unknown number in {self.uncounted} unreadable spans"
+        return what
 
 
 def _usable(cp: Checkpoint, log: SegmentLog, where: Path) -> Checkpoint:
@@ -102,11 +128,12 @@ def _subtract(intervals: list[list[int]], start: int, end: int) -> None:
 
 
 class _Pending:
-    __slots__ = ("puts", "takes")
+    __slots__ = ("damaged", "puts", "takes")
 
     def __init__(self) -> None:
         self.puts: list[tuple[int, int, int]] = []  # segment, offset, events
         self.takes: list[Slice] = []
+        self.damaged = 0  # events of its PUT records that are damaged
 
 
 class _Replayer:
@@ -131,6 +158,7 @@ class _Replayer:
                     report.damage.append(item)
                     if item.tail and newest:
                         cut = item.start
+                    self._damaged(mm, item)
                     continue
                 report.records += 1
                 self.max_txid = max(self.max_txid, item.txid)
@@ -148,9 +176,29 @@ class _Replayer:
                 mm.close()
         return cut
 
+    def _damaged(self, mm: mmap.mmap, damage: Damage) -> None:
+        """Note the events of the damaged PUT records whose header is still readable."""
+        readable = False
+        for kind, txid, events in damaged_records(mm, damage):
+            readable = True
+            if kind != PUT:
+                continue  # a lost TAKE or COMMIT: its events come back, or stay uncommitted
+            if events is None:
+                self.report.uncounted += 1
+            else:
+                self.pending.setdefault(txid, _Pending()).damaged += events
+        if not readable:
+            self.report.uncounted += 1
+
+    def dropped(self) -> None:
+        """Count what the transactions left without a COMMIT held."""
+        for tx in self.pending.values():
+            self.report.lost_uncommitted += sum(n for _, _, n in tx.puts) + tx.damaged
+
     def _commit(self, tx: _Pending | None) -> None:
         if tx is None:
             return
+        self.report.lost_damaged += tx.damaged
         live = self.live
         for seg_id, off, count in tx.puts:
             live[(seg_id, off)] = [[0, count]]
@@ -189,6 +237,7 @@ def replay(
             report.truncated_bytes += seg.size - cut
             log.truncate(seg, cut)
     report.uncommitted = len(replayer.pending)
+    replayer.dropped()
     slices = [(k[0], k[1], a, b) for k in sorted(live) for a, b in live[k]]
     report.events = sum(b - a for _, _, a, b in slices)
     report.seconds = time.perf_counter() - t0
@@ -198,4 +247,6 @@ def replay(
         if not (damage.tail and damage.segment == newest):
             logger.error("%s (%s): skipped, its events are lost", damage,
                          log.segments[damage.segment].path)  # fmt: skip
+    if report.events_lost or report.uncounted:
+        logger.error("replay: %s", report.losses())
     return slices, max(next_txid, replayer.max_txid + 1), report

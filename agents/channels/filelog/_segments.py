@@ -11,7 +11,6 @@ the log" is one number (``lsn``: bytes appended since the log was opened).
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
 import threading
@@ -19,16 +18,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents import locks
 from agents.channels.filelog._records import HEADER, HEADER_SIZE, MAGIC, valid_at
 from agents.channels.filelog.errors import (
     DiskSpaceError,
     FileChannelIOError,
     FileChannelLockedError,
 )
+from agents.locks import LOCK_NAME, InUseError, Lock
 
 SEGMENT_NAME = re.compile(r"^seg-(\d+)\.log$")
 FLUME_LOG_NAME = re.compile(r"^log-\d+$")  # Apache Flume's own file-channel data
-LOCK_NAME = "in_use.lock"
 
 
 def segment_path(data_dirs: tuple[Path, ...], seg_id: int) -> Path:
@@ -48,22 +48,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def lock_dir(path: Path) -> int:
-    """Create *path* if needed and lock it for this process; the lock's fd, to close later."""
+def lock_dir(path: Path) -> Lock:
+    """Create *path* if needed and lock it for this process (``agents.locks``)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        return locks.hold(path / LOCK_NAME, f"directory {path}")
+    except InUseError as e:
+        raise FileChannelLockedError(f"{e}; give each file channel its own checkpointDir and "
+                                     "dataDirs") from None  # fmt: skip
     except OSError as e:
         raise FileChannelIOError(f"cannot use directory {path}: {e.strerror}") from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise FileChannelLockedError(
-            f"{path} is in use by another file channel (its {LOCK_NAME} is locked); "
-            "give each channel its own checkpointDir and dataDirs"
-        ) from None
-    return fd
 
 
 @dataclass

@@ -13,7 +13,6 @@ Locks, always taken in this order: ``SegmentLog.lock`` (appends, checkpoint snap
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from agents.channels.filelog._segments import SegmentLog, lock_dir
 from agents.channels.filelog.errors import DiskSpaceError, FileChannelIOError
 from agents.errors import ChannelClosedError, ChannelFullError, ConfigError, Problem
 from agents.event import EventBatch
+from agents.locks import Lock
 
 _READ_CACHE = 8  # records read back from disk kept decoded (a take may split one record)
 
@@ -91,7 +91,7 @@ class FileChannelStore:
         self._last_checkpoint: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._lock_fds: list[int] = []
+        self._locks: list[Lock] = []
         self.log: SegmentLog | None = None
         self.report: ReplayReport | None = None
         self.counts: dict[str, int] = dict.fromkeys(
@@ -114,7 +114,7 @@ class FileChannelStore:
             dirs.append(cfg.backup_checkpoint_dir)
         try:
             for d in dirs:
-                self._lock_fds.append(lock_dir(d))
+                self._locks.append(lock_dir(d))
             log = SegmentLog(cfg.data_dirs, cfg.max_file_size, cfg.minimum_required_space)
             slices, next_txid, report = replay(log, self._checkpoint_dirs(), self.logger)
             log.start()
@@ -126,6 +126,7 @@ class FileChannelStore:
             self._queue.append(_Slice(seg, off, start, end, None, 0))
             self._seg_live[seg] = self._seg_live.get(seg, 0) + end - start
         self._stored = report.events
+        self.counts["EventsLostToCorruption"] += report.events_lost
         self._closed = False
         self._interrupts = 0  # interrupt_takes() so far
         self._stop.clear()
@@ -183,9 +184,9 @@ class FileChannelStore:
         return dirs
 
     def _unlock(self) -> None:
-        for fd in self._lock_fds:
-            os.close(fd)
-        self._lock_fds.clear()
+        for lock in self._locks:
+            lock.release()
+        self._locks.clear()
 
     def _spawn(self, target: Callable[[], None], what: str) -> None:
         t = threading.Thread(target=target, name=f"{self.name}-{what}", daemon=True)

@@ -29,6 +29,21 @@ def test_batch_encoder_matches_fastavro_and_round_trips(batch: EventBatch) -> No
     assert p.encode_events(batch) == reference.getvalue()
     back = p.events_to_batch(p.read(io.BytesIO(p.encode_events(batch)), p.EVENTS))
     assert list(back.iter_events()) == list(batch.iter_events())
+    ours = p.In(reference.getvalue()).events(most=10)  # the server's bounded decoder
+    assert list(ours.iter_events()) == list(batch.iter_events())
+    assert (ours.headers is None) == (batch.headers is None or len(batch) < 2)
+
+
+def test_the_bounded_decoder_refuses_counts_before_decoding() -> None:
+    data = p.encode_events(EventBatch([b"x"] * 11))
+    with pytest.raises(p.TooManyEvents, match="11 or more events refused"):
+        p.In(data).events(most=10)
+    with pytest.raises(ValueError, match="1,000,000,000 items announced in 3 bytes"):
+        p.In(p._long(10**9) + b"\x00\x00\x00").events(most=10**12)
+    with pytest.raises(ValueError, match="a length of 1,000 bytes where 2 are left"):
+        p.In(p._long(1) + b"\x00" + p._long(1000) + b"ab").events(most=10)
+    with pytest.raises(EOFError):
+        p.In(b"\xff\xff").long()
 
 
 def _raw_request(port: int, handshake: dict[str, object], message: str) -> dict[str, object]:

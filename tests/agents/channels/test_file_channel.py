@@ -6,6 +6,7 @@ Kafka in test_file_channel_faults.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,4 +102,4 @@ def test_a_second_agent_on_the_same_directories_is_refused(tmp_path: Path) -> No
         second = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert second.returncode == 1
     assert "channel c cannot start" in second.stdout
-    assert "is in use by another file channel" in second.stdout
+    assert f"is in use by another agent (pid {os.getpid()})" in second.stdout  # this one

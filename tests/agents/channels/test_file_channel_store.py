@@ -129,10 +129,41 @@ def test_torn_tail_is_cut_once_and_never_crash_loops(tmp_path: Path, caplog) -> 
         assert report is not None and report.truncated_bytes > 512
         assert report.damage and report.damage[-1].tail
         assert live_ids(store) == list(range(400))  # the cut transaction never committed
+        # its PUT's header survived the cut: its 100 events are counted as not restored
+        assert (report.lost_uncommitted, report.lost_damaged, report.uncounted) == (100, 0, 0)
+        assert store.counts["EventsLostToCorruption"] == 100
     assert "torn or corrupt tail" in caplog.text
+    assert (
+        "replay: 100 events not restored (0 in damaged records of committed transactions, "
+        "100 in transactions whose COMMIT is not on disk)" in caplog.text
+    )
     with FileChannelStore(conf) as store:  # the cut is permanent: a clean start
         assert store.report is not None and not store.report.damage
         assert live_ids(store) == list(range(400))
+
+
+def test_a_data_file_that_lost_its_last_commit_counts_the_dropped_events(
+    tmp_path: Path, caplog
+) -> None:
+    """Issue 17 item 4: a segment that lost its last bytes after the agent was killed. Only
+    the last COMMIT record is gone: the intact PUT before it is dropped and its events are
+    logged and counted in EventsLostToCorruption, not just 'cutting 28 bytes'."""
+    conf = cfg(tmp_path, checkpoint_on_close=False)
+    with FileChannelStore(conf) as store:
+        for i in range(3):
+            put(store, i * 50, 50)
+    seg = segment_files(tmp_path)[-1]
+    with seg.open("r+b") as f:
+        f.truncate(seg.stat().st_size - 28)  # a COMMIT record is its 28-byte header
+    with caplog.at_level(logging.WARNING), FileChannelStore(conf) as store:
+        report = store.report
+        assert report is not None and report.uncommitted == 1 and not report.damage
+        assert live_ids(store) == list(range(100))
+        assert report.lost_uncommitted == 50 and store.counts["EventsLostToCorruption"] == 50
+        assert "50 events not restored" in report.summary()
+    assert "replay: 50 events not restored" in caplog.text
+    with FileChannelStore(conf) as store:  # counted once: the next start finds nothing
+        assert store.report is not None and store.report.events_lost == 0
 
 
 @pytest.mark.parametrize("where", ["payload", "header"])
@@ -153,7 +184,13 @@ def test_corrupt_record_mid_segment_is_reported_and_the_rest_replayed(
         report = store.report
         assert report is not None and len(report.damage) == 1 and not report.damage[0].tail
         assert live_ids(store) == [*range(200), *range(300, 500)]
+        if where == "payload":  # the header still says how many events the record held
+            assert (report.lost_damaged, report.uncounted) == (100, 0)
+            assert store.counts["EventsLostToCorruption"] == 100
+        else:  # nothing says how many: reported as unknown, not as zero
+            assert (report.events_lost, report.uncounted) == (0, 1)
     assert "corrupt record(s)" in caplog.text and "its events are lost" in caplog.text
+    assert "replay: " in caplog.text
 
 
 def test_checkpoint_bounds_replay_and_dual_checkpoints_back_it_up(tmp_path: Path, caplog) -> None:

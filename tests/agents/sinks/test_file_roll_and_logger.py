@@ -1,4 +1,5 @@
-"""file_roll rolls to a new file every rollInterval; the logger prints Flume's lines."""
+"""file_roll rolls to a new file every rollInterval and cuts a batch a crash tore; the logger
+prints Flume's lines."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from agents.sinks.java import hashmap_order, java_string_hash
 from agents.sinks.simple import render_event
-from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
+from tests.agents.agent_helpers import agent_from_text, lines_in, put_events, wait_for
 
 
 def test_file_roll_rolls_every_interval_and_loses_nothing(tmp_path: Path):
@@ -78,3 +79,53 @@ def test_java_hashmap_order():
         "logType,bb,a,ccc,j10,dddd,g7,h8,i9,byteoffset,file,basename,partition,host,차량,topic,"
         "eeeee,ffffff,key,timestamp"
     )
+
+
+def _roll_conf(out: Path, extra: str = "") -> str:
+    return ("a.channels = c\na.sinks = k\na.channels.c.type = memory\n"
+            f"a.sinks.k.type = file_roll\na.sinks.k.sink.directory = {out}\n"
+            f"a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n{extra}")  # fmt: skip
+
+
+def test_a_batch_a_crash_cut_in_two_is_cut_off_at_the_next_start(tmp_path: Path, caplog):
+    """Issue 17 item 5: SIGKILL in the middle of a batch's write leaves part of it (cut
+    anywhere, here mid-line) at the end of the file; the batch was never committed and comes
+    again, so the part is a made-up fragment. The next start cuts it, with a warning. A file a
+    running sink writes, and files not named as this sink names them, are left alone."""
+    out = tmp_path / "out"
+    out.mkdir()
+    torn = out / "1796336097842-1"
+    torn.write_bytes(b"whole 1\nwhole 2\nhal")
+    no_newline = out / "1796336097842-2"
+    no_newline.write_bytes(b"one fragment only")
+    other = out / "notes.txt"
+    other.write_bytes(b"not ours, no newline")
+    live = agent_from_text(_roll_conf(out))  # another sink, running, writing its own file
+    live.start()
+    try:
+        put_events(live.channels["c"], [b"live line"])
+        assert wait_for(lambda: live.sinks["k"]._fh is not None)
+        live_file = Path(live.sinks["k"]._fh.name)
+        with open(live_file, "ab") as fh:  # as if it were in the middle of a write
+            fh.write(b"mid-wri")
+        agent = agent_from_text(_roll_conf(out))
+        with caplog.at_level("WARNING"):
+            agent.start()
+        agent.stop()
+    finally:
+        live.stop()
+    assert torn.read_bytes() == b"whole 1\nwhole 2\n"
+    assert no_newline.read_bytes() == b""
+    assert other.read_bytes() == b"not ours, no newline"
+    assert live_file.read_bytes() == b"live line\nmid-wri"  # its writer holds it
+    assert f"{torn} ended with 3 bytes of a batch cut by a crash" in caplog.text
+
+
+def test_without_newlines_nothing_tells_a_batch_end_so_nothing_is_cut(tmp_path: Path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "1796336097842-1").write_bytes(b"abc")
+    agent = agent_from_text(_roll_conf(out, "a.sinks.k.sink.serializer.appendNewline = false\n"))
+    agent.start()
+    agent.stop()
+    assert (out / "1796336097842-1").read_bytes() == b"abc"

@@ -16,6 +16,7 @@ from tests.agents.agent_helpers import (
     BOOK_FILTER,
     SLOW_SINK,
     agent_from_text,
+    assert_second_agent_refused,
     lines_in,
     run_agent_process,
     run_as_nobody,
@@ -250,6 +251,18 @@ def test_decode_error_policies_replace_and_ignore(tmp_path: Path):
 
 
 def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
+    """SIGKILL mid-file, restart: every line arrives, and exactly the lines delivered after
+    the recorded position come twice.
+
+    Issue 17 item 5: this failed once in a full run (30 s after COMPLETED, the output did not
+    hold exactly the 400,000 lines). Not a short wait: the source marks a file COMPLETED only
+    once a sink committed every line, so all are in the output by then (checked 20 times under
+    CPU and fsync load: none missing at that moment). Not lost lines either: the tracker only
+    moves for committed lines. A SIGKILL that lands inside the sink's write() leaves part of
+    an uncommitted batch at the end of the file (the kernel stops the copy where it is), a
+    fragment that matches no record, so the count of distinct lines never came right. file_roll
+    now cuts such a tail at start; here the kill's torn write is made certain, not left to a
+    ~1 % chance."""
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     records = [b"%014d,%s" % (i, b"y" * 60) for i in range(400_000)]
@@ -257,23 +270,27 @@ def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
     conf = tmp_path / "a.conf"
     conf.write_text(spool_conf(spool, out, capacity=20000))
     proc = run_agent_process(conf, "a", tmp_path / "agent.log")
-    assert wait_for(lambda: out.exists() and len(lines_in(out)) > 50_000, timeout=60)
+    assert wait_for(lambda: out.exists() and len(lines_in(out)) > 50_000, timeout=120)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (spool / "big.txt.COMPLETED").exists(), "killed before the end: test too slow"
     delivered_at_kill = len(lines_in(out))
     meta = json.loads((spool / ".flumespool" / ".flumespool-main.meta").read_text())
     recorded = meta["offset"] // 76  # lines of 75 bytes + newline before the tracked offset
+    (written,) = out.iterdir()
+    with open(written, "ab") as fh:  # what a kill inside write() leaves: half a line
+        fh.write(records[delivered_at_kill][:33])
     proc = run_agent_process(conf, "a", tmp_path / "agent.log")
     try:
-        assert wait_for(lambda: (spool / "big.txt.COMPLETED").exists(), timeout=90)
-        assert wait_for(lambda: len(set(lines_in(out))) == len(records), timeout=30)
+        assert wait_for(lambda: (spool / "big.txt.COMPLETED").exists(), timeout=300)
+        assert wait_for(lambda: len(lines_in(out)) >= len(records), timeout=60)
     finally:
         assert stop_process(proc) == 0
     got = lines_in(out)
     assert set(got) == set(records)
     # exactly the lines delivered after the recorded position come twice
     assert len(got) - len(records) == delivered_at_kill - recorded
+    assert "ended with 33 bytes of a batch cut by a crash" in (tmp_path / "agent.log").read_text()
 
 
 def test_file_modified_after_pickup_is_set_aside_and_the_source_goes_on(
@@ -371,3 +388,34 @@ def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
         agent.stop()
     assert lines_in(out) == expected
     assert not (spool / "growing.txt.REJECTED").exists()
+
+
+def test_a_second_agent_on_the_spool_dir_stops_and_a_killed_ones_lock_does_not_block(
+    tmp_path: Path,
+):
+    """Issue 17 item 3: two agents on one spool dir delivered every line twice. The second
+    exits 1 naming the first's pid; after the first is SIGKILLed, its lock file (left on
+    disk) does not stop the next agent, and no line arrives twice."""
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    first = [b"a%d" % i for i in range(1000)]
+    (spool / "a.txt").write_bytes(b"\n".join(first) + b"\n")
+    conf = tmp_path / "a.conf"
+    conf.write_text(spool_conf(spool, out))
+    lock = spool / ".flumespool" / "in_use.lock"
+    holder = run_agent_process(conf, "a", tmp_path / "first.log")
+    try:
+        text = assert_second_agent_refused(conf, holder, lock, tmp_path / "second.log")
+        assert f"spool directory {spool} is in use" in text
+        assert wait_for(lambda: (spool / "a.txt.COMPLETED").exists())
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert lock.exists()  # left behind by the killed agent: no obstacle
+    (spool / "b.txt").write_bytes(b"b\n")
+    third = run_agent_process(conf, "a", tmp_path / "third.log")
+    try:
+        assert wait_for(lambda: (spool / "b.txt.COMPLETED").exists())
+    finally:
+        assert stop_process(third) == 0
+    assert sorted(lines_in(out)) == sorted([*first, b"b"])

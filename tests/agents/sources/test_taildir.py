@@ -20,6 +20,7 @@ from agents.sources.taildir import TaildirSource
 from agents.sources.watch import DirWatch
 from tests.agents.agent_helpers import (
     agent_from_text,
+    assert_second_agent_refused,
     caught_up,
     lines_in,
     run_agent_process,
@@ -337,3 +338,34 @@ def test_dir_watch_wakes_on_a_change_and_on_interrupt(tmp_path: Path):
         assert time.monotonic() - began < 30
     finally:
         dw.close()
+
+
+def test_a_second_agent_on_the_position_file_stops_and_a_killed_ones_lock_does_not_block(
+    tmp_path: Path,
+):
+    """Issue 17 item 3, TAILDIR: the second agent on one position file exits 1 naming the
+    first's pid instead of delivering everything again; a SIGKILLed agent's lock is gone."""
+    logdir, out = tmp_path / "logs", tmp_path / "out"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    log.write_bytes(b"".join(b"line %d\n" % i for i in range(1000)))
+    conf = tmp_path / "t.conf"
+    conf.write_text(taildir_conf(str(log), tmp_path, out))
+    lock = tmp_path / "pos.json.lock"
+    holder = run_agent_process(conf, "a", tmp_path / "first.log")
+    try:
+        text = assert_second_agent_refused(conf, holder, lock, tmp_path / "second.log")
+        assert f"position file {tmp_path / 'pos.json'} is in use" in text
+        assert wait_for(lambda: caught_up(tmp_path).get(str(log)) == log.stat().st_size)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with open(log, "ab") as fh:
+        fh.write(b"after the kill\n")
+    third = run_agent_process(conf, "a", tmp_path / "third.log")
+    try:
+        assert wait_for(lambda: b"after the kill" in lines_in(out))
+    finally:
+        assert stop_process(third) == 0
+    assert sorted(lines_in(out)) == sorted([b"line %d" % i for i in range(1000)]
+                                           + [b"after the kill"])  # fmt: skip
