@@ -25,7 +25,8 @@ class Prop:
     ``prefix`` declares a family (``kafka.producer.``): every key under it is collected into
     a ``dict`` of the remainder (``{"linger.ms": "5"}``).
     ``aliases`` are other accepted names (Flume's legacy names, e.g. ``brokerList``); the first
-    name is the one documented and preferred.
+    name is the one documented and preferred. ``bool`` takes ``true`` or ``false`` (any case);
+    Flume reads anything else as false, which ``--lenient`` does too.
     """
 
     name: str
@@ -37,6 +38,7 @@ class Prop:
     minimum: float | None = None
     case_insensitive: bool = True  # for choice
     deprecated_aliases: tuple[str, ...] = field(default=())
+    fallback: bool = False  # Flume reads a bad value as the default (memory channel's sizes)
 
     @property
     def required(self) -> bool:
@@ -46,8 +48,6 @@ class Prop:
         return (self.name, *self.aliases)
 
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _SIZE_MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -76,10 +76,8 @@ def convert(prop: Prop, raw: str) -> Any:
         return fvalue
     if kind == "bool":
         low = text.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
+        if low in ("true", "false"):
+            return low == "true"
         raise ValueError(f"expected true or false, got {raw!r}")
     if kind == "choice":
         for choice in prop.choices:
