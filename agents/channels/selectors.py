@@ -64,7 +64,9 @@ class ChannelSelector:
         """The channels *names* lists; a name that is not one of the source's channels is an
         error that removes the source, as in Flume. With *one_space*, names are split on single
         spaces, as Flume's multiplexing selector splits them (two spaces make an empty name)."""
-        out = []
+        out: list[Channel] = []
+        if not names.strip():
+            return out
         for name in names.strip().split(" ") if one_space else names.split():
             if not name:
                 context.problem(key, "has two spaces in a row: Flume splits these channel names "

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.config import javaregex
+
 REQUIRED = object()  # marker: the property has no default
 
 
@@ -21,6 +23,7 @@ class Prop:
     """One property a component accepts.
 
     kind: str | int | float | bool | choice | regex | charset | list | bytes | prefix.
+    ``regex`` is compiled as ``java.util.regex`` reads it (``agents.config.javaregex``).
     ``charset`` is checked and normalised to Python's codec name (``UTF-8`` -> ``utf-8``).
     ``prefix`` declares a family (``kafka.producer.``): every key under it is collected into
     a ``dict`` of the remainder (``{"linger.ms": "5"}``).
@@ -84,11 +87,8 @@ def convert(prop: Prop, raw: str) -> Any:
             if choice == text or (prop.case_insensitive and choice.lower() == text.lower()):
                 return choice
         raise ValueError(f"expected one of {', '.join(prop.choices)}, got {raw!r}")
-    if kind == "regex":
-        try:
-            return re.compile(text)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
+    if kind == "regex":  # Java's dialect, as Flume compiles it (agents.config.javaregex)
+        return javaregex.compile(text)
     if kind == "charset":
         try:
             return codecs.lookup(text).name

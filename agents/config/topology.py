@@ -326,7 +326,7 @@ def _plan_groups(
             plan.problems.append(Problem(plan.file, line, f"{where}.processor.type"
                                          if found.cls is None else f"{where}.sinks", why
                                          or "", found.suggestion,
-                                         flume=f"removes the group, and its sinks do not run",
+                                         flume="removes the group, and its sinks do not run",
                                          piece=piece))  # fmt: skip
             for s in sinks:
                 _drop(plan, plan.sinks, s)
