@@ -5,8 +5,11 @@ A sink runs on its own runner (``DefaultSinkProcessor``) unless a sink group put
 group processor (failover, load_balance) that one runner drives.
 Stop is the reverse: source runners stop (what a source had not handed over is read again
 next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
-running sink is not waited for), then sinks stop, sources record their committed positions,
-and channels stop. A watchdog thread checks health once a second (``agents.health``).
+running sink is not waited for, nor one whose sinks' last delivery failed: a next hop that is
+down is not waited for, so the stop is bounded by a sink's own timeouts for the request in
+flight), then sinks stop, sources record their committed positions, and channels stop. What
+a channel still holds is said: a file channel keeps it for the next start, a memory channel's
+is lost. A watchdog thread checks health once a second (``agents.health``).
 """
 
 from __future__ import annotations
@@ -269,17 +272,21 @@ class Agent:
 
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        drained_by = {s.channel.name for n, s in self.sinks.items()
-                      if s.channel is not None and self.sink_runners[n].running}  # fmt: skip
         for ch in self.channels.values():
-            if ch.name not in drained_by:
-                if ch.size():
-                    log.warning("channel %s holds %d events and no running sink drains it; "
-                                "they are not delivered", ch.name, ch.size())  # fmt: skip
-                continue
-            if not ch.wait_drained(max(0.0, deadline - time.monotonic())):
-                log.warning("stopping with %d events still in channel %s (not delivered "
-                            "within %.0f s)", ch.size(), ch.name, timeout)  # fmt: skip
+            sinks = [s for n, s in self.sinks.items() if s.channel is ch
+                     and (r := self.sink_runners.get(n)) is not None and r.running]  # fmt: skip
+            why = "no running sink drains it" if not sinks else ""
+            while not why and not ch.wait_drained(min(0.2, max(0.0, deadline - time.monotonic()))):
+                if all(s.failing() for s in sinks):
+                    why = (f"the last delivery of sink(s) {', '.join(s.name for s in sinks)} "
+                           "failed")  # fmt: skip
+                elif time.monotonic() >= deadline:
+                    why = f"not delivered within {timeout:g} s (--drain-timeout)"
+            if why and ch.size():
+                fate = ("the file channel keeps them for the next start" if ch.DURABLE
+                        else "a memory channel loses them")  # fmt: skip
+                log.warning("stopping with %d events in channel %s: %s; %s", ch.size(),
+                            ch.name, why, fate)  # fmt: skip
 
 
 def _drops(cp: ComponentPlan) -> bool:
