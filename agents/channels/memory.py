@@ -237,8 +237,9 @@ class MemoryTransaction(Transaction):
         if self._taken is not None:
             raise RuntimeError("one take per memory-channel transaction")
         limit = min(max_events, self._ch.transaction_capacity)
-        self._ch.counters.add("EventTakeAttemptCount", limit)
         batch, self._parts = self._ch._take(limit, timeout)
+        # as Flume counts its take() calls: one per event, and one more that found none
+        self._ch.counters.add("EventTakeAttemptCount", len(batch) + (len(batch) < limit))
         self._taken = batch
         if self._ch._byte_limit:
             self._taken_bytes = batch.byte_size()
