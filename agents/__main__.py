@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
             "agent %s: %d configuration error(s); refusing to run%s",
             args.name,
             blocking,
-            "" if args.lenient or any(p.lenient == "refuse" for p in problems)
+            ""
+            if args.lenient or any(p.lenient == "refuse" for p in problems)
             else " (fix them, or run with --lenient to run the config as Flume would)",
         )
         return 1

@@ -59,8 +59,11 @@ class Problem:
         if self.severity != "error" or self.lenient == "refuse":
             return str(self)
         if self.lenient == "run":
-            return f"{text}; --lenient {self.flume}, as Flume does" if self.flume else (
-                f"{text}; --lenient runs it")
+            return (
+                f"{text}; --lenient {self.flume}, as Flume does"
+                if self.flume
+                else (f"{text}; --lenient runs it")
+            )
         flume = f" (Flume {self.flume})" if self.flume else ""
         return f"{text}; --lenient leaves {self.piece or 'it'} out{flume}"
 

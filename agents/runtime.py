@@ -121,8 +121,11 @@ class Agent:
             if cp.selector is not None:
                 plan.problems.extend(cp.selector.context.problems)
         if not self.sources and not self.sinks:
-            plan.problems.append(Problem(plan.file, None, plan.agent,
-                                         "has no component that can run", lenient="refuse"))  # fmt: skip
+            plan.problems.append(
+                Problem(
+                    plan.file, None, plan.agent, "has no component that can run", lenient="refuse"
+                )
+            )
             raise ConfigError(plan.problems)
 
     def _selector(self, cp: ComponentPlan, channels: list[Channel]) -> ChannelSelector | None:

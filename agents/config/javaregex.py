@@ -339,8 +339,11 @@ class _Translator:
         if c == "z":
             return "\\Z"
         if c == "Z":
-            return self.dollar() if not self.flags.m else (
-                "(?=(?:\\r\\n|[\\n\\r\\u0085\\u2028\\u2029])?\\Z)")
+            return (
+                self.dollar()
+                if not self.flags.m
+                else ("(?=(?:\\r\\n|[\\n\\r\\u0085\\u2028\\u2029])?\\Z)")
+            )
         if c in "AG":
             return "\\" + c
         if c == "X":
@@ -503,6 +506,9 @@ def _literal(ch: str, in_class: bool) -> str:
         return "\\" + ch
     if ch in "\n\r\t\f\x0b" or not ch.isprintable():
         code = ord(ch)
-        return f"\\x{code:02x}" if code <= 0xFF else (
-            f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        return (
+            f"\\x{code:02x}"
+            if code <= 0xFF
+            else (f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        )
     return ch

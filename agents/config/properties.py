@@ -214,9 +214,15 @@ class _Resolver:
 
     def missing(self, name: str, written: str, why: str) -> str:
         self.result.problems.append(
-            Problem(self.result.path, self.entry.line, self.entry.key,
-                    f"uses {written}, but {name} {why}", "set it, or write $${...} for the text",
-                    lenient="run", flume="leaves it as written")  # fmt: skip
+            Problem(
+                self.result.path,
+                self.entry.line,
+                self.entry.key,
+                f"uses {written}, but {name} {why}",
+                "set it, or write $${...} for the text",
+                lenient="run",
+                flume="leaves it as written",
+            )
         )
         return written
 

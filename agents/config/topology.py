@@ -210,9 +210,16 @@ def _plan_component(
         # Flume cannot load the class and stops (a type it has and we do not: we leave it out)
         provided = found.error is not None and "does not provide" in found.error
         plan.problems.append(
-            Problem(plan.file, type_raw.line, f"{where}.type", found.error or "unknown type",
-                    found.suggestion, lenient="drop" if provided else "refuse",
-                    flume=None if provided else FATAL, piece=what)  # fmt: skip
+            Problem(
+                plan.file,
+                type_raw.line,
+                f"{where}.type",
+                found.error or "unknown type",
+                found.suggestion,
+                lenient="drop" if provided else "refuse",
+                flume=None if provided else FATAL,
+                piece=what,
+            )
         )
         return None
     own = {k: v for k, v in raw.items() if not k.startswith("interceptors.")}
@@ -351,19 +358,30 @@ def _plan_interceptors(
         iwhere = f"{where}.interceptors.{iname}"
         if _value(sub, "type") is None:
             plan.problems.append(
-                Problem(plan.file, raw["interceptors"].line, f"{where}.interceptors",
-                        f"lists interceptor {iname!r}, which has no type",
-                        f"add {iwhere}.type = ...", flume=f"removes {what}",
-                        piece=what)  # fmt: skip
+                Problem(
+                    plan.file,
+                    raw["interceptors"].line,
+                    f"{where}.interceptors",
+                    f"lists interceptor {iname!r}, which has no type",
+                    f"add {iwhere}.type = ...",
+                    flume=f"removes {what}",
+                    piece=what,
+                )
             )
             broken = True
             continue
         found = resolve("interceptor", java_trim(sub["type"].value))
         if found.cls is None:
             plan.problems.append(
-                Problem(plan.file, sub["type"].line, f"{iwhere}.type",
-                        found.error or "unknown interceptor", found.suggestion,
-                        flume=f"removes {what}", piece=what)  # fmt: skip
+                Problem(
+                    plan.file,
+                    sub["type"].line,
+                    f"{iwhere}.type",
+                    found.error or "unknown interceptor",
+                    found.suggestion,
+                    flume=f"removes {what}",
+                    piece=what,
+                )
             )
             broken = True
             continue
@@ -462,5 +480,12 @@ def _link(plan: AgentPlan, prefix: str) -> None:
             )
             _drop(plan, plan.channels, name)
     if not plan.sources and not plan.sinks:
-        plan.problems.append(Problem(plan.file, None, prefix.rstrip("."),
-                                     "has no valid flow left to run", lenient="refuse"))  # fmt: skip
+        plan.problems.append(
+            Problem(
+                plan.file,
+                None,
+                prefix.rstrip("."),
+                "has no valid flow left to run",
+                lenient="refuse",
+            )
+        )

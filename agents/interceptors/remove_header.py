@@ -39,9 +39,7 @@ class RemoveHeaderInterceptor(Interceptor):
                             severity="warning")  # fmt: skip
 
     def _gone(self, key: str) -> bool:
-        return key in self._names or (
-            self._matching is not None and self._matching.matches(key)
-        )
+        return key in self._names or (self._matching is not None and self._matching.matches(key))
 
     def intercept(self, batch: EventBatch) -> EventBatch:
         common = batch.common

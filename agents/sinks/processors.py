@@ -183,8 +183,12 @@ class FailoverSinkProcessor(SinkGroupProcessor):
             try:
                 priorities[name] = int(raw)
             except ValueError:
-                context.problem(key, f"expected a whole number, got {raw!r}", lenient="run",
-                                flume=f"ranks sink {name} below the sinks with a priority")  # fmt: skip
+                context.problem(
+                    key,
+                    f"expected a whole number, got {raw!r}",
+                    lenient="run",
+                    flume=f"ranks sink {name} below the sinks with a priority",
+                )
         unset = -1
         for name in names:
             if name not in priorities:

@@ -1,6 +1,5 @@
 """Pure logic of the agent's shared pieces: event batches and declared properties."""
 
-
 from agents.config.context import Context, Raw
 from agents.config.javaregex import JavaPattern
 from agents.config.spec import Prop

@@ -129,8 +129,10 @@ def test_stop_does_not_wait_for_a_sink_whose_last_delivery_failed(tmp_path: Path
     agent.stop(drain_timeout=30)
     assert time.monotonic() - began < 10  # not the 30 s drain timeout
     assert agent.channels["c"].size() == 1000  # nothing was delivered, nothing was lost silently
-    assert "stopping with 1000 events in channel c: the last delivery of sink(s) k failed; " \
+    assert (
+        "stopping with 1000 events in channel c: the last delivery of sink(s) k failed; "
         "a memory channel loses them" in caplog.text
+    )
 
 
 def test_a_rollback_storm_and_a_blocked_source_show_in_health(tmp_path: Path, monkeypatch):

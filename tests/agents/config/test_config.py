@@ -48,7 +48,11 @@ def test_java_properties_rules():
 def test_unset_variable_and_duplicate_key_are_reported():
     props = parse_properties("x = ${NOPE_NOT_SET}\ny = 1\ny = 2\n", "t.conf", env={})
     messages = [str(p) for p in props.problems]
-    assert any("NOPE_NOT_SET is neither a key of this file nor set in the environment" in m and "t.conf:1" in m for m in messages)
+    assert any(
+        "NOPE_NOT_SET is neither a key of this file nor set in the environment" in m
+        and "t.conf:1" in m
+        for m in messages
+    )
     assert any("set again" in m and "t.conf:3" in m for m in messages)
 
 

@@ -37,7 +37,9 @@ def write(shape: Shape, tmp: Path) -> Path:
 
 def line_of(conf: Path, key: str) -> int:
     """The line of *key*, else of the component it names, else of its component's type."""
-    keys = [re.split(r"\s*=", line, maxsplit=1)[0].strip() for line in conf.read_text().splitlines()]
+    keys = [
+        re.split(r"\s*=", line, maxsplit=1)[0].strip() for line in conf.read_text().splitlines()
+    ]
     for wanted in (key, key + ".type", key + ".", key.rsplit(".", 1)[0] + ".type"):
         for number, found in enumerate(keys, 1):
             if found == wanted or (wanted.endswith(".") and found.startswith(wanted)):

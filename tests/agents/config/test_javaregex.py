@@ -31,7 +31,7 @@ PATTERNS = [
     r"\bé", r"[\s\d]+", r"(a|b)+?c", r"colou?r", r"\Gx",
 ]  # fmt: skip
 INPUTS = [
-    "20160101123456,car", "123", "١٢٣ and ３４５", "word_é1 café", "a b\u00a0c\u2003d\te",
+    "20160101123456,car", "123", "١٢٣ and ３４５",  # noqa: RUF001 - fullwidth digits on purpose "word_é1 café", "a b\u00a0c\u2003d\te",
     "a\rb", "a\nb", "x\r\n", "x\n", "y\nx\r\nz", "한국어 text", "ABC abc Éé é É", "STRASSE straße",
     "K \u212a k", "1.5 [a] ${x}", "a.*b", "AAB aab", "11 22 33", "", "Ǆǅǆ ΣΑΣ ß",
     "\u0085x\u2028", "colour color", "acbc", "aaac",
@@ -50,7 +50,8 @@ import java.util.regex.*;
 public class Matcher17 {
   static String unhex(String h) {
     byte[] b = new byte[h.length() / 2];
-    for (int i = 0; i < b.length; i++) b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
+    for (int i = 0; i < b.length; i++)
+      b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
     return new String(b, StandardCharsets.UTF_8);
   }
   static String hex(String s) {
@@ -95,7 +96,10 @@ def ours_find(pattern: str, text: str) -> str:
 def ours_replace(pattern: str, text: str, replacement: str) -> str:
     try:
         p = javaregex.compile(pattern)
-        return "ok " + p.sub(java_replacement(replacement, p.groups, p.groupindex), text).encode().hex()
+        return (
+            "ok "
+            + p.sub(java_replacement(replacement, p.groups, p.groupindex), text).encode().hex()
+        )
     except (ValueError, IndexError):
         return "error"
 

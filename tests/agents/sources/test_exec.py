@@ -56,10 +56,16 @@ def test_a_command_that_ended_by_itself_keeps_its_last_line_at_shutdown(tmp_path
         out = tmp_path / f"out{run}"
         agent = agent_from_text(exec_conf("printf 'one\\ntwo\\nlast'", out))
         source = agent.sources["x"]
+
+        def command_ended(source=source) -> bool:
+            proc = source._proc
+            if proc is None:
+                return source.exit_code is not None
+            return proc.poll() is not None
+
         agent.start()
         try:
-            assert wait_for(lambda: (p := source._proc) is None and source.exit_code is not None
-                            or p is not None and p.poll() is not None)  # fmt: skip
+            assert wait_for(command_ended)
         finally:
             agent.stop()
         assert lines_in(out) == [b"one", b"two", b"last"], run
