@@ -64,7 +64,6 @@ def test_stop_with_the_next_hop_down_does_not_wait_the_drain_timeout(caplog) -> 
         agent.stop(drain_timeout=30)
         took = time.monotonic() - began
     assert took < 10, took  # a connect to a closed port fails at once; no 30 s drain
-    assert (
-        "events in channel c: the last delivery of sink(s) k failed; a memory channel "
-        "loses them" in caplog.text
-    )
+    # the sink's last call failed (or its runner backs off after it): it is not waited for
+    assert "events in channel c: " in caplog.text
+    assert "; a memory channel loses them" in caplog.text
