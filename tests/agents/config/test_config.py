@@ -220,3 +220,36 @@ def test_check_has_no_side_effects(tmp_path: Path):
     listener.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.conf", "spool"]
     assert list(spool.iterdir()) == []
+
+
+def test_variables_as_flume_resolves_them():
+    """Issue 23 item 4: keys of the file (in any order), ${env:}, ${sys:}, defaults, $${}."""
+    text = (
+        "a.y = ${a.x}/${env:H}/${sys:file.separator}/${NOPE:-d}/$${a.x}/${H}\n"
+        "a.x = 1\n"
+        "a.z = ${UNSET_HERE}\n"
+    )
+    props = parse_properties(text, "v.conf", env={"H": "h"})
+    v = {k: e.value for k, e in props.entries.items()}
+    assert v["a.y"] == "1/h///d/${a.x}/h"
+    assert v["a.z"] == "${UNSET_HERE}"  # left as written, as Flume leaves it
+    (problem,) = props.problems
+    assert problem.line == 3 and problem.lenient == "run"
+    assert "--lenient leaves it as written, as Flume does" in problem.lenient_str()
+
+
+def test_static_empty_value_is_flumes_default_under_lenient():
+    """Issue 23 item 3: Flume drops `value =` and the header is empty=value."""
+    from agents.event import EventBatch
+    from tests.agents.agent_helpers import agent_from_text
+
+    agent = agent_from_text(
+        "a.sources = s\na.channels = c\na.sources.s.type = seq\na.sources.s.channels = c\n"
+        "a.sources.s.interceptors = i\na.sources.s.interceptors.i.type = static\n"
+        "a.sources.s.interceptors.i.key = empty\na.sources.s.interceptors.i.value =\n"
+        "a.channels.c.type = memory\n"
+    )
+    (problem,) = [p for p in agent.plan.problems if p.key.endswith(".value")]
+    assert problem.severity == "error" and problem.lenient == "run"  # strict refuses it
+    out = agent.interceptors["s"][0].intercept(EventBatch([b"x"]))
+    assert out.event_headers(0) == {"empty": "value"}
