@@ -24,6 +24,7 @@ pattern; ``\\b`` under ``(?U)`` and canonical equivalence (``CANON_EQ``) are not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -116,11 +117,41 @@ def compile(pattern: str) -> JavaPattern:
         raise JavaRegexError(f"invalid regular expression {pattern!r}: {exc}") from None
     fast = None
     if t.byte_safe and text.isascii():
-        try:
-            fast = regex.compile(("(?-f)" + text).encode(), flags).search
-        except regex.error:
+        try:  # the standard library's engine where the syntax means the same: it is faster
+            fast = (
+                re.compile(text.encode())
+                if _plain(text)
+                else regex.compile(("(?-f)" + text).encode(), flags)
+            ).search
+        except (re.error, regex.error):
             fast = None
     return JavaPattern(pattern, text, compiled, fast)
+
+
+def _plain(text: str) -> bool:
+    """Whether *text* (a translation) means the same to ``re``: no set operations or nested
+    sets, which only the regex package's VERSION1 has."""
+    depth = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            if depth:
+                return False
+            depth = 1
+            if text.startswith("^", i + 1):
+                i += 1
+            if text.startswith("]", i + 1):
+                i += 1
+        elif ch == "]" and depth:
+            depth = 0
+        elif depth and text.startswith(("&&", "||", "--", "~~"), i):
+            return False
+        i += 1
+    return True
 
 
 @dataclass
@@ -263,6 +294,8 @@ class _Translator:
         case = ("i" if "i" in on else "") + ("-i" if "i" in off else "")
         if not self.unicode_case:
             case = ""  # ASCII folding is spelled out by lit()
+        elif "i" in on:
+            self.byte_safe = False  # Unicode folding: bytes would fold ASCII only
         if end == ":":
             self.out.append(f"(?{case}:" if case else "(?:")
         elif case:
