@@ -124,6 +124,10 @@ def deliver_five(agent: Agent) -> None:
 # ---- the "Flume runs" column, confirmed by Apache Flume 1.11 ----
 
 STARTED = re.compile(r"Starting (Channel|Sink|Source) (\S+)")
+# the components named in Flume's "Starting new configuration:{ sourceRunners:{s=...} ...}"
+PLANNED = re.compile(
+    r"(\w+)=(?:PollableSourceRunner|EventDrivenSourceRunner|SinkRunner|org\.apache\.flume\.channel)"
+)
 
 
 def flume_starts(shape: Shape, tmp: Path) -> str:
@@ -137,15 +141,15 @@ def flume_starts(shape: Shape, tmp: Path) -> str:
         proc = subprocess.Popen(ensure_flume().argv(conf, "a", log), stdout=out,
                                 stderr=subprocess.STDOUT, cwd=tmp)  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        seen, quiet_since = -1, time.monotonic()
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             text = log.read_text() if log.exists() else ""
-            starts = len(STARTED.findall(text))
-            if starts != seen:
-                seen, quiet_since = starts, time.monotonic()
-            elif "Starting new configuration" in text and time.monotonic() - quiet_since > 2:
-                break  # every start line of the configuration is written
+            line = text.split("Starting new configuration:", 1)[-1].split("\n", 1)[0]
+            planned = PLANNED.findall(line)
+            if "Starting new configuration:" in text and set(planned) <= {
+                name for _, name in STARTED.findall(text)
+            }:
+                break  # every component of the configuration has its start line
             time.sleep(0.2)
     finally:
         proc.terminate()
