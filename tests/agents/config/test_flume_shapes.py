@@ -169,6 +169,7 @@ def runners(table: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # 24 JVM starts; minutes on a loaded 2-core machine
 def test_flume_runs_what_the_table_says(tmp_path: Path):
     """The shapes observed in Flume and a sample of the others (``FLUME_SHAPES=all``: every
     one) through Apache Flume 1.11, two at a time: the components it starts are the table's
