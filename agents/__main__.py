@@ -4,7 +4,9 @@
     python -m agents -f SmartCar_Agent.conf -n SmartCar_Agent --check
 
 A config with errors is refused, in run mode as under ``--check`` (file, line, key and a
-suggestion for each); ``--lenient`` runs what is valid and drops the rest, as Flume does.
+suggestion for each, and what Flume and ``--lenient`` would do); ``--lenient`` runs the config
+as Apache Flume runs it: unknown keys ignored, bad values read as Flume reads them, broken
+pieces left out, one WARNING each (``agents.config.topology``).
 ``--check`` has no side effects: it creates nothing and connects nowhere (it does import the
 Python modules that custom component types name).
 
@@ -39,7 +41,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--lenient",
         action="store_true",
-        help="run despite config errors, dropping the broken components (Flume's way)",
+        help="run the config as Flume runs it: ignore what Flume ignores, leave out what it "
+        "leaves out (one WARNING each)",
     )
     p.add_argument(
         "--state-dir",
@@ -80,7 +83,7 @@ def setup_logging(level: str) -> None:
     events.setLevel(logging.INFO)
 
 
-def check(conf_file: str, name: str) -> int:
+def check(conf_file: str, name: str, lenient: bool = False) -> int:
     from agents.runtime import Agent
 
     plan = build_plan(load_properties(conf_file), name)
@@ -88,17 +91,26 @@ def check(conf_file: str, name: str) -> int:
         Agent(plan)
     problems = _sorted(plan.problems)
     for problem in problems:
-        print(f"{problem.severity}: {problem}")
-    errors = sum(p.severity == "error" for p in problems)
-    flows = plan.describe()
+        print(_say(problem, lenient))
+    blocking = sum(p.blocks(lenient) for p in problems)
+    flows = plan.describe() if not any(p.lenient == "refuse" and p.blocks(lenient)
+                                       for p in problems) else []  # fmt: skip
     print(
-        f"{conf_file}: agent {name}: {errors} error(s), "
-        f"{len(problems) - errors} warning(s)"
-        + ("; these would run:" if flows else "; nothing would run")
-    )
+        f"{conf_file}: agent {name}: {blocking} error(s), "
+        f"{len(problems) - blocking} warning(s)"
+        + ("; these would run" + (" with --lenient:" if not lenient and blocking else ":")
+           if flows else "; nothing would run")
+    )  # fmt: skip
     for line in flows:
         print(f"  {line}")
-    return 1 if errors else 0
+    return 1 if blocking else 0
+
+
+def _say(problem: Problem, lenient: bool) -> str:
+    """One problem as this mode reports it: an error --lenient runs is a warning there."""
+    if problem.blocks(lenient):
+        return f"error: {problem}"
+    return f"warning: {problem.lenient_str() if lenient else problem}"
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -113,21 +125,22 @@ def run(args: argparse.Namespace) -> int:
     plan = build_plan(load_properties(args.conf_file), args.name)
     try:
         agent = Agent(plan, Path(args.state_dir) if args.state_dir else None, args.stall_after)
-    except ConfigError as exc:
-        for p in _sorted(exc.problems):
-            (log.error if p.severity == "error" else log.warning)("%s", p)
-        log.error("agent %s: nothing can run; stopping", args.name)
-        return 1
+    except ConfigError:
+        agent = None
     problems = _sorted(plan.problems)
     for p in problems:
-        (log.error if p.severity == "error" else log.warning)("%s", p)
-    errors = sum(p.severity == "error" for p in problems)
-    if errors and not args.lenient:
+        said = _say(p, args.lenient)
+        level, _, text = said.partition(": ")
+        (log.error if level == "error" else log.warning)("%s", text)
+    blocking = sum(p.blocks(args.lenient) for p in problems)
+    if agent is None or blocking:
         log.error(
-            "agent %s: %d configuration error(s); refusing to run (fix them, or run with "
-            "--lenient to drop the broken components as Flume does)",
+            "agent %s: %d configuration error(s); refusing to run%s",
             args.name,
-            errors,
+            blocking,
+            ""
+            if args.lenient or any(p.lenient == "refuse" for p in problems)
+            else " (fix them, or run with --lenient to run the config as Flume would)",
         )
         return 1
     stop = threading.Event()
@@ -166,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.check:
-        return check(args.conf_file, args.name)
+        return check(args.conf_file, args.name, args.lenient)
     setup_logging(args.log_level)
     return run(args)
 

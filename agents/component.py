@@ -56,7 +56,7 @@ class Component:
         that belongs in ``start``.
         """
         self.conf = context.resolve(self.PROPERTIES, self.PREFIXES)
-        if not any(p.severity == "error" for p in context.problems):
+        if not any(p.drops for p in context.problems):
             self.setup(context)
 
     def setup(self, context: Context) -> None:

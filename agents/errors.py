@@ -9,22 +9,72 @@ class AgentError(Exception):
     """Base of every error the agent raises on purpose."""
 
 
+LENIENT = ("run", "drop", "refuse")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a configuration: where, which key, what, and what to do."""
+    """One thing wrong with a configuration: where, which key, what, and what to do.
+
+    ``severity``: an "error" makes the agent refuse the config by default (strict); a
+    "warning" is only reported. ``lenient`` says what ``--lenient`` does with an error, the way
+    Apache Flume runs such a config: "run" (the component runs, the key ignored or the value
+    read as Flume reads it), "drop" (the broken piece is left out and the rest runs) or "refuse"
+    (not even --lenient runs it: Flume refuses it too, or running it would lose data).
+    ``flume`` is what Flume does with it, as a verb phrase ("ignores this key", "removes source
+    s"), when that is known; for "run" it is also what --lenient does ("uses the default 100").
+    Messages quote it, so a user sees both ways.
+    """
 
     file: str
     line: int | None
     key: str | None
     message: str
     suggestion: str | None = None
-    severity: str = "error"  # "error" stops the component; "warning" does not
+    severity: str = "error"
+    lenient: str = "drop"
+    flume: str | None = None
+    piece: str | None = None  # what "drop" leaves out, e.g. "source s"
 
-    def __str__(self) -> str:
+    def _where(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
         hint = f" ({self.suggestion})" if self.suggestion else ""
         return f"{where}:{key} {self.message}{hint}"
+
+    def __str__(self) -> str:
+        """As the strict agent reports it: an error says what Flume and --lenient do instead."""
+        text = self._where()
+        if self.severity != "error":
+            return text
+        flume = f"; Flume {self.flume}" if self.flume else ""
+        if self.lenient == "refuse":
+            return f"{text}{flume}; --lenient refuses it too"
+        rest = "runs it" if self.lenient == "run" else f"runs the rest without {self.piece or 'it'}"
+        return f"{text}{flume}; --lenient {rest}"
+
+    def lenient_str(self) -> str:
+        """As ``--lenient`` reports it: what it does, and what Flume does."""
+        text = self._where()
+        if self.severity != "error" or self.lenient == "refuse":
+            return str(self)
+        if self.lenient == "run":
+            return (
+                f"{text}; --lenient {self.flume}, as Flume does"
+                if self.flume
+                else (f"{text}; --lenient runs it")
+            )
+        flume = f" (Flume {self.flume})" if self.flume else ""
+        return f"{text}; --lenient leaves {self.piece or 'it'} out{flume}"
+
+    def blocks(self, lenient: bool) -> bool:
+        """Whether this problem stops the agent from starting in this mode."""
+        return self.severity == "error" and (not lenient or self.lenient == "refuse")
+
+    @property
+    def drops(self) -> bool:
+        """An error that leaves its component out (strict refuses the whole config anyway)."""
+        return self.severity == "error" and self.lenient != "run"
 
 
 class FatalError(AgentError):

@@ -21,16 +21,54 @@ well. A property that no component declares is reported by `--check` with a sugg
 This file is generated from the code (`python -m agents.reference > docs/components.md`);
 a test keeps the two equal.
 
-Values follow `java.util.Properties` rules (`\\\\d` in the file is `\\d` in the value) and
-`${VAR}` is replaced from the environment.
+Values follow `java.util.Properties` rules (`\\\\d` in the file is `\\d` in the value); the file
+is read as UTF-8 (Flume reads ISO-8859-1, so a UTF-8 `한` in a Flume config is mojibake there
+and a regex with it never matches; here it is `한`). `${...}` in a value is replaced as Flume
+1.11 does: `${a.sinks.k.type}` by that key of the file, `${env:NAME}` from the environment,
+`${sys:user.home}` (user.name, user.dir, java.io.tmpdir, os.name, the separators) as a JVM here
+says, `${NAME:-default}`, and `$${x}` is the text `${x}`. `${NAME}` that is no key of the file
+comes from the environment (Flume 1.11 only does that when started with
+`-DpropertiesImplementation=org.apache.flume.node.EnvVarResolverProperties`; the lab's configs
+rely on it); a name found nowhere stays as written, as in Flume, and is reported. Flume
+resolves a key of the file only if it came before in its HashMap's order; here always.
 
-A config with an error (a key no component declares, a bad value or regex, an unknown type, a
-source or sink without its channel, a selector naming a channel its source does not have, a
-sink group naming an unknown sink) is refused, in run mode as by `--check`: every problem is
-printed with file, line and key, and the agent exits 1.
-`--lenient` runs what is valid and drops the rest, as Flume does. `--check` has no side
-effects: it creates no directory, connects to no broker and looks up no host name; it does
-import the Python modules that custom `type`s name (that is how they are found).
+**Strict by default, Flume's way with `--lenient`.** A config with an error (a key no
+component declares, a bad value or regex, an unknown type, a source or sink without its
+channel, a selector naming a channel its source does not have, a sink group naming an unknown
+sink) is refused, in run mode as by `--check`: every problem is printed with file, line and
+key, what Apache Flume 1.11 does with it and what `--lenient` would do, and the agent exits 1.
+`--lenient` runs the config as Flume runs it, with one WARNING (file:line) for each thing it
+ignores or leaves out: unknown keys and empty values are ignored; a boolean that is not
+`true`/`false` is false (`preserveExisting = yes` too); the memory channel's sizes and
+failover's `maxpenalty` fall back on their defaults, a failover priority that is not a number
+ranks its sink last; a source keeps the channels that exist, a sink group the sinks that exist
+and are in no earlier group (a failover priority given twice leaves the later sink listed
+out); a source, sink or channel that Flume removes (a value its code cannot read, a missing
+channel, a multiplexing `default` with two spaces between names) is left out and the rest
+runs; a sink group whose processor cannot run is left out with its sinks, which do not run
+in Flume either. Where Flume refuses the whole config (an unknown component type, a sink group
+without `sinks`), so does `--lenient`. `--check --lenient` prints what `--lenient` would run.
+The shapes, each with Flume's behaviour (read in its source or observed running Flume 1.11),
+the strict and the lenient outcome, are the table `tests/agents/config/flume_shapes.py`.
+`--check` has no side effects: it creates no directory, connects to no broker and looks up
+no host name; it does import the Python modules that custom `type`s name (that is how they
+are found).
+
+**Regular expressions are Java's.** Every regex property (regex_filter, regex_extractor,
+search_replace, remove_header, spooldir's include/ignorePattern, TAILDIR's filegroups, the
+syslog sources' `format.*`) is read as `java.util.regex` reads it (JDK 17), translated for the
+`regex` package (`agents/config/javaregex.py`): `\\d \\w \\s` and the POSIX classes
+(`\\p{Digit}`) are ASCII unless `(?U)`, `(?i)` folds ASCII letters only unless `(?u)`, `\\b`
+is JDK 17's (letters, digits, `_`), `.` and `$` know Java's line terminators (`\\r`, `\\u0085`,
+`\\u2028`, `\\u2029`), and `\\Q...\\E`, `\\p{javaLowerCase}`, `\\p{IsLatin}`, `\\p{InGreek}`,
+`(?<name>...)` with `\\k<name>`, possessive quantifiers, atomic groups, `&&` in classes and
+`(?x)` work; what Java refuses (`a{`, `(?P<n>...)`, an unknown escape) is refused.
+Replacements read `$1`, `$12` (group 12 if there is one, else group 1 and `2`) and `${name}` as
+Java does. A test compares about 2,000 matches and replacements with JDK 17's. Still
+different: Unicode tables are the `regex` package's (newer than JDK 17's Unicode 13), a `(?u)`
+inside a group folds case in the whole pattern, `\\b` under `(?U)` and `CANON_EQ` are not
+Java's, and positions count code points (Java counts UTF-16 units; it matters only to a
+pattern that looks at half of a character outside the BMP).
 """
 
 MONITORING = """
@@ -81,7 +119,11 @@ A record Kafka refuses for good (too large, an invalid topic, not authorised) go
 `<state dir>/dead-letter/<sink>.jsonl` (`--state-dir`, default `~/.flume/agents/<agent>`;
 `labctl` uses `<lab>/agents/<agent>`) with one log line, and the flow goes on; other errors
 roll back and back off. At stop, sinks get `--drain-timeout` seconds (default 30) to drain
-their channels; a channel with no running sink is not waited for.
+their channels; a channel with no running sink is not waited for, nor one whose sinks' last
+delivery failed (an avro sink whose next hop is down: the stop takes at most the sink's own
+`request-timeout` for a call in flight, where it took the whole drain timeout). What stays in a
+channel is logged: a file channel keeps it for the next start, a memory channel loses it (as
+in Flume, which does not drain at all).
 
 ## Where this agent differs from Flume 1.11 on purpose
 
@@ -89,9 +131,10 @@ their channels; a channel with no running sink is not waited for.
   (Flume counts UTF-16 units and may split a surrogate pair); a line of exactly
   `maxLineLength` characters is one event (Flume adds an empty event after it); one warning
   per split line, with its byte offset (Flume: one per cut, without one).
-- exec: a last line without a newline is delivered when the command ends by itself and dropped
-  (with a warning) at shutdown, both as Flume does; the dropped one is a line still being
-  written, and delivering the fragment would put a record that never existed into the flow.
+- exec: a last line without a newline is delivered when the command ends by itself, also when
+  the agent stops before the source read it (Flume delivers it in about one run of three); the
+  last line of a command the stop has to kill is dropped with a warning, as Flume drops it: a
+  line still being written would be a record that never existed.
 - logger: `maxBytesToLog` is honoured (Flume 1.11's logger sink prints 16 bytes whatever it is
   set to); with the default the lines are Flume's, byte for byte.
 - spooldir and TAILDIR do not follow symbolic links unless `followLinks = true`.
@@ -104,13 +147,22 @@ their channels; a channel with no running sink is not waited for.
   the agent's zone). syslogudp does not print every datagram to stdout.
 - netcat replaces bytes invalid in `encoding` with U+FFFD (Flume closes the connection).
 - regex_extractor: a value the millis serializer cannot read leaves that header unset, with a
-  warning (Flume fails the whole batch).
-- http: requests over 64 MiB are refused (413).
+  warning (Flume fails the whole batch); a group that did not take part sets its header to
+  the text `null` (Flume puts a Java null, which its logger shows as `null` and its avro sink
+  cannot send).
+- http: requests over 64 MiB are refused (413); an empty POST is answered 400, the client's
+  mistake (Flume answers 500).
 - file channel: directories default to `<state dir>/file-channel/<channel>/` (Flume's
   `~/.flume/file-channel/` would be shared by every channel on the machine); the on-disk format
   is our own (docs/file-channel.md), so a directory of Apache Flume's is refused, not read.
-- sink groups: two failover sinks with the same priority, and a group naming a sink that is
-  not defined, are errors (Flume drops the sink, or the group, with a warning).
+- Config shapes (see the top): by default an error refuses the config where Flume would run
+  part of it; `--lenient` runs it as Flume. Where Flume picks by its HashMap order (which of
+  two failover sinks with one priority is left out, which group keeps a sink named by two),
+  `--lenient` keeps the first listed. A `${key}` of the file always resolves (Flume: depending
+  on the order of its keys). A sink of a group that could not be configured makes Flume run
+  nothing at all; `--lenient` refuses such a config.
+- Counters: `EventTakeAttemptCount` counts as Flume's channels count `take()` calls (one per
+  event, one more for a take that found none); seq counts no `EventReceivedCount`, as Flume's.
 """
 
 TITLES = {"source": "Sources", "channel": "Channels", "interceptor": "Interceptors",

@@ -5,9 +5,12 @@ A sink runs on its own runner (``DefaultSinkProcessor``) unless a sink group put
 group processor (failover, load_balance) that one runner drives.
 Stop is the reverse: source runners stop (what a source had not handed over is read again
 next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
-running sink is not waited for), then sinks stop, sources record their committed positions,
-and channels stop. A watchdog thread checks health once a second (``agents.health``) and
-starts a new thread for a runner whose thread ended (``Runner.revive``).
+running sink is not waited for, nor one whose sinks' last delivery failed: a next hop that is
+down is not waited for, so the stop is bounded by a sink's own timeouts for the request in
+flight), then sinks stop, sources record their committed positions, and channels stop. What
+a channel still holds is said: a file channel keeps it for the next start, a memory channel's
+is lost. A watchdog thread checks health once a second (``agents.health``) and starts a new
+thread for a runner whose thread ended (``Runner.revive``).
 """
 
 from __future__ import annotations
@@ -65,18 +68,22 @@ class Agent:
         return comp
 
     def _build(self) -> None:
-        """Configure every planned component; leave out those with errors (as Flume does)."""
+        """Configure every planned component; leave out those with errors that drop them
+        (as Flume does: see ``agents.config.topology``)."""
         plan = self.plan
         built = [*plan.channels.values(), *plan.sinks.values(), *plan.sources.values()]
         for name, cp in list(plan.channels.items()):
             ch = self._configure(cp)
-            if not _has_errors(cp) and isinstance(ch, Channel):
+            if not _drops(cp) and isinstance(ch, Channel):
                 self.channels[name] = ch
             else:
                 del plan.channels[name]
         for name, cp in list(plan.sinks.items()):
             sink = self._configure(cp)
-            if _has_errors(cp) or cp.channels[0] not in self.channels:
+            if not _drops(cp) and cp.channels[0] not in self.channels:
+                cp.context.problem("channel", f"names channel {cp.channels[0]!r}, which was "
+                                   "dropped", flume=cp.context.removes)  # fmt: skip
+            if _drops(cp):
                 del plan.sinks[name]
                 continue
             assert isinstance(sink, Sink), f"{cp.cls} is not a sink"
@@ -85,13 +92,21 @@ class Agent:
         for name, cp in list(plan.sources.items()):
             source = self._configure(cp)
             interceptors = [self._configure(i) for i in cp.interceptors]
-            broken = _has_errors(cp) or any(_has_errors(i) for i in cp.interceptors)
-            channels = [self.channels[c] for c in cp.channels if c in self.channels]
-            if broken or len(channels) != len(cp.channels):
+            gone = [c for c in cp.channels if c not in self.channels]
+            if gone and not _drops(cp):  # Flume's loadSources keeps the channels that loaded
+                kept = len(gone) < len(cp.channels)
+                cp.context.problem("channels", f"names channel(s) {', '.join(gone)}, which "
+                                   "were dropped", lenient="run" if kept else "drop",
+                                   flume=f"leaves out {', '.join(gone)}" if kept
+                                   else cp.context.removes)  # fmt: skip
+                cp.channels = [c for c in cp.channels if c in self.channels]
+            broken = _drops(cp) or any(_drops(i) for i in cp.interceptors)
+            if broken:
                 if cp.selector is not None:  # still report its misspelt keys (--check)
                     cp.selector.context.resolve(cp.selector.cls.PROPERTIES)
                 del plan.sources[name]
                 continue
+            channels = [self.channels[c] for c in cp.channels]
             selector = self._selector(cp, channels)
             if selector is None:
                 del plan.sources[name]
@@ -110,12 +125,12 @@ class Agent:
             if cp.selector is not None:
                 plan.problems.extend(cp.selector.context.problems)
         if not self.sources and not self.sinks:
-            raise ConfigError(
-                [
-                    *plan.problems,
-                    Problem(plan.file, None, plan.agent, "has no component that can run"),
-                ]
+            plan.problems.append(
+                Problem(
+                    plan.file, None, plan.agent, "has no component that can run", lenient="refuse"
+                )
             )
+            raise ConfigError(plan.problems)
 
     def _selector(self, cp: ComponentPlan, channels: list[Channel]) -> ChannelSelector | None:
         """The source's selector, configured against its channels; None if it has errors."""
@@ -125,23 +140,35 @@ class Agent:
         selector_cls = cast("type[ChannelSelector]", cp.selector.cls)
         selector = selector_cls(channels)
         selector.configure(cp.selector.context)
-        return None if _has_errors(cp.selector) else selector
+        return None if _drops(cp.selector) else selector
 
     def _build_groups(self) -> None:
-        """Sink groups over the sinks that were built; a broken group's sinks run alone."""
+        """Sink groups over the sinks that were built. As in Flume, a group whose processor
+        cannot be configured is left out with its sinks, a sink the processor leaves out
+        (a failover priority taken twice) does not run, and a group sink that could not be
+        configured leaves nothing running at all (Flume's InstantiationException)."""
         plan = self.plan
         for name, group in list(plan.groups.items()):
             missing = [s for s in group.sinks if s not in self.sinks]
             if missing:
-                group.context.problem(None, f"its sink(s) {', '.join(missing)} cannot run; the "
-                                      "group is left out")  # fmt: skip
+                group.context.problem(None, f"its sink(s) {', '.join(missing)} could not be "
+                                      "configured", lenient="refuse",
+                                      flume="runs nothing at all (InstantiationException: sink "
+                                      "does not exist or is not properly configured)")  # fmt: skip
             proc: SinkGroupProcessor = group.cls(name)
             proc.sinks = [self.sinks[s] for s in group.sinks if s in self.sinks]
             proc.configure(group.context)
             plan.problems.extend(group.context.problems)
-            if missing or any(p.severity == "error" for p in group.context.problems):
+            left_out = [s for s in group.sinks if s in self.sinks and
+                        s not in {k.name for k in proc.sinks}]  # fmt: skip
+            broken = missing or any(p.drops for p in group.context.problems)
+            for sink in group.sinks if broken else left_out:
+                self.sinks.pop(sink, None)
+                plan.sinks.pop(sink, None)
+            if broken:
                 del plan.groups[name]
                 continue
+            group.sinks = [k.name for k in proc.sinks]
             self.groups[name] = proc
 
     def _check_event_sizes(self) -> None:
@@ -264,18 +291,23 @@ class Agent:
 
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        drained_by = {s.channel.name for n, s in self.sinks.items()
-                      if s.channel is not None and self.sink_runners[n].running}  # fmt: skip
         for ch in self.channels.values():
-            if ch.name not in drained_by:
-                if ch.size():
-                    log.warning("channel %s holds %d events and no running sink drains it; "
-                                "they are not delivered", ch.name, ch.size())  # fmt: skip
-                continue
-            if not ch.wait_drained(max(0.0, deadline - time.monotonic())):
-                log.warning("stopping with %d events still in channel %s (not delivered "
-                            "within %.0f s)", ch.size(), ch.name, timeout)  # fmt: skip
+            sinks = [s for n, s in self.sinks.items() if s.channel is ch
+                     and (r := self.sink_runners.get(n)) is not None and r.running]  # fmt: skip
+            why = "no running sink drains it" if not sinks else ""
+            while not why and not ch.wait_drained(min(0.2, max(0.0, deadline - time.monotonic()))):
+                if all(s.failing() for s in sinks):
+                    why = (f"the last delivery of sink(s) {', '.join(s.name for s in sinks)} "
+                           "failed")  # fmt: skip
+                elif time.monotonic() >= deadline:
+                    why = f"not delivered within {timeout:g} s (--drain-timeout)"
+            if why and ch.size():
+                fate = ("the file channel keeps them for the next start" if ch.DURABLE
+                        else "a memory channel loses them")  # fmt: skip
+                log.warning("stopping with %d events in channel %s: %s; %s", ch.size(),
+                            ch.name, why, fate)  # fmt: skip
 
 
-def _has_errors(cp: ComponentPlan) -> bool:
-    return any(p.severity == "error" for p in cp.context.problems)
+def _drops(cp: ComponentPlan) -> bool:
+    """Whether the component has an error that leaves it out (see ``Problem.drops``)."""
+    return any(p.drops for p in cp.context.problems)

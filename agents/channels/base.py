@@ -52,6 +52,7 @@ class Transaction:
 
 class Channel(Component):
     KIND = "CHANNEL"
+    DURABLE = False  # what it holds at stop survives the process (the file channel)
 
     @property
     def transaction_capacity(self) -> int | None:

@@ -70,6 +70,7 @@ class _StoreCounters(Counters):
 
 class FileChannel(Channel):
     TYPE = "file"
+    DURABLE = True
     PROPERTIES = (
         Prop(
             "checkpointDir",

@@ -27,6 +27,7 @@ class MemoryChannel(Channel):
             100,
             "Most events stored (taken-but-uncommitted included).",
             minimum=1,
+            fallback=True,
         ),
         Prop(
             "transactionCapacity",
@@ -34,12 +35,14 @@ class MemoryChannel(Channel):
             100,
             "Most events one put or take transaction holds.",
             minimum=1,
+            fallback=True,
         ),
         Prop(
             "byteCapacity",
             "bytes",
             0,
             "Most body bytes stored; 0 means no byte limit (Flume: 80% of the JVM heap).",
+            fallback=True,
         ),
         Prop(
             "byteCapacityBufferPercentage",
@@ -47,6 +50,7 @@ class MemoryChannel(Channel):
             20,
             "Share of byteCapacity reserved for headers, as Flume counts it.",
             minimum=0,
+            fallback=True,
         ),
         Prop(
             "keep-alive",
@@ -54,6 +58,7 @@ class MemoryChannel(Channel):
             3.0,
             "Seconds a put waits for room, or a take for an event, before giving up.",
             minimum=0,
+            fallback=True,
         ),
     )
 
@@ -73,6 +78,7 @@ class MemoryChannel(Channel):
                 "transactionCapacity",
                 f"({self.conf['transactionCapacity']}) exceeds capacity ({self.conf['capacity']})",
                 "make it at most capacity",
+                flume=context.removes,
             )
         pct = self.conf["byteCapacityBufferPercentage"]
         self._byte_limit = int(self.conf["byteCapacity"] * (100 - pct) / 100)
@@ -231,8 +237,9 @@ class MemoryTransaction(Transaction):
         if self._taken is not None:
             raise RuntimeError("one take per memory-channel transaction")
         limit = min(max_events, self._ch.transaction_capacity)
-        self._ch.counters.add("EventTakeAttemptCount", limit)
         batch, self._parts = self._ch._take(limit, timeout)
+        # as Flume counts its take() calls: one per event, and one more that found none
+        self._ch.counters.add("EventTakeAttemptCount", len(batch) + (len(batch) < limit))
         self._taken = batch
         if self._ch._byte_limit:
             self._taken_bytes = batch.byte_size()

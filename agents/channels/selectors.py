@@ -58,12 +58,25 @@ class ChannelSelector:
     def setup(self, context: Context) -> None:
         """Check the settings against the source's channels."""
 
-    def _channels(self, context: Context, key: str, names: str) -> list[Channel]:
-        out = []
-        for name in names.split():
-            if name not in self.by_name:
+    def _channels(
+        self, context: Context, key: str, names: str, one_space: bool = False
+    ) -> list[Channel]:
+        """The channels *names* lists; a name that is not one of the source's channels is an
+        error that removes the source, as in Flume. With *one_space*, names are split on single
+        spaces, as Flume's multiplexing selector splits them (two spaces make an empty name)."""
+        out: list[Channel] = []
+        if not names.strip():
+            return out
+        for name in names.strip().split(" ") if one_space else names.split():
+            if not name:
+                context.problem(key, "has two spaces in a row: Flume splits these channel names "
+                                "on single spaces and finds an empty one",
+                                "separate the channels with one space",
+                                flume=context.removes)  # fmt: skip
+            elif name not in self.by_name:
                 context.problem(key, f"names channel {name!r}, which is not one of this "
-                                f"source's channels ({', '.join(self.by_name)})")  # fmt: skip
+                                f"source's channels ({', '.join(self.by_name)})",
+                                flume=context.removes)  # fmt: skip
             elif self.by_name[name] not in out:
                 out.append(self.by_name[name])
         return out
@@ -121,20 +134,22 @@ class MultiplexingSelector(ChannelSelector):
 
     def setup(self, context: Context) -> None:
         self.header = str(self.conf["header"])
-        self.default = self._channels(context, "default", str(self.conf["default"]))
+        self.default = self._channels(context, "default", str(self.conf["default"]), True)
         mapping: dict[str, str] = self.conf["mapping."]  # type: ignore[assignment]
         optional: dict[str, str] = self.conf["optional."]  # type: ignore[assignment]
         self.mapping: dict[str, list[Channel]] = {}
         for value, names in mapping.items():
-            chosen = self._channels(context, f"mapping.{value}", names)
-            if not names.split():
+            if not names.strip():  # Flume drops a property with an empty value
                 context.problem(f"mapping.{value}", "names no channel",
-                                "list the channels for this value, or remove the line")  # fmt: skip
-            self.mapping[value] = chosen
+                                "list the channels for this value, or remove the line",
+                                lenient="run", flume=f"ignores it: events with value {value!r} "
+                                "go to the default channel(s)")  # fmt: skip
+                continue
+            self.mapping[value] = self._channels(context, f"mapping.{value}", names, True)
         self.optional: dict[str, list[Channel]] = {}
         for value, names in optional.items():
             required = self.mapping.get(value) or self.default
-            chosen = self._channels(context, f"optional.{value}", names)
+            chosen = self._channels(context, f"optional.{value}", names, True)
             self.optional[value] = [c for c in chosen if c not in required]
         if not self.default:
             context.problem(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 # Pattern letters (runs of one letter) and their strptime directives.
 _DIRECTIVES: dict[str, str] = {
@@ -28,9 +29,14 @@ _DIRECTIVES: dict[str, str] = {
 }  # fmt: skip
 
 
-def java_replacement(template: str) -> str:
-    """Java's replacement syntax as ``re.sub``'s: ``$n`` and ``${name}`` are groups, a
-    backslash quotes the next character; anything else is literal."""
+def java_replacement(
+    template: str, groups: int | None = None, names: Iterable[str] | None = None
+) -> str:
+    """Java's replacement syntax as a ``sub`` template: ``$n`` and ``${name}`` are groups, a
+    backslash quotes the next character; anything else is literal. Given the pattern's
+    *groups* (and group *names*), ``$12`` is read as Java reads it (group 12 if there is one,
+    else group 1 and a "2"), and a group the pattern does not have is an error, as Java's
+    replaceAll throws."""
     out: list[str] = []
     i, n = 0, len(template)
     while i < n:
@@ -46,10 +52,22 @@ def java_replacement(template: str) -> str:
             if m is None:
                 raise ValueError(f"'$' at {i} is not followed by a group number or {{name}}; "
                                  "write \\$ for a dollar sign")  # fmt: skip
-            out.append(f"\\g<{m.group(1) or m.group(2)}>")
-            i += m.end()
+            if m.group(2):
+                if names is not None and m.group(2) not in set(names):
+                    raise ValueError(f"the pattern has no group named {m.group(2)!r}")
+                out.append(f"\\g<{m.group(2)}>")
+                i += m.end()
+                continue
+            digits = m.group(1)
+            take = len(digits) if groups is None else 1
+            while groups is not None and take < len(digits) and int(digits[: take + 1]) <= groups:
+                take += 1
+            if groups is not None and int(digits[:take]) > groups:
+                raise ValueError(f"the pattern has no group {digits[:take]}")
+            out.append(f"\\g<{digits[:take]}>")
+            i += 1 + take
         else:
-            out.append(ch)
+            out.append(ch.replace("\\", "\\\\"))
             i += 1
     return "".join(out)
 

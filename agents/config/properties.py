@@ -6,21 +6,42 @@ line; the key ends at the first unescaped ``=``, ``:`` or whitespace, and whites
 separator is skipped; escapes ``\\t \\n \\r \\f \\uXXXX`` are decoded and any other escaped
 character stands for itself (so ``^\\\\d{14}`` in the file is the regex ``^\\d{14}``). Trailing
 whitespace of a value is kept, as Java keeps it. A key set twice keeps its last value
-(we report it). ``${VAR}`` is then replaced from the environment, as Flume's
-EnvVarResolverProperties does; an unset variable is reported, never silently emptied.
+(we report it).
+
+Then ``${...}`` in values is replaced, as Flume 1.11 does it (commons-text's StringSubstitutor
+in its MapResolver), with one difference kept on purpose:
+
+- ``${a.sinks.k.type}``: the value of that key of the file (recursively). Flume 1.11 looks the
+  key up among the keys it has already resolved, in its HashMap's order, so whether it works
+  depends on the key names; here it always does.
+- ``${env:NAME}``: the environment; ``${sys:user.home}`` (and user.name, user.dir,
+  java.io.tmpdir, file.separator, path.separator, line.separator, os.name): what a JVM here
+  would say. ``${NAME:-default}`` takes the default where NAME is not found; ``$${x}`` is the
+  text ``${x}``.
+- ``${NAME}`` that is not a key of the file: the environment. Flume 1.11 leaves it as written
+  unless started with ``-DpropertiesImplementation=org.apache.flume.node.EnvVarResolverProperties``
+  (the way its user guide sets environment variables); the lab's configs rely on it
+  (``${SMARTCAR_WORKING}``), so it stays, in both modes.
+- A name found nowhere: Flume leaves ``${NAME}`` as written; that is an error (strict) and a
+  warning under ``--lenient``, which leaves it as written too.
+
+Files are read as UTF-8 (Flume's ``Properties.load`` reads ISO-8859-1, so a UTF-8 ``한`` in a
+Flume config becomes mojibake there and a regex with it never matches; here it is ``한``).
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import platform
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agents.errors import Problem
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
 @dataclass(frozen=True)
@@ -109,15 +130,13 @@ def _split(line: str) -> tuple[str, str]:
 def parse_properties(
     text: str, path: str = "<string>", env: Mapping[str, str] | None = None
 ) -> PropertiesFile:
-    """Parse a properties text; duplicate keys and unset ``${VAR}`` are reported as problems."""
+    """Parse a properties text and resolve ``${...}`` in its values (see the module's doc);
+    duplicate keys and names found nowhere are reported as problems."""
     env = os.environ if env is None else env
     result = PropertiesFile(path)
     for number, line in _logical_lines(text):
         raw_key, raw_value = _split(line)
         key = _unescape(raw_key)
-        value = _unescape(raw_value)
-        if "${" in value:
-            value = _substitute(value, env, result, path, number, key)
         if key in result.entries:
             first = result.entries[key].line
             result.problems.append(
@@ -129,27 +148,105 @@ def parse_properties(
                     severity="warning",
                 )
             )
-        result.entries[key] = Entry(key, value, number)
+        result.entries[key] = Entry(key, _unescape(raw_value), number)
+    raw = {k: e.value for k, e in result.entries.items()}
+    for key, entry in list(result.entries.items()):
+        if "${" in entry.value:
+            value = _Resolver(raw, env, result, entry).text(entry.value, ())
+            result.entries[key] = Entry(key, value, entry.line)
     return result
 
 
-def _substitute(
-    value: str, env: Mapping[str, str], result: PropertiesFile, path: str, line: int, key: str
-) -> str:
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name in env:
-            return env[name]
-        result.problems.append(
-            Problem(path, line, key, f"uses ${{{name}}} but {name} is not set in the environment")
-        )
-        return m.group(0)
+def _system_properties() -> dict[str, str]:
+    """The JVM system properties a ``${sys:...}`` may name, as a JVM here would give them."""
+    return {"user.home": os.path.expanduser("~"), "user.name": getpass.getuser(),
+            "user.dir": os.getcwd(), "java.io.tmpdir": tempfile.gettempdir(),
+            "file.separator": os.sep, "path.separator": os.pathsep, "line.separator": "\n",
+            "os.name": platform.system()}  # fmt: skip
 
-    return _VAR.sub(repl, value)
+
+class _Resolver:
+    """``${...}`` substitution of one value, as commons-text's StringSubstitutor does it."""
+
+    def __init__(self, raw: Mapping[str, str], env: Mapping[str, str], result: PropertiesFile,
+                 entry: Entry) -> None:  # fmt: skip
+        self.raw, self.env, self.result, self.entry = raw, env, result, entry
+
+    def text(self, text: str, stack: tuple[str, ...]) -> str:
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            if text.startswith("$${", i):  # the escape: $${x} is the text ${x}
+                out.append("${")
+                i += 3
+            elif text.startswith("${", i):
+                end = _closing(text, i + 2)
+                if end < 0:
+                    out.append(text[i:])
+                    break
+                out.append(self.variable(text[i + 2 : end], text[i : end + 1], stack))
+                i = end + 1
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
+    def variable(self, inner: str, written: str, stack: tuple[str, ...]) -> str:
+        name, has_default, default = self.text(inner, stack).partition(":-")
+        if name in stack:
+            return self.missing(name, written, f"refers to itself through {' -> '.join(stack)}")
+        prefix, colon, rest = name.partition(":")
+        if colon and prefix in ("env", "sys"):
+            value = (self.env if prefix == "env" else _system_properties()).get(rest)
+            where = "the environment" if prefix == "env" else "the system properties known here"
+        else:
+            value = self.raw.get(name)
+            if value is not None:
+                return self.text(value, (*stack, name))
+            value = self.env.get(name)
+            where = "a key of this file nor set in the environment"
+        if value is not None:
+            return value
+        if has_default:
+            return self.text(default, stack)
+        what = f"is not in {where}" if colon and prefix in ("env", "sys") else f"is neither {where}"
+        return self.missing(name, written, what)
+
+    def missing(self, name: str, written: str, why: str) -> str:
+        self.result.problems.append(
+            Problem(
+                self.result.path,
+                self.entry.line,
+                self.entry.key,
+                f"uses {written}, but {name} {why}",
+                "set it, or write $${...} for the text",
+                lenient="run",
+                flume="leaves it as written",
+            )
+        )
+        return written
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the ``}`` closing a ``${`` whose name starts at *start*, or -1."""
+    depth = 1
+    i = start
+    while i < len(text):
+        if text.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        if text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
 
 
 def load_properties(path: str, env: Mapping[str, str] | None = None) -> PropertiesFile:
-    """Read a properties file (Flume reads them as UTF-8; so do we, and say so when it is not)."""
+    """Read a properties file as UTF-8 (Flume reads ISO-8859-1; see the module's doc), and say
+    so where it is not UTF-8."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.config import javaregex
+
 REQUIRED = object()  # marker: the property has no default
 
 
@@ -21,11 +23,13 @@ class Prop:
     """One property a component accepts.
 
     kind: str | int | float | bool | choice | regex | charset | list | bytes | prefix.
+    ``regex`` is compiled as ``java.util.regex`` reads it (``agents.config.javaregex``).
     ``charset`` is checked and normalised to Python's codec name (``UTF-8`` -> ``utf-8``).
     ``prefix`` declares a family (``kafka.producer.``): every key under it is collected into
     a ``dict`` of the remainder (``{"linger.ms": "5"}``).
     ``aliases`` are other accepted names (Flume's legacy names, e.g. ``brokerList``); the first
-    name is the one documented and preferred.
+    name is the one documented and preferred. ``bool`` takes ``true`` or ``false`` (any case);
+    Flume reads anything else as false, which ``--lenient`` does too.
     """
 
     name: str
@@ -37,6 +41,7 @@ class Prop:
     minimum: float | None = None
     case_insensitive: bool = True  # for choice
     deprecated_aliases: tuple[str, ...] = field(default=())
+    fallback: bool = False  # Flume reads a bad value as the default (memory channel's sizes)
 
     @property
     def required(self) -> bool:
@@ -46,8 +51,6 @@ class Prop:
         return (self.name, *self.aliases)
 
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _SIZE_MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -76,21 +79,16 @@ def convert(prop: Prop, raw: str) -> Any:
         return fvalue
     if kind == "bool":
         low = text.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
+        if low in ("true", "false"):
+            return low == "true"
         raise ValueError(f"expected true or false, got {raw!r}")
     if kind == "choice":
         for choice in prop.choices:
             if choice == text or (prop.case_insensitive and choice.lower() == text.lower()):
                 return choice
         raise ValueError(f"expected one of {', '.join(prop.choices)}, got {raw!r}")
-    if kind == "regex":
-        try:
-            return re.compile(text)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
+    if kind == "regex":  # Java's dialect, as Flume compiles it (agents.config.javaregex)
+        return javaregex.compile(text)
     if kind == "charset":
         try:
             return codecs.lookup(text).name

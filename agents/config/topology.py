@@ -3,10 +3,16 @@
 Follows Flume's FlumeConfiguration: ``<agent>.sources|channels|sinks`` list the components;
 ``<agent>.<kind>.<name>.<property>`` configure them; a source names its ``channels`` (and its
 ``selector.*``), a sink its ``channel``; ``<agent>.sinkgroups`` puts sinks behind one
-processor (``sinkgroups.<group>.sinks``, ``sinkgroups.<group>.processor.*``). Like Flume, a
-broken component is dropped with a message and the valid flows still run (a broken sink group
-leaves its sinks running on their own); unlike Flume, every message names the file, line and
-key, and says what to do.
+processor (``sinkgroups.<group>.sinks``, ``sinkgroups.<group>.processor.*``).
+
+Every problem says what Apache Flume 1.11 does with it and what ``--lenient`` does (see
+``Problem``); the plan is what ``--lenient`` runs, which is what Flume runs: an unknown key is
+ignored, a broken component is left out and the rest runs, a source keeps the channels that
+exist, a sink group keeps the sinks that exist and are in no other group; a group whose
+processor cannot be configured is left out with its sinks (they do not run in Flume either);
+an unknown component type refuses the whole config (Flume stops with a fatal error). By
+default the agent refuses any config with an error. Unlike Flume, every message names the
+file, line and key, and says what to do.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agents.config.context import Context, Raw
+from agents.config.context import Context, Raw, java_trim
 from agents.config.properties import PropertiesFile
 from agents.config.spec import suggest
 from agents.errors import Problem
@@ -66,6 +72,10 @@ class AgentPlan:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
+    def blocking(self, lenient: bool) -> list[Problem]:
+        """The problems that stop the agent from starting in this mode."""
+        return [p for p in self.problems if p.blocks(lenient)]
+
     def describe(self) -> list[str]:
         """One line per flow: source -> interceptors -> channel(s); sink <- channel."""
         lines = []
@@ -81,8 +91,20 @@ class AgentPlan:
         return lines
 
 
+FATAL = "stops at start with a fatal error"  # what Flume does where it refuses a whole config
+
+
+def _value(raw: dict[str, Raw], key: str) -> str | None:
+    """A topology property's value, Java-trimmed; None if unset or empty (Flume drops a
+    property with an empty value)."""
+    r = raw.get(key)
+    value = java_trim(r.value) if r is not None else ""
+    return value or None
+
+
 def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
-    """The flows of *agent* in *props*; components with errors are left out, with problems."""
+    """The flows of *agent* in *props*, as ``--lenient`` (and Flume) would run them; every
+    problem found on the way is in ``plan.problems``."""
     plan = AgentPlan(agent, props.path, problems=list(props.problems))
     prefix = agent + "."
     mine = {k[len(prefix) :]: e for k, e in props.entries.items() if k.startswith(prefix)}
@@ -96,17 +118,17 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
                 f"no properties for agent {agent!r} in this file",
                 suggest(agent, agents)
                 or (f"agents in this file: {', '.join(agents)}" if agents else None),
+                lenient="refuse",
             )
         )
         return plan
 
-    def problem(key: str, message: str, hint: str | None = None, severity: str = "error") -> None:
+    def problem(key: str, message: str, hint: str | None = None, severity: str = "error",
+                lenient: str = "drop", flume: str | None = None, piece: str | None = None,
+                line: int | None = None) -> None:  # fmt: skip
         entry = props.entries.get(prefix + key)
-        plan.problems.append(
-            Problem(
-                props.path, entry.line if entry else None, prefix + key, message, hint, severity
-            )
-        )
+        plan.problems.append(Problem(props.path, entry.line if entry else line, prefix + key,
+                                     message, hint, severity, lenient, flume, piece))  # fmt: skip
 
     listed: dict[str, list[str]] = {}
     configs: dict[str, dict[str, dict[str, Raw]]] = {k: {} for k in (*KINDS, "sinkgroups")}
@@ -121,19 +143,20 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
         if head in (*KINDS, "sinkgroups"):
             name, _, prop = rest.partition(".")
             if not prop:
-                problem(key, "names a component but no property", "write <name>.<property> = value")
+                problem(key, "names a component but no property",
+                        "write <name>.<property> = value", lenient="run",
+                        flume="ignores it")  # fmt: skip
                 continue
             configs[head].setdefault(name, {})[prop] = Raw(entry.value, entry.line)
             continue
         if head == "configfilters":
-            problem(key, f"{head} are not provided by this agent yet",
-                    "remove them, or run with --lenient to ignore them")  # fmt: skip
+            problem(key, "config filters are not provided by this agent; a value that uses "
+                    "one stays as written", "use ${env:NAME} or ${NAME} for the environment",
+                    lenient="run")  # fmt: skip
             continue
-        problem(
-            key,
-            "is not a Flume agent property",
-            suggest(head, list(KINDS)) or "expected sources, channels or sinks",
-        )
+        problem(key, "is not a Flume agent property",
+                suggest(head, list(KINDS)) or "expected sources, channels or sinks",
+                lenient="run", flume="ignores it")  # fmt: skip
 
     for kind in KINDS:
         declared = configs[kind]
@@ -143,6 +166,8 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
                 kind,
                 f"is not set, so these {kind} are ignored: {', '.join(sorted(declared))}",
                 f"add: {prefix}{kind} = {' '.join(sorted(declared))}",
+                flume=f"runs no {kind}",
+                piece=f"the {kind}",
             )
         for name in sorted(set(declared) - set(names)):
             if kind in listed:
@@ -159,13 +184,12 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
                 )
         for name in dict.fromkeys(names):
             raw = declared.get(name)
-            if raw is None or "type" not in raw:
-                what = "never configured" if raw is None else "configured without a type"
-                problem(
-                    kind,
-                    f"lists {SINGULAR[kind]} {name!r}, which is {what}; it is dropped",
-                    f"add {prefix}{kind}.{name}.type = ...",
-                )
+            what = f"{SINGULAR[kind]} {name}"
+            if raw is None or _value(raw, "type") is None:
+                why = "never configured" if raw is None else "configured without a type"
+                problem(kind, f"lists {SINGULAR[kind]} {name!r}, which is {why}",
+                        f"add {prefix}{kind}.{name}.type = ...", flume=f"removes {what}",
+                        piece=what)  # fmt: skip
                 continue
             comp = _plan_component(plan, SINGULAR[kind], f"{prefix}{kind}.{name}", name, raw)
             if comp is not None:
@@ -180,29 +204,34 @@ def _plan_component(
     plan: AgentPlan, kind: str, where: str, name: str, raw: dict[str, Raw]
 ) -> ComponentPlan | None:
     type_raw = raw["type"]
-    found = resolve(kind, type_raw.value)
+    found = resolve(kind, java_trim(type_raw.value))
+    what = f"{kind} {name}"
     if found.cls is None:
+        # Flume cannot load the class and stops (a type it has and we do not: we leave it out)
+        provided = found.error is not None and "does not provide" in found.error
         plan.problems.append(
             Problem(
                 plan.file,
                 type_raw.line,
                 f"{where}.type",
-                f"{found.error}; {kind} {name!r} is dropped",
+                found.error or "unknown type",
                 found.suggestion,
+                lenient="drop" if provided else "refuse",
+                flume=None if provided else FATAL,
+                piece=what,
             )
         )
         return None
     own = {k: v for k, v in raw.items() if not k.startswith("interceptors.")}
-    comp = ComponentPlan(
-        kind, name, found.alias or type_raw.value, found.cls, Context(plan.file, where, own)
-    )
+    comp = ComponentPlan(kind, name, found.alias or type_raw.value, found.cls,
+                         Context(plan.file, where, own, piece=what))  # fmt: skip
     if kind == "source":
-        comp.channels = raw["channels"].value.split() if "channels" in raw else []
-        comp.interceptors, comp.broken = _plan_interceptors(plan, where, raw)
-        comp.selector, broken = _plan_selector(plan, where, raw)
+        comp.channels = (_value(raw, "channels") or "").split()
+        comp.interceptors, comp.broken = _plan_interceptors(plan, where, raw, what)
+        comp.selector, broken = _plan_selector(plan, where, raw, what)
         comp.broken = comp.broken or broken
     elif kind == "sink":
-        comp.channels = raw["channel"].value.split() if "channel" in raw else []
+        comp.channels = (_value(raw, "channel") or "").split()
     return comp
 
 
@@ -212,7 +241,7 @@ def _under(raw: dict[str, Raw], prefix: str) -> dict[str, Raw]:
 
 
 def _plan_selector(
-    plan: AgentPlan, where: str, raw: dict[str, Raw]
+    plan: AgentPlan, where: str, raw: dict[str, Raw], what: str
 ) -> tuple[ComponentPlan | None, bool]:
     """The source's channel selector (None: the default replicating one), and whether it is
     broken."""
@@ -220,13 +249,13 @@ def _plan_selector(
     if not sub:
         return None, False
     type_raw = sub.get("type", Raw("replicating"))
-    found = resolve("selector", type_raw.value)
+    found = resolve("selector", java_trim(type_raw.value) or "replicating")
     if found.cls is None:
         plan.problems.append(Problem(plan.file, type_raw.line, f"{where}.selector.type",
-                                     f"{found.error}; the source is dropped",
-                                     found.suggestion))  # fmt: skip
+                                     found.error or "unknown selector", found.suggestion,
+                                     flume=f"removes {what}", piece=what))  # fmt: skip
         return None, True
-    context = Context(plan.file, f"{where}.selector", sub)
+    context = Context(plan.file, f"{where}.selector", sub, piece=what)
     return ComponentPlan("selector", "selector", found.alias or type_raw.value, found.cls,
                          context), False  # fmt: skip
 
@@ -238,91 +267,120 @@ def _plan_groups(
     configs: dict[str, dict[str, Raw]],
     problem: Callable[..., None],
 ) -> None:
-    """Sink groups, checked against the sinks that survived; a broken group is left out and
-    its sinks run on their own (as Flume does)."""
+    """Sink groups, checked against the sinks that survived, as Flume's validateGroups and
+    loadSinkGroups do: a group keeps the sinks that exist and are in no earlier group; a group
+    left with none is removed (nothing to run); a group whose processor cannot run is removed
+    with its sinks (Flume has taken them out of the solo sinks already)."""
     for name in sorted(set(configs) - set(names)):
         problem(f"sinkgroups.{name}", f"is configured but not listed in {prefix}sinkgroups; "
                 "ignored", f"add {name} to {prefix}sinkgroups", "warning")  # fmt: skip
     grouped: dict[str, str] = {}
     for name in dict.fromkeys(names):
-        raw = configs.get(name, {})
+        raw = configs.get(name)
         key = f"sinkgroups.{name}"
-        if "sinks" not in raw:
-            problem(key + ".sinks" if raw else "sinkgroups",
-                    f"sink group {name!r} lists no sinks; it is left out",
-                    f"add {prefix}{key}.sinks = <sink> <sink>")  # fmt: skip
+        if raw is None:
+            problem("sinkgroups", f"lists sink group {name!r}, which is never configured; its "
+                    "sinks run on their own", f"add {prefix}{key}.sinks = <sink> <sink>",
+                    flume=f"removes sink group {name}",
+                    piece=f"sink group {name}")  # fmt: skip
             continue
-        sinks = raw["sinks"].value.split()
-        type_raw = raw.get("processor.type", Raw("default"))
-        found = resolve("processor", type_raw.value)
-        where = f"{prefix}{key}"
-        if found.cls is None:
-            plan.problems.append(Problem(plan.file, type_raw.line, f"{where}.processor.type",
-                                         f"{found.error}; the group is left out",
-                                         found.suggestion))  # fmt: skip
+        if _value(raw, "sinks") is None:
+            problem(key + (".sinks" if "sinks" in raw else ""), f"sink group {name!r} lists no "
+                    "sinks", f"add {prefix}{key}.sinks = <sink> <sink>", lenient="refuse",
+                    flume=FATAL + " (a NullPointerException)",
+                    line=min(r.line or 0 for r in raw.values()) or None)  # fmt: skip
             continue
-        bad = [s for s in sinks if s not in plan.sinks]
-        twice = [s for s in sinks if s in grouped]
-        minimum = getattr(found.cls, "MIN_SINKS", 1)
-        why = None
-        if bad:
-            why = f"names sink(s) {', '.join(bad)} that are not defined or were dropped"
-        elif twice:
-            why = f"names sink {twice[0]!r}, already in sink group {grouped[twice[0]]!r}"
-        elif found.alias == "default" and len(sinks) != 1:
-            why = "is of processor type default, which drives exactly one sink"
-        elif len(sinks) < minimum:
-            why = f"has {len(sinks)} sink(s); a {found.alias} group needs at least {minimum}"
-        if why is not None:
-            problem(key + ".sinks", f"{why}; the group is left out and its sinks run on "
-                    "their own", suggest(bad[0], list(plan.sinks)) if bad else None)  # fmt: skip
-            continue
+        listed = list(dict.fromkeys((_value(raw, "sinks") or "").split()))
+        for k in sorted(k for k in raw if k != "sinks" and not k.startswith("processor.")):
+            problem(f"{key}.{k}", "is not a sink group property",
+                    "a group has sinks and processor.*", lenient="run",
+                    flume="ignores this key")  # fmt: skip
+        bad = [s for s in listed if s not in plan.sinks]
+        twice = [s for s in listed if s in grouped and s not in bad]
+        sinks = [s for s in listed if s not in bad and s not in twice]
+        if bad or twice:
+            whys = []
+            if bad:
+                whys.append(f"names sink(s) {', '.join(bad)} that are not defined or were "
+                            "dropped")  # fmt: skip
+            whys.extend(f"names sink {s!r}, already in sink group {grouped[s]!r}" for s in twice)
+            out = ", ".join(bad + twice)
+            if sinks:
+                problem(key + ".sinks", "; ".join(whys),
+                        suggest(bad[0], list(plan.sinks)) if bad else None, lenient="run",
+                        flume=f"leaves out {out}")  # fmt: skip
+            else:
+                problem(key + ".sinks", "; ".join(whys) + "; no sink is left",
+                        suggest(bad[0], list(plan.sinks)) if bad else None,
+                        flume=f"removes sink group {name}",
+                        piece=f"sink group {name}")  # fmt: skip
+                continue
         for s in sinks:
             grouped[s] = name
-        if found.alias == "default":
-            continue  # one sink on its own is what the default processor is
-        context = Context(plan.file, f"{where}.processor", _under(raw, "processor."))
-        for k in sorted(k for k in raw if k not in ("sinks",) and not k.startswith("processor.")):
-            problem(f"{key}.{k}", "is not a sink group property",
-                    "a group has sinks and processor.*")  # fmt: skip
+        where = f"{prefix}{key}"
+        piece = f"sink group {name} and its sink(s) {', '.join(sinks)}"
+        type_raw = raw.get("processor.type", Raw("default"))
+        found = resolve("processor", java_trim(type_raw.value) or "default")
+        why = None
+        if found.cls is None:
+            why = found.error or "unknown processor type"
+        elif found.alias == "default" and len(sinks) != 1:
+            why = "is of processor type default, which drives exactly one sink"
+        elif len(sinks) < getattr(found.cls, "MIN_SINKS", 1):
+            why = f"has {len(sinks)} sink(s); a {found.alias} group needs at least 2"
+        if why is not None or found.cls is None:
+            line = type_raw.line if found.cls is None else raw["sinks"].line
+            plan.problems.append(Problem(plan.file, line, f"{where}.processor.type"
+                                         if found.cls is None else f"{where}.sinks", why
+                                         or "", found.suggestion,
+                                         flume="removes the group, and its sinks do not run",
+                                         piece=piece))  # fmt: skip
+            for s in sinks:
+                _drop(plan, plan.sinks, s)
+            continue
+        context = Context(plan.file, f"{where}.processor", _under(raw, "processor."),
+                          piece=piece)  # fmt: skip
         plan.groups[name] = GroupPlan(name, found.alias or type_raw.value, found.cls, context,
                                       sinks)  # fmt: skip
 
 
 def _plan_interceptors(
-    plan: AgentPlan, where: str, raw: dict[str, Raw]
+    plan: AgentPlan, where: str, raw: dict[str, Raw], what: str
 ) -> tuple[list[ComponentPlan], bool]:
     """The source's interceptor chain, and whether any link of it is broken."""
-    if "interceptors" not in raw:
+    if _value(raw, "interceptors") is None:
         return [], False
     out = []
     broken = False
-    names = raw["interceptors"].value.split()
+    names = (_value(raw, "interceptors") or "").split()
     for iname in names:
         sub = _under(raw, f"interceptors.{iname}.")
         iwhere = f"{where}.interceptors.{iname}"
-        if "type" not in sub:
+        if _value(sub, "type") is None:
             plan.problems.append(
                 Problem(
                     plan.file,
                     raw["interceptors"].line,
                     f"{where}.interceptors",
-                    f"lists interceptor {iname!r}, which has no type; "
-                    "the source is dropped (Flume would fail it too)",
+                    f"lists interceptor {iname!r}, which has no type",
                     f"add {iwhere}.type = ...",
+                    flume=f"removes {what}",
+                    piece=what,
                 )
             )
             broken = True
             continue
-        found = resolve("interceptor", sub["type"].value)
+        found = resolve("interceptor", java_trim(sub["type"].value))
         if found.cls is None:
             plan.problems.append(
                 Problem(
                     plan.file,
                     sub["type"].line,
                     f"{iwhere}.type",
-                    f"{found.error}; the source is dropped",
+                    found.error or "unknown interceptor",
                     found.suggestion,
+                    flume=f"removes {what}",
+                    piece=what,
                 )
             )
             broken = True
@@ -333,15 +391,17 @@ def _plan_interceptors(
                 iname,
                 found.alias or sub["type"].value,
                 found.cls,
-                Context(plan.file, iwhere, sub),
+                Context(plan.file, iwhere, sub, piece=what),
             )
         )
     declared = {k.split(".")[1] for k in raw if k.startswith("interceptors.")}
     for extra in sorted(declared - set(names)):
+        first = min((r.line or 0 for k, r in _under(raw, f"interceptors.{extra}.").items()),
+                    default=0)  # fmt: skip
         plan.problems.append(
             Problem(
                 plan.file,
-                None,
+                first or None,
                 f"{where}.interceptors.{extra}",
                 "is configured but not listed in interceptors; ignored",
                 severity="warning",
@@ -359,59 +419,51 @@ def _drop(plan: AgentPlan, table: dict[str, ComponentPlan], name: str) -> None:
 
 
 def _link(plan: AgentPlan, prefix: str) -> None:
-    """Drop sources and sinks whose channels do not exist, and channels nothing uses."""
+    """Sources keep the channels that exist (Flume's retainAll); sources with none, and sinks
+    whose channel does not exist, are left out; then channels nothing uses."""
     for name, src in list(plan.sources.items()):
+        key = f"{prefix}sources.{name}.channels"
         line = src.context.line_of("channels")
+        removes = dict(flume=f"removes source {name}", piece=f"source {name}")
         if src.broken:
             _drop(plan, plan.sources, name)
             continue
         if not src.channels:
-            plan.problems.append(
-                Problem(
-                    plan.file,
-                    None,
-                    f"{prefix}sources.{name}.channels",
-                    "is not set; the source is dropped",
-                    f"add {prefix}sources.{name}.channels = <channel>",
-                )
-            )
+            plan.problems.append(Problem(plan.file, line, key, "is not set" if line is None
+                                         else "is empty", f"add {key} = <channel>",
+                                         **removes))  # fmt: skip
             _drop(plan, plan.sources, name)
             continue
         missing = [c for c in src.channels if c not in plan.channels]
-        if missing:
-            plan.problems.append(
-                Problem(
-                    plan.file,
-                    line,
-                    f"{prefix}sources.{name}.channels",
-                    f"names channel(s) {', '.join(missing)} that are not "
-                    "defined; the source is dropped",
-                    suggest(missing[0], list(plan.channels)),
-                )
-            )
+        if not missing:
+            continue
+        kept = [c for c in src.channels if c in plan.channels]
+        hint = suggest(missing[0], list(plan.channels))
+        says = f"names channel(s) {', '.join(missing)} that are not defined or were dropped"
+        if kept:
+            plan.problems.append(Problem(plan.file, line, key, says, hint, lenient="run",
+                                         flume=f"leaves out {', '.join(missing)}"))  # fmt: skip
+            src.channels = kept
+        else:
+            plan.problems.append(Problem(plan.file, line, key, says, hint, **removes))
             _drop(plan, plan.sources, name)
     for name, sink in list(plan.sinks.items()):
         key = f"{prefix}sinks.{name}.channel"
         line = sink.context.line_of("channel")
-        if len(sink.channels) != 1:
-            why = "is not set" if not sink.channels else "must name exactly one channel"
-            plan.problems.append(
-                Problem(
-                    plan.file, line, key, f"{why}; the sink is dropped", f"add {key} = <channel>"
-                )
-            )
+        removes = dict(flume=f"removes sink {name}", piece=f"sink {name}")
+        if not sink.channels:
+            plan.problems.append(Problem(plan.file, line or sink.context.line_of("type"),
+                                         key if line else f"{prefix}sinks.{name}.type",
+                                         "its channel is not set", f"add {key} = <channel>",
+                                         **removes))  # fmt: skip
             _drop(plan, plan.sinks, name)
-        elif sink.channels[0] not in plan.channels:
-            plan.problems.append(
-                Problem(
-                    plan.file,
-                    line,
-                    key,
-                    f"names channel {sink.channels[0]!r}, which is not "
-                    "defined; the sink is dropped",
-                    suggest(sink.channels[0], list(plan.channels)),
-                )
-            )
+        elif len(sink.channels) != 1 or sink.channels[0] not in plan.channels:
+            named = " ".join(sink.channels)
+            plan.problems.append(Problem(plan.file, line, key, f"names channel {named!r}, "
+                                         "which is not defined or was dropped" if
+                                         len(sink.channels) == 1 else "must name exactly one "
+                                         "channel", suggest(named, list(plan.channels)),
+                                         **removes))  # fmt: skip
             _drop(plan, plan.sinks, name)
     used = {c for s in plan.sources.values() for c in s.channels}
     used |= {k.channels[0] for k in plan.sinks.values()}
@@ -420,7 +472,7 @@ def _link(plan: AgentPlan, prefix: str) -> None:
             plan.problems.append(
                 Problem(
                     plan.file,
-                    None,
+                    plan.channels[name].context.line_of("type"),
                     f"{prefix}channels.{name}",
                     "is not connected to any source or sink; dropped",
                     severity="warning",
@@ -429,5 +481,11 @@ def _link(plan: AgentPlan, prefix: str) -> None:
             _drop(plan, plan.channels, name)
     if not plan.sources and not plan.sinks:
         plan.problems.append(
-            Problem(plan.file, None, prefix.rstrip("."), "has no valid flow left to run")
+            Problem(
+                plan.file,
+                None,
+                prefix.rstrip("."),
+                "has no valid flow left to run",
+                lenient="refuse",
+            )
         )

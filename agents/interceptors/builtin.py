@@ -6,7 +6,6 @@ the filter keeps a list of bodies.
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Callable
@@ -32,8 +31,31 @@ class TimestampInterceptor(Interceptor):
         return batch
 
 
+def local_host(use_ip: bool) -> str | None:
+    """Java's ``InetAddress.getLocalHost()``: this host's name resolved to its first address
+    (IPv4 first, as a JVM prefers), and with *use_ip* false the canonical name of that
+    address (``getCanonicalHostName``: the reverse lookup, kept only if it resolves back to
+    the address; else the address). None where the host name does not resolve (Flume then
+    sets no header)."""
+    try:
+        found = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        return None
+    found.sort(key=lambda a: a[0] != socket.AF_INET)
+    address = str(found[0][4][0])
+    if use_ip:
+        return address
+    try:
+        name = socket.gethostbyaddr(address)[0]
+        back = {str(a[4][0]) for a in socket.getaddrinfo(name, None)}
+    except OSError:
+        return address
+    return name if address in back else address
+
+
 class HostInterceptor(Interceptor):
-    """Header with this host's IP address (or name)."""
+    """Header with this host's IP address, or with ``useIP = false`` its canonical name, as a
+    JVM gives them (``InetAddress.getLocalHost()``)."""
 
     TYPE = "host"
     PROPERTIES = (
@@ -43,17 +65,15 @@ class HostInterceptor(Interceptor):
     )
 
     def start(self) -> None:
-        name = socket.gethostname()  # looked up at start: --check looks nothing up
-        if self.conf["useIP"]:
-            try:
-                name = socket.gethostbyname(name)
-            except OSError:
-                name = "127.0.0.1"
-        self._host = name
+        self._host = local_host(self.conf["useIP"])  # at start: --check looks nothing up
+        if self._host is None:
+            self.log.warning("this host's name does not resolve; no %s header is set (as "
+                             "Flume)", self.conf["hostHeader"])  # fmt: skip
         super().start()
 
     def intercept(self, batch: EventBatch) -> EventBatch:
-        batch.set_header(self.conf["hostHeader"], self._host, self.conf["preserveExisting"])
+        if self._host is not None:
+            batch.set_header(self.conf["hostHeader"], self._host, self.conf["preserveExisting"])
         return batch
 
 
@@ -73,9 +93,10 @@ class StaticInterceptor(Interceptor):
 
 
 class RegexFilterInterceptor(Interceptor):
-    """Keeps events whose body matches ``regex`` (anywhere, as Java's ``find``), or drops them
-    with ``excludeEvents = true``. Bodies are matched as UTF-8 text; a body that is not valid
-    UTF-8 is matched with replacement characters, so binary garbage is filtered, not fatal.
+    """Keeps events whose body matches ``regex`` (a Java regex, found anywhere, as Java's
+    ``find``), or drops them with ``excludeEvents = true``. Bodies are matched as UTF-8 text;
+    a body that is not valid UTF-8 is matched with replacement characters, so binary garbage is
+    filtered, not fatal.
     """
 
     TYPE = "regex_filter"
@@ -85,15 +106,8 @@ class RegexFilterInterceptor(Interceptor):
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        import re
-
-        text = self.conf["regex"].pattern
-        # Bytes pattern: no decode per event. Non-ASCII patterns fall back to text matching.
-        self._bytes_search: Callable[[bytes], re.Match[bytes] | None] | None
-        try:
-            self._bytes_search = re.compile(text.encode("ascii")).search
-        except (UnicodeEncodeError, re.error):
-            self._bytes_search = None
+        # on bytes where that gives the text's answer (javaregex.JavaPattern): no decode
+        self._bytes_search: Callable[[bytes], object] | None = self.conf["regex"].search_bytes
         self._text_search = self.conf["regex"].search
 
     def _matches(self, body: bytes) -> bool:

@@ -6,9 +6,11 @@ the matched text is written: ``DEFAULT`` (Flume's pass-through, as it is) or
 ``org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer`` (``millis``: the text
 read with the date ``pattern``, e.g. ``yyyyMMddHHmmss``, written as epoch milliseconds; local
 time unless the pattern has a zone). Bodies are searched as UTF-8 text (``find``, anywhere).
-A body that does not match keeps its headers; a group that did not take part sets nothing;
-a value the millis serializer cannot read sets nothing and is logged (Flume would fail the
-whole batch).
+The regex is Java's (``agents.config.javaregex``). A body that does not match keeps its
+headers; a group that did not take part sets its header to ``null`` (Flume puts a Java null
+there, which its logger shows as ``null``; its avro sink cannot send such an event, ours sends
+the text); a value the millis serializer cannot read sets nothing and is logged (Flume would
+fail the whole batch).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class RegexExtractorInterceptor(Interceptor):
         known = {f"{n}.{p}" for n in names for p in ("name", "type", "pattern")}
         for extra in sorted(set(subs) - known):
             context.problem(f"serializers.{extra}", "is not a serializer setting",
-                            f"serializers listed: {' '.join(names)}")  # fmt: skip
+                            f"serializers listed: {' '.join(names)}", lenient="run",
+                            flume="ignores this key")  # fmt: skip
         if regex.groups > len(names):
             context.problem("serializers", f"names {len(names)} serializer(s) for "
                             f"{regex.groups} group(s); groups after the last are not extracted",
@@ -92,6 +95,8 @@ class RegexExtractorInterceptor(Interceptor):
             h = headers[i]
             for (name, serialize), value in zip(serializers, m.groups(), strict=False):
                 if value is None:
+                    if serialize is str:
+                        h[name] = "null"
                     continue
                 try:
                     h[name] = serialize(value)

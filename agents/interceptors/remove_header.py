@@ -7,8 +7,7 @@ whole name matches the regex. Bodies are untouched.
 
 from __future__ import annotations
 
-import re
-
+from agents.config import javaregex
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
@@ -29,20 +28,18 @@ class RemoveHeaderInterceptor(Interceptor):
         if self.conf["withName"]:
             names.add(self.conf["withName"])
         self._names = frozenset(names)
-        self._matching: re.Pattern[str] | None = None
+        self._matching: javaregex.JavaPattern | None = None
         if self.conf["matching"]:
             try:
-                self._matching = re.compile(self.conf["matching"])
-            except re.error as exc:
-                context.problem("matching", f"invalid regular expression: {exc}")
+                self._matching = javaregex.compile(self.conf["matching"])
+            except javaregex.JavaRegexError as exc:
+                context.problem("matching", str(exc), flume=context.removes)
         if not names and self._matching is None:
             context.problem(None, "removes nothing: set withName, fromList or matching",
                             severity="warning")  # fmt: skip
 
     def _gone(self, key: str) -> bool:
-        return key in self._names or (
-            self._matching is not None and self._matching.fullmatch(key) is not None
-        )
+        return key in self._names or (self._matching is not None and self._matching.matches(key))
 
     def intercept(self, batch: EventBatch) -> EventBatch:
         common = batch.common

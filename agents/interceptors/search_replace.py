@@ -1,5 +1,6 @@
 """Flume's search_replace interceptor: rewrites each body, replacing every match of
-``searchPattern`` with ``replaceString`` (Java's syntax: ``$1`` is group 1, ``\\$`` a dollar).
+``searchPattern`` (a Java regex) with ``replaceString`` (Java's syntax: ``$1`` is group 1,
+``${name}`` a named group, ``\\$`` a dollar).
 
 Bodies are read as ``charset`` text (bytes invalid in it become U+FFFD, as Java's decoder makes
 them) and written back in it. Headers are untouched.
@@ -25,7 +26,9 @@ class SearchReplaceInterceptor(Interceptor):
         if not self.conf["searchPattern"].pattern:
             context.problem("searchPattern", "may not be empty")
         try:
-            self._replace = java_replacement(self.conf["replaceString"])
+            pattern = self.conf["searchPattern"]
+            self._replace = java_replacement(self.conf["replaceString"], pattern.groups,
+                                             pattern.groupindex)  # fmt: skip
         except ValueError as exc:
             context.problem("replaceString", str(exc))
 

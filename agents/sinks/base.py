@@ -32,6 +32,11 @@ class Sink(Component):
         the destination did not accept it."""
         raise NotImplementedError
 
+    def failing(self) -> bool:
+        """Whether its last delivery failed (the destination is down or refusing): at stop the
+        agent does not wait for such a sink to drain its channel."""
+        return False
+
     def settle(self, timeout: float = 30.0) -> None:
         """Finish what is in flight: commit what the destination acknowledged within *timeout*
         seconds, roll back the rest; raises DeliveryError if a batch failed. Sinks that deliver

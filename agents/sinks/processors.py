@@ -156,7 +156,8 @@ class FailoverSinkProcessor(SinkGroupProcessor):
             "priority.",
             "prefix",
             doc="priority.<sink> = <int>: higher goes first; unset sinks rank below set ones, "
-            "in the order listed. Two sinks may not share a priority.",
+            "in the order listed (so does a priority that is not a number). Two sinks may not "
+            "share a priority (Flume leaves one out).",
         ),
         Prop(
             "maxpenalty",
@@ -164,6 +165,7 @@ class FailoverSinkProcessor(SinkGroupProcessor):
             30000,
             "Longest time (ms) a failed sink is set aside before it is tried again.",
             minimum=0,
+            fallback=True,
         ),
     )
 
@@ -175,12 +177,18 @@ class FailoverSinkProcessor(SinkGroupProcessor):
             key = f"priority.{name}"
             if name not in names:
                 context.problem(key, f"names sink {name!r}, which is not in this group",
-                                f"the group's sinks: {', '.join(names)}")  # fmt: skip
+                                f"the group's sinks: {', '.join(names)}", lenient="run",
+                                flume="ignores this key")  # fmt: skip
                 continue
             try:
                 priorities[name] = int(raw)
             except ValueError:
-                context.problem(key, f"expected a whole number, got {raw!r}")
+                context.problem(
+                    key,
+                    f"expected a whole number, got {raw!r}",
+                    lenient="run",
+                    flume=f"ranks sink {name} below the sinks with a priority",
+                )
         unset = -1
         for name in names:
             if name not in priorities:
@@ -190,10 +198,12 @@ class FailoverSinkProcessor(SinkGroupProcessor):
         for name in names:
             p = priorities[name]
             if p in first:
-                context.problem(f"priority.{name}", f"is {p}, the same as sink {first[p]}'s; "
-                                f"Flume would leave {name} out of the group",
-                                "give each sink its own priority")  # fmt: skip
+                context.problem(f"priority.{name}", f"is {p}, the same as sink {first[p]}'s",
+                                "give each sink its own priority", lenient="run",
+                                flume=f"leaves one of them out of the group, and it does not "
+                                f"run (--lenient: {name}, the later one listed)")  # fmt: skip
             first.setdefault(p, name)
+        self.sinks = [s for s in self.sinks if first[priorities[s.name]] == s.name]
         self.priority = priorities
         self._live: list[Sink] = []
         self._benched: list[_Failed] = []

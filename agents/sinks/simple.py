@@ -39,6 +39,9 @@ class BatchSink(Sink):
         self._failures = 0
         super().start()
 
+    def failing(self) -> bool:
+        return self._failures > 0
+
     def backoff_pause(self, attempt: int) -> float:
         if self._failures:  # a failed write: back off more and more, up to 5 s
             return growing_pause(0.1, 5.0, self._failures - 1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import ClassVar
 
 from agents.acks import Ack
 from agents.component import Component, Status
@@ -37,17 +38,21 @@ class Outbox:
     refused).
     """
 
-    def __init__(self, processor: ChannelProcessor, counters: Counters) -> None:
+    def __init__(
+        self, processor: ChannelProcessor, counters: Counters, received: bool = True
+    ) -> None:
         self.processor = processor
         self.counters = counters
+        self.received = received  # count EventReceivedCount (seq does not, as in Flume)
         self._queue: deque[tuple[EventBatch, Ack | None, Delivery | None]] = deque()
 
     def __len__(self) -> int:
         return len(self._queue)
 
     def add(self, batch: EventBatch, ack: Ack | None = None) -> None:
-        self.counters.add("EventReceivedCount", len(batch))
-        self.counters.add("AppendBatchReceivedCount")
+        if self.received:
+            self.counters.add("EventReceivedCount", len(batch))
+            self.counters.add("AppendBatchReceivedCount")
         self._queue.append((batch, ack, None))
 
     def flush(self) -> None:
@@ -88,13 +93,15 @@ class Outbox:
 class Source(Component):
     KIND = "SOURCE"
 
+    COUNTS_RECEIVED: ClassVar[bool] = True  # Flume's EventReceivedCount: events read from outside
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.outbox: Outbox | None = None  # set by the runtime (``connect``) before start()
         self.wake = threading.Event()  # set to cut the runner's backoff short
 
     def connect(self, processor: ChannelProcessor) -> None:
-        self.outbox = Outbox(processor, self.counters)
+        self.outbox = Outbox(processor, self.counters, self.COUNTS_RECEIVED)
         for key in ("EventForwardedCount", "LineSplitCount", "RestartCount"):
             self.counters.values.setdefault(key, 0)
 

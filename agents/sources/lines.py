@@ -101,6 +101,7 @@ class LineSplitter:
         """The events that *chunk* completes (plus what was held before)."""
         self.position += len(chunk)
         data = self._held + chunk if self._held else chunk
+        base = self.position - len(data)  # stream offset of data's first byte
         if self.endings == "ANY" and b"\r" in data:
             data = _any_to_lf(data)
         cut = data.rfind(b"\n")
@@ -119,7 +120,7 @@ class LineSplitter:
                     at += len(line) + 1
             if self.endings == "CRLF" and b"\r" in data:
                 lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
-            out = self._lines(lines, starts, block)
+            out = self._lines(lines, starts, block, base)
             self._emitted = 0
         if len(self._held) > MAX_BYTES_PER_CHAR * self.max_chars:
             try:
@@ -136,8 +137,9 @@ class LineSplitter:
         if not rest and not self._emitted:
             self._held = b""
             return []
-        starts = None if self.offsets is None else [self.position - len(self._held)]
-        out = self._lines([rest], starts)
+        base = self.position - len(self._held)
+        starts = None if self.offsets is None else [base]
+        out = self._lines([rest], starts, base=base)
         self._held, self._emitted = b"", 0
         return out
 
@@ -149,9 +151,14 @@ class LineSplitter:
 
     # -- whole lines -------------------------------------------------------------------------
     def _lines(
-        self, lines: list[bytes], starts: list[int] | None, block: bytes | None = None
+        self,
+        lines: list[bytes],
+        starts: list[int] | None,
+        block: bytes | None = None,
+        base: int | None = None,
     ) -> list[bytes]:
-        """*block*, if given, is *lines* joined by ``\\n`` (their bytes, for one check)."""
+        """*block*, if given, is *lines* joined by ``\\n`` (their bytes, for one check);
+        *base* is the stream offset of the first line (for where a split line starts)."""
         continued = self._emitted > 0  # the first line's earlier pieces went out already
         if not continued and max(map(len, lines)) <= self.max_chars:
             if starts is not None and self.offsets is not None:
@@ -160,13 +167,17 @@ class LineSplitter:
                 return lines  # ASCII is valid and the same bytes in the output: no decoding
             return self._decode(lines)  # bytes >= characters: nothing is over-long
         out: list[bytes] = []
+        at = base
         for i, line in enumerate(lines):
+            here = starts[i] if starts else at
+            if at is not None:
+                at += len(line) + 1
             rest_of_split = i == 0 and continued
             if rest_of_split or len(line) > self.max_chars:
                 text = self._text(line, out)
                 if rest_of_split or len(text) > self.max_chars:
                     if not rest_of_split:
-                        self._note_split(starts[i] if starts else None)
+                        self._note_split(here)
                     out.extend(self._pieces(text, starts[i] if starts else None))
                     continue
             if starts is not None and self.offsets is not None:

@@ -19,6 +19,8 @@ class SequenceSource(Source):
         Prop("totalEvents", "int", 2**63 - 1, "How many events in all.", minimum=0),
     )
 
+    COUNTS_RECEIVED = False  # Flume's seq counts only what its channels accepted
+
     def start(self) -> None:
         self.sent = 0
         super().start()

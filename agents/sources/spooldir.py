@@ -97,8 +97,8 @@ class SpoolDirSource(Source):
         Prop("fileHeaderKey", "str", "file", "Header name for fileHeader."),
         Prop("basenameHeader", "bool", False, "Add the file's name as a header."),
         Prop("basenameHeaderKey", "str", "basename", "Header name for basenameHeader."),
-        Prop("includePattern", "regex", "^.*$", "Only file names matching are read."),
-        Prop("ignorePattern", "regex", "^$", "File names matching are never read."),
+        Prop("includePattern", "regex", "^.*$", "Only file names it matches whole are read."),
+        Prop("ignorePattern", "regex", "^$", "File names it matches whole are never read."),
         Prop(
             "consumeOrder",
             "choice",
@@ -272,8 +272,8 @@ class SpoolDirSource(Source):
             or name.endswith(c["fileSuffix"])
             or name.endswith(REJECTED)
             or name in self._skip
-            or not c["includePattern"].search(name)
-            or (c["ignorePattern"].pattern != "^$" and c["ignorePattern"].search(name))
+            or not c["includePattern"].matches(name)
+            or (c["ignorePattern"].pattern != "^$" and c["ignorePattern"].matches(name))
         )
 
     def _ready_files(self) -> list[_Candidate]:

@@ -29,6 +29,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+from agents.config import javaregex
 from agents.config.javafmt import DatePattern, java_replacement
 from agents.config.spec import Prop
 
@@ -103,8 +104,8 @@ class CustomFormat:
     stamp, and ``format.dateFormat``): tried before the RFC layouts. Groups: priority,
     version, timestamp, host, body."""
 
-    regex: re.Pattern[str]
-    search: str = ""
+    regex: javaregex.JavaPattern
+    search: javaregex.JavaPattern | None = None
     replace: str = ""
     date: DatePattern | None = None
 
@@ -161,7 +162,7 @@ class SyslogFormat:
         millis = None
         stamp = groups[2]
         if stamp is not None and c.date is not None:
-            value = re.sub(c.search, c.replace, stamp) if c.search else stamp
+            value = c.search.sub(c.replace, stamp) if c.search is not None else stamp
             try:
                 millis = c.date.millis(value)
             except ValueError:
@@ -336,11 +337,15 @@ def custom_format(formats: dict[str, str], context) -> CustomFormat | None:  # t
     if "regex" not in formats:
         context.problem("format.regex", "is required when any format.* is set")
         return None
-    try:
-        regex = re.compile(formats["regex"])
-    except re.error as exc:
-        context.problem("format.regex", f"invalid regular expression: {exc}")
-        return None
+    patterns: dict[str, javaregex.JavaPattern | None] = {"regex": None, "search": None}
+    for key in patterns:
+        try:
+            patterns[key] = javaregex.compile(formats[key]) if formats.get(key) else None
+        except javaregex.JavaRegexError as exc:
+            context.problem(f"format.{key}", str(exc))
+            return None
+    regex, search = patterns["regex"], patterns["search"]
+    assert regex is not None
     date = None
     if formats.get("dateFormat"):
         try:
@@ -348,8 +353,9 @@ def custom_format(formats: dict[str, str], context) -> CustomFormat | None:  # t
         except ValueError as exc:
             context.problem("format.dateFormat", str(exc))
     try:
-        replace = java_replacement(formats.get("replace", ""))
+        replace = java_replacement(formats.get("replace", ""), search.groups if search else 0,
+                                   search.groupindex if search else ())  # fmt: skip
     except ValueError as exc:
         context.problem("format.replace", str(exc))
         replace = ""
-    return CustomFormat(regex, formats.get("search", ""), replace, date)
+    return CustomFormat(regex, search, replace, date)

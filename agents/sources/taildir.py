@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from pathlib import Path
 from agents import locks
 from agents.acks import Progress
 from agents.component import Status
+from agents.config import javaregex
 from agents.config.spec import Prop
 from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
@@ -133,7 +133,7 @@ class TaildirSource(Source):
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        self._groups: dict[str, tuple[Path, re.Pattern[str]]] = {}
+        self._groups: dict[str, tuple[Path, javaregex.JavaPattern]] = {}
         paths = self.conf["filegroups."]
         for group in self.conf["filegroups"]:
             if group not in paths:
@@ -147,13 +147,10 @@ class TaildirSource(Source):
             if not path.is_absolute():
                 context.problem(f"filegroups.{group}", f"{str(path)!r} is not an absolute path")
                 continue
-            try:
-                self._groups[group] = (path.parent, re.compile(path.name))
-            except re.error as exc:
-                context.problem(
-                    f"filegroups.{group}",
-                    f"the file name {path.name!r} is not a valid regular expression: {exc}",
-                )
+            try:  # Flume's TaildirMatcher: a Java regex matching the whole name
+                self._groups[group] = (path.parent, javaregex.compile(path.name))
+            except javaregex.JavaRegexError as exc:
+                context.problem(f"filegroups.{group}", f"the file name: {exc}")
             if not path.parent.is_dir():
                 context.problem(
                     f"filegroups.{group}",

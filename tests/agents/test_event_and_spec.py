@@ -1,8 +1,7 @@
 """Pure logic of the agent's shared pieces: event batches and declared properties."""
 
-import re
-
 from agents.config.context import Context, Raw
+from agents.config.javaregex import JavaPattern
 from agents.config.spec import Prop
 from agents.event import EventBatch
 
@@ -54,7 +53,7 @@ def test_context_resolves_types_defaults_aliases_and_reports_problems():
     )
     values = ctx.resolve(props)
     assert values["kafka.topic"] == "T"
-    assert values["regex"].pattern == r"^\d{14}" and isinstance(values["regex"], re.Pattern)
+    assert values["regex"].pattern == r"^\d{14}" and isinstance(values["regex"], JavaPattern)
     assert values["kafka.producer."] == {"linger.ms": "5"}
     msgs = {(p.line, p.key): p for p in ctx.problems}
     assert "at least 1" in msgs[(3, "ag.sinks.k.batchSize")].message

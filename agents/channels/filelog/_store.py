@@ -491,12 +491,15 @@ class FileTransaction:
         if self._puts or self._done:
             raise RuntimeError("a file-channel transaction puts or takes, once, not both")
         limit = min(max_events, store.config.transaction_capacity - self._taken_events)
-        store.counts["EventTakeAttemptCount"] += limit
         if limit <= 0:
+            store.counts["EventTakeAttemptCount"] += 1
             return EventBatch()
         slices = store._take(self, limit, timeout)
         self._takes.extend(slices)
-        self._taken_events += sum(s.end - s.start for s in slices)
+        n = sum(s.end - s.start for s in slices)
+        self._taken_events += n
+        # as Flume counts its take() calls: one per event, and one more that found none
+        store.counts["EventTakeAttemptCount"] += n + (n < limit)
         return store._events(slices) if slices else EventBatch()
 
     def commit(self) -> None:

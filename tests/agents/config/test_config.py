@@ -46,10 +46,14 @@ def test_java_properties_rules():
 
 
 def test_unset_variable_and_duplicate_key_are_reported():
-    props = parse_properties("x = ${NOPE_NOT_SET}\nx = 2\n", "t.conf", env={})
+    props = parse_properties("x = ${NOPE_NOT_SET}\ny = 1\ny = 2\n", "t.conf", env={})
     messages = [str(p) for p in props.problems]
-    assert any("NOPE_NOT_SET is not set" in m and "t.conf:1" in m for m in messages)
-    assert any("set again" in m and "t.conf:2" in m for m in messages)
+    assert any(
+        "NOPE_NOT_SET is neither a key of this file nor set in the environment" in m
+        and "t.conf:1" in m
+        for m in messages
+    )
+    assert any("set again" in m and "t.conf:3" in m for m in messages)
 
 
 @pytest.mark.parametrize("conf", sorted(BOOK.glob("*.conf")), ids=lambda p: p.name)
@@ -162,7 +166,7 @@ def test_run_mode_refuses_a_broken_config_the_way_check_does(tmp_path: Path):
     assert "did you mean 'spoolDir'?" in out
     assert "bad.conf:12: a.sources.t.interceptors.f.regex: invalid regular expression" in out
     assert "bad.conf:14: a.sinks.k.type: unknown sink type 'nul'" in out
-    assert "a.sinks.j.channel: is not set" in out
+    assert "bad.conf:16: a.sinks.j.type: its channel is not set" in out
     assert "refusing to run" in out and "--lenient" in out
     assert check(conf).returncode == 1
 
@@ -170,7 +174,7 @@ def test_run_mode_refuses_a_broken_config_the_way_check_does(tmp_path: Path):
 def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path):
     conf = tmp_path / "bad.conf"
     text = BROKEN.format(spool=tmp_path).replace("a.sources = s t", "a.sources = t")
-    text = text.replace("^(\\\\d{14}", "^\\\\d").replace("type = nul", "type = null")
+    text = text.replace("^(\\\\d{14}", "^\\\\d").replace("type = nul\n", "type = null\n")
     conf.write_text(text)
     log = tmp_path / "agent.log"
     with open(log, "wb") as fh:
@@ -181,7 +185,9 @@ def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-    assert b"a.sinks.j.channel: is not set" in log.read_bytes()
+    said = log.read_bytes()
+    assert b"WARNING [agents] " in said and b"a.sinks.j.type: its channel is not set" in said
+    assert b"--lenient leaves sink j out (Flume removes sink j)" in said
 
 
 def test_check_has_no_side_effects(tmp_path: Path):
@@ -214,3 +220,36 @@ def test_check_has_no_side_effects(tmp_path: Path):
     listener.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.conf", "spool"]
     assert list(spool.iterdir()) == []
+
+
+def test_variables_as_flume_resolves_them():
+    """Issue 23 item 4: keys of the file (in any order), ${env:}, ${sys:}, defaults, $${}."""
+    text = (
+        "a.y = ${a.x}/${env:H}/${sys:file.separator}/${NOPE:-d}/$${a.x}/${H}\n"
+        "a.x = 1\n"
+        "a.z = ${UNSET_HERE}\n"
+    )
+    props = parse_properties(text, "v.conf", env={"H": "h"})
+    v = {k: e.value for k, e in props.entries.items()}
+    assert v["a.y"] == "1/h///d/${a.x}/h"
+    assert v["a.z"] == "${UNSET_HERE}"  # left as written, as Flume leaves it
+    (problem,) = props.problems
+    assert problem.line == 3 and problem.lenient == "run"
+    assert "--lenient leaves it as written, as Flume does" in problem.lenient_str()
+
+
+def test_static_empty_value_is_flumes_default_under_lenient():
+    """Issue 23 item 3: Flume drops `value =` and the header is empty=value."""
+    from agents.event import EventBatch
+    from tests.agents.agent_helpers import agent_from_text
+
+    agent = agent_from_text(
+        "a.sources = s\na.channels = c\na.sources.s.type = seq\na.sources.s.channels = c\n"
+        "a.sources.s.interceptors = i\na.sources.s.interceptors.i.type = static\n"
+        "a.sources.s.interceptors.i.key = empty\na.sources.s.interceptors.i.value =\n"
+        "a.channels.c.type = memory\n"
+    )
+    (problem,) = [p for p in agent.plan.problems if p.key.endswith(".value")]
+    assert problem.severity == "error" and problem.lenient == "run"  # strict refuses it
+    out = agent.interceptors["s"][0].intercept(EventBatch([b"x"]))
+    assert out.event_headers(0) == {"empty": "value"}

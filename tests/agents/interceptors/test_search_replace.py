@@ -28,7 +28,7 @@ def test_charset_and_invalid_bytes() -> None:
 
 def test_bad_settings_are_errors() -> None:
     assert (
-        "may not be empty"
+        "is required but empty"
         in configured(SearchReplaceInterceptor, ok=False, searchPattern="").problems
     )
     bad = configured(SearchReplaceInterceptor, ok=False, searchPattern="a", replaceString="$x")

@@ -3,6 +3,7 @@ down or refuses, the sending channel keeps the events and they follow once it ta
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.agents.agent_helpers import running, take_all, wait_for
@@ -51,3 +52,18 @@ def test_next_hop_down_then_full_then_everything_once(tmp_path: Path) -> None:
             assert channel.size() == 0
         assert sink.counters.get("RollbackCount") >= 2  # down, then FAILED answers
     assert [int(b) for b in got] == list(range(3000))  # in order, each once
+
+
+def test_stop_with_the_next_hop_down_does_not_wait_the_drain_timeout(caplog) -> None:
+    """Issue 23 item 5: the sink's last call failed, so stop does not wait 30 s for it; the
+    events stay in the channel (a memory channel loses them at exit, and says so)."""
+    port = free_port_block(1)
+    with running(sender(port, 50)) as agent:
+        assert wait_for(lambda: agent.sinks["k"].failing(), timeout=30)
+        began = time.monotonic()
+        agent.stop(drain_timeout=30)
+        took = time.monotonic() - began
+    assert took < 10, took  # a connect to a closed port fails at once; no 30 s drain
+    # the sink's last call failed (or its runner backs off after it): it is not waited for
+    assert "events in channel c: " in caplog.text
+    assert "; a memory channel loses them" in caplog.text

@@ -49,6 +49,28 @@ def test_an_unterminated_line_is_dropped_at_shutdown_as_in_flume(tmp_path: Path)
     assert lines_in(out) == [b"full"]
 
 
+def test_a_command_that_ended_by_itself_keeps_its_last_line_at_shutdown(tmp_path: Path):
+    """Issue 23 item 5: stopped just after the command exited, before (or after) the source
+    read its end: the unterminated last line is delivered, every time (Flume: 1 run in 3)."""
+    for run in range(5):
+        out = tmp_path / f"out{run}"
+        agent = agent_from_text(exec_conf("printf 'one\\ntwo\\nlast'", out))
+        source = agent.sources["x"]
+
+        def command_ended(source=source) -> bool:
+            proc = source._proc
+            if proc is None:
+                return source.exit_code is not None
+            return proc.poll() is not None
+
+        agent.start()
+        try:
+            assert wait_for(command_ended)
+        finally:
+            agent.stop()
+        assert lines_in(out) == [b"one", b"two", b"last"], run
+
+
 def test_restart_runs_the_command_again_after_the_throttle(tmp_path: Path):
     out = tmp_path / "out"
     conf = exec_conf("echo again", out, "a.sources.x.restart = true\n"

@@ -81,3 +81,15 @@ def test_ascii_chunks_skip_decoding_only_where_ascii_means_the_same_bytes():
     # a non-ASCII chunk is still checked
     with pytest.raises(DecodeFailure):
         LineSplitter().feed(b"ok\n\xc3\x28\n")
+
+
+def test_each_split_line_is_reported_where_it_starts():
+    """Issue 23 item 6: two over-long lines of one chunk: each at its own offset (not both at
+    the chunk's end), without byte offsets asked for and at the end of the stream."""
+    s = LineSplitter(10, "UTF-8", "REPLACE", "LF")
+    s.feed(b"short\n" + b"x" * 25 + b"\nok\n" + b"y" * 30 + b"\nend" + b"z" * 8)
+    assert s.split_at == [6, 35]
+    s.split_at.clear()
+    s.feed(b"\n" + b"w" * 12)  # ends "end" + 8 z (11 characters), then a last line
+    s.flush()
+    assert s.split_at == [66, 78]

@@ -19,3 +19,6 @@ def test_numbers_in_order_through_a_small_channel(tmp_path: Path) -> None:
         assert channel.size() == 0
     assert got == list(range(2500))
     assert source.counters.get("ChannelWriteFail") > 0  # the channel did fill up
+    # issue 23 item 6: as Flume's seq, nothing is counted as received from outside
+    assert source.counters.get("EventReceivedCount") == 0
+    assert source.counters.get("AppendBatchReceivedCount") == 0
