@@ -9,7 +9,8 @@ suggestion for each); ``--lenient`` runs what is valid and drops the rest, as Fl
 Python modules that custom component types name).
 
 Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors,
-2 bad usage.
+2 bad usage, 3 stopped because another agent took over an exactly-once sink's transactional.id
+(this one was fenced: docs/exactly-once.md).
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def check(conf_file: str, name: str) -> int:
     from agents.runtime import Agent
 
     plan = build_plan(load_properties(conf_file), name)
+    agent = None
     with contextlib.suppress(ConfigError):
-        Agent(plan)
+        agent = Agent(plan)
     problems = _sorted(plan.problems)
     for problem in problems:
         print(f"{problem.severity}: {problem}")
@@ -96,6 +98,8 @@ def check(conf_file: str, name: str) -> int:
         + ("; these would run:" if flows else "; nothing would run")
     )
     for line in flows:
+        print(f"  {line}")
+    for line in agent.notes if agent is not None else []:
         print(f"  {line}")
     return 1 if errors else 0
 
@@ -150,11 +154,12 @@ def run(args: argparse.Namespace) -> int:
             monitor.stop()
         return 1
     log.info("agent %s started from %s", args.name, args.conf_file)
-    stop.wait()
+    while not stop.wait(0.2) and not agent.ended.is_set():
+        pass
     agent.stop(args.drain_timeout)
     if monitor is not None:
         monitor.stop()
-    return 0
+    return 3 if agent.failure is not None else 0  # its sink said why, in one line
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,3 +47,17 @@ class ChannelClosedError(AgentError):
 
 class DeliveryError(AgentError):
     """A sink's destination did not accept a batch; the batch is rolled back."""
+
+
+class FatalError(AgentError):
+    """A component cannot go on (e.g. a Kafka producer's fatal error): its runner stops it for
+    good instead of restarting it, and its health says why."""
+
+    stops_agent = False
+
+
+class FencedError(FatalError):
+    """Another producer took this exactly-once sink's ``transactional.id``: this agent is the
+    older one (a zombie) and stops, exiting non-zero."""
+
+    stops_agent = True

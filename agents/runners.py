@@ -7,7 +7,10 @@ spool directory that does not exist yet); then calls ``process()`` until stopped
 ``process`` raises, counts it (``RestartCount``, and Flume's ``GenericProcessingFail`` for a
 source), stops the runnable, waits a growing pause and starts it again: nothing is left dead.
 A ``ChannelFullError`` is not a crash: the source is *blocked* (backpressure), the runner backs
-off and calls again. Components never start threads of their own for this.
+off and calls again. A ``FatalError`` ends the runner: the runnable is stopped for good, its
+state (its health) is ``failed: <why>``, and ``on_fatal`` hears it (the agent stops if the
+error says so: a fenced exactly-once sink). Components never start threads of their own for
+this.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from agents.component import Status
 from agents.counters import Counters
-from agents.errors import ChannelFullError
+from agents.errors import ChannelFullError, FatalError
 
 START_RETRY = 3.0  # s between attempts to start a component (Flume's supervisor: 3 s)
 CRASH_PAUSE = (1.0, 30.0)  # s before restarting after a crash: first, most
@@ -48,6 +52,7 @@ class Runner:
         self.blocked_since: float | None = None  # a source waiting for room in a channel
         self.blocked_reason = ""
         self.restarts = 0
+        self.on_fatal: Callable[[FatalError], None] = lambda _exc: None
         self._stopping = threading.Event()
         self._started = False
         self._thread = threading.Thread(
@@ -80,10 +85,14 @@ class Runner:
     def _run(self) -> None:
         crash_pause = CRASH_PAUSE[0]
         while not self._stopping.is_set():
-            if not self._start_target():
-                self._stopping.wait(START_RETRY)
-                continue
-            if self._loop():
+            try:
+                if not self._start_target():
+                    self._stopping.wait(START_RETRY)
+                    continue
+                if self._loop():
+                    return
+            except FatalError as exc:
+                self._failed(exc)
                 return
             self._stopping.wait(crash_pause)
             crash_pause = min(crash_pause * 2, CRASH_PAUSE[1])
@@ -92,6 +101,8 @@ class Runner:
         target = self.target
         try:
             target.start()
+        except FatalError:
+            raise
         except Exception as exc:
             why = str(exc) or type(exc).__name__
             if self.state != f"retrying: {why}":
@@ -114,6 +125,8 @@ class Runner:
         while not self._stopping.is_set():
             try:
                 status = target.process()
+            except FatalError:
+                raise
             except ChannelFullError as exc:
                 if exc.progressed:  # some went in: backpressure, not a blocked source
                     self.blocked_since, blocked = None, 0
@@ -134,6 +147,21 @@ class Runner:
             else:
                 backoffs = 0
         return True
+
+    def _failed(self, exc: FatalError) -> None:
+        """Stop the runnable for good: one log line, its health says why."""
+        target = self.target
+        target.counters.error(str(exc))
+        target.log.error("%s", exc)
+        self.state = f"failed: {exc}"
+        self.blocked_since = None
+        if self._started:
+            try:
+                target.stop()
+            except Exception:
+                target.log.exception("stopping %s after its failure failed too", target.name)
+            self._started = False
+        self.on_fatal(exc)
 
     def _crashed(self, exc: Exception) -> None:
         target = self.target

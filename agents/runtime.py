@@ -7,6 +7,8 @@ Stop is the reverse: source runners stop (what a source had not handed over is r
 next time), sinks drain the channels they can drain (up to ``drain_timeout``; a channel with no
 running sink is not waited for), then sinks stop, sources record their committed positions,
 and channels stop. A watchdog thread checks health once a second (``agents.health``).
+Exactly-once flows are checked and wired by ``agents.exactly_once`` between building the sinks
+and the sources; a fenced exactly-once sink (``FencedError``) sets ``failure`` and ``ended``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import time
 from pathlib import Path
 from typing import cast
 
+from agents import exactly_once
 from agents.channels.base import Channel
 from agents.channels.selectors import ChannelSelector
 from agents.component import Component
 from agents.config.topology import AgentPlan, ComponentPlan
-from agents.errors import AgentError, ConfigError, Problem
+from agents.errors import AgentError, ConfigError, FatalError, Problem
 from agents.health import Watchdog
 from agents.interceptors.base import Interceptor
 from agents.processor import ChannelProcessor
@@ -49,6 +52,9 @@ class Agent:
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
         self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
         self.watchdog = Watchdog(stall_after)
+        self.notes: list[str] = []  # what exactly-once covers here (--check prints them)
+        self.failure: str | None = None  # why the agent must stop (a fenced sink)
+        self.ended = threading.Event()  # set with ``failure``
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -78,6 +84,9 @@ class Agent:
             assert isinstance(sink, Sink), f"{cp.cls} is not a sink"
             sink.channel = self.channels[cp.channels[0]]
             self.sinks[name] = sink
+        roles = exactly_once.plan(plan, self.sinks)
+        for name in [n for n in self.sinks if _has_errors(plan.sinks[n])]:
+            del self.sinks[name], plan.sinks[name]
         for name, cp in list(plan.sources.items()):
             source = self._configure(cp)
             interceptors = [self._configure(i) for i in cp.interceptors]
@@ -97,6 +106,7 @@ class Agent:
             source.connect(ChannelProcessor(channels, chain, selector))
             self.sources[name] = source
             self.interceptors[name] = chain
+        self._wire_exactly_once(roles)
         self._build_groups()
         self._check_event_sizes()
         for cp in built:
@@ -112,6 +122,20 @@ class Agent:
                     Problem(plan.file, None, plan.agent, "has no component that can run"),
                 ]
             )
+
+    def _wire_exactly_once(self, roles: exactly_once.Roles) -> None:
+        from agents.sources.resume import Resume
+
+        for name in roles.marks & set(self.sources):
+            source = self.sources[name]
+            source.origin = f"{self.name}/{name}"
+            if name in roles.resume:
+                source.resume = Resume(roles.resume[name], source.origin + "/")
+            if name in roles.waits:
+                source.commit_waits = roles.waits[name]  # type: ignore[attr-defined]
+        for name in roles.eager & set(self.sinks):
+            self.sinks[name].writer.eager = True  # type: ignore[attr-defined]
+        self.notes = roles.notes
 
     def _selector(self, cp: ComponentPlan, channels: list[Channel]) -> ChannelSelector | None:
         """The source's selector, configured against its channels; None if it has errors."""
@@ -201,7 +225,13 @@ class Agent:
 
     def _run(self, name: str, runner: Runner) -> None:
         self.runners[name] = runner
+        runner.on_fatal = self._fatal
         runner.start()
+
+    def _fatal(self, exc: FatalError) -> None:
+        if exc.stops_agent and self.failure is None:
+            self.failure = str(exc)
+            self.ended.set()
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):

@@ -1,0 +1,149 @@
+"""The Kafka sink's exactly-once mode against real brokers: agents SIGKILLed at random points and
+between produce and commit, a zombie fenced, the transaction coordinator killed, a fatal error.
+
+Every check reads the topic with read_committed and wants each line exactly once; the kills
+between produce and commit also read it with read_uncommitted, which must see the aborted
+records (proof that the kill hit the window)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from labctl.cluster import Cluster
+from tests.agents.agent_helpers import agent_from_text, wait_for
+from tests.agents.eos_helpers import (
+    KilledAgent,
+    consumed,
+    eos_sink,
+    once_each,
+    read_all,
+    spool_eos_conf,
+    unique,
+    write_spool_files,
+)
+
+KILLS = 8
+
+
+def test_spooldir_sigkilled_at_random_points_writes_every_line_once(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    bootstrap = kafka_cluster.spec.bootstrap
+    topic, tid, positions = unique("eos"), unique("tid"), unique("positions")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = write_spool_files(spool, files=6, lines=10_000)
+    agent = KilledAgent(spool_eos_conf(spool, eos_sink(bootstrap, topic, tid, positions)),
+                        tmp_path)  # fmt: skip
+    seed = random.randrange(1 << 30)
+    agent.kill_at_random(random.Random(seed), KILLS, 1.5)
+    agent.start()
+    try:
+        assert wait_for(lambda: consumed(spool), timeout=120), agent.tail()
+    finally:
+        assert agent.stop() == 0, agent.tail()
+    problem = once_each(read_all(bootstrap, topic), records)
+    assert not problem, f"seed {seed}: {problem}\n{agent.tail()}"
+    assert agent.kills == KILLS
+
+
+def test_kills_between_produce_and_commit_leave_records_only_uncommitted_readers_see(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """The sink held (the test hook) with a transaction produced and not committed, SIGKILLed
+    there three times: read_committed never sees those records, read_uncommitted does."""
+    bootstrap = kafka_cluster.spec.bootstrap
+    topic, tid, positions = unique("eos"), unique("tid"), unique("positions")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = write_spool_files(spool, files=3, lines=3000)
+    hold = tmp_path / "hold"
+    agent = KilledAgent(spool_eos_conf(spool, eos_sink(bootstrap, topic, tid, positions)),
+                        tmp_path, hold=hold)  # fmt: skip
+    aborted = 0
+    for _ in range(3):
+        hold.touch()
+        agent.start()
+        assert agent.wait_held(), agent.tail()
+        seen = len(read_all(bootstrap, topic, "read_uncommitted"))
+        committed = len(read_all(bootstrap, topic))
+        assert seen > committed + aborted, "the held transaction's records are in the topic"
+        aborted = seen - committed  # the records of every transaction held and killed so far
+        agent.kill()
+        hold.unlink()
+        Path(f"{hold}.held").unlink()
+    agent.start()
+    try:
+        assert wait_for(lambda: consumed(spool), timeout=120), agent.tail()
+    finally:
+        assert agent.stop() == 0, agent.tail()
+    problem = once_each(read_all(bootstrap, topic), records)
+    assert not problem, f"{problem}\n{agent.tail()}"
+    everything = read_all(bootstrap, topic, "read_uncommitted")
+    assert len(everything) == len(records) + aborted, "the aborted records are in the log"
+
+
+def test_a_second_agent_with_the_transactional_id_fences_the_first(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """Agent 1 holds a transaction open; agent 2 starts with the same transactional.id (an
+    operator started it twice): 1 is fenced, says so in one line, exits 3, and its held batch is
+    never committed; run again alone it finishes, every line once."""
+    bootstrap = kafka_cluster.spec.bootstrap
+    topic, tid, positions = unique("eos"), unique("tid"), unique("positions")
+    sink = eos_sink(bootstrap, topic, tid, positions)
+    spool, other = tmp_path / "spool", tmp_path / "other"
+    spool.mkdir()
+    other.mkdir()
+    records = write_spool_files(spool, files=2, lines=3000)
+    hold = tmp_path / "hold"
+    hold.touch()
+    first = KilledAgent(spool_eos_conf(spool, sink), tmp_path, hold=hold)
+    first.start()
+    assert first.wait_held(), first.tail()
+    (tmp_path / "second").mkdir()
+    second = KilledAgent(spool_eos_conf(other, sink), tmp_path / "second")
+    second.start()
+    try:
+        assert wait_for(lambda: second.log_count("fenced its predecessors") == 1), second.tail()
+        hold.unlink()
+        assert first.proc is not None
+        assert first.proc.wait(60) == 3, first.tail()
+    finally:
+        second.stop()
+    said = [line for line in first.log.read_text().splitlines() if "fenced:" in line]
+    assert len(said) == 1 and "another producer with transactional.id" in said[0], said
+    assert read_all(bootstrap, topic) == [], "the fenced agent's batch must not be committed"
+    first.hold = None
+    first.start()
+    try:
+        assert wait_for(lambda: consumed(spool), timeout=120), first.tail()
+    finally:
+        assert first.stop() == 0, first.tail()
+    problem = once_each(read_all(bootstrap, topic), records)
+    assert not problem, f"{problem}\n{first.tail()}"
+
+
+def test_a_fatal_kafka_error_stops_the_sink_and_its_health_says_so(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """A transaction timeout above the broker's maximum is fatal for a transactional producer:
+    the sink stops for good (no restart loop), its health says why, its source waits."""
+    bootstrap = kafka_cluster.spec.bootstrap
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    too_long = "a.sinks.k.kafka.producer.transaction.timeout.ms = 1000000\n"
+    sink = eos_sink(bootstrap, unique("eos"), unique("tid"), unique("positions"), extra=too_long)
+    agent = agent_from_text(spool_eos_conf(spool, sink), state_dir=tmp_path / "state")
+    agent.start()
+    try:
+        k, s = agent.sinks["k"], agent.sources["s"]
+        assert wait_for(lambda: agent.health(k).startswith("failed: "), timeout=60)
+        assert "fatal Kafka error" in agent.health(k) and "max.transaction.timeout.ms" in (
+            agent.health(k))  # fmt: skip
+        assert wait_for(lambda: "exactly-once sink failed" in agent.health(s)), agent.health(s)
+        assert k.counters.get("RestartCount") == 0
+        assert agent.failure is None, "a fatal error stops the sink, not the agent"
+    finally:
+        agent.stop()
