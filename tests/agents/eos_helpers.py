@@ -61,8 +61,9 @@ def write_spool_files(spool: Path, files: int, lines: int, tag: str = "") -> lis
 
 
 def read_all(bootstrap: str, topic: str, isolation: str = "read_committed",
-             timeout: float = 60) -> list[bytes]:  # fmt: skip
-    """Every record value of *topic* up to its end (as the isolation level sees it)."""
+             timeout: float = 60, at_least: int = 0) -> list[bytes]:  # fmt: skip
+    """Every record value of *topic* up to its end (as the isolation level sees it); with
+    *at_least*, waits (up to *timeout*) until that many are there."""
     consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
                             "isolation.level": isolation, "enable.partition.eof": True,
                             "enable.auto.commit": False})  # fmt: skip
@@ -73,11 +74,12 @@ def read_all(bootstrap: str, topic: str, isolation: str = "read_committed",
         values: list[bytes] = []
         ended: set[int] = set()
         deadline = time.monotonic() + timeout
-        while len(ended) < len(parts) and time.monotonic() < deadline:
+        while (len(ended) < len(parts) or len(values) < at_least) and (time.monotonic() < deadline):
             for m in consumer.consume(1000, 0.5):
                 err = m.error()
                 if err is None:
                     values.append(m.value())
+                    ended.discard(m.partition())
                 elif err.code() == ck.KafkaError._PARTITION_EOF:
                     ended.add(m.partition())
         assert len(ended) == len(parts), f"{topic} not read to its end in {timeout} s"
@@ -113,6 +115,7 @@ class KilledAgent:
         self.hold = hold
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        self.starts = 0
 
     def start(self) -> subprocess.Popen[bytes]:
         env_hold = {HOLD_ENV: str(self.hold)} if self.hold is not None else {}
@@ -121,6 +124,7 @@ class KilledAgent:
         try:
             self.proc = run_agent_process(self.conf, self.name, self.log, "--state-dir",
                                           str(self.state), "--drain-timeout", "5")  # fmt: skip
+            self.starts += 1
         finally:
             for k, v in old.items():
                 if v is None:
@@ -138,8 +142,11 @@ class KilledAgent:
             fh.write(b"---- SIGKILL ----\n")
 
     def stop(self) -> int:
+        """SIGTERM once it runs (its signal handlers are set): its exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc is not None else 0
+        wait_for(lambda: self.log_count(" started from ") >= self.starts or (
+            self.proc is None or self.proc.poll() is not None), 60)  # fmt: skip
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(60)
 

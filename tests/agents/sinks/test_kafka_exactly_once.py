@@ -8,6 +8,7 @@ records (proof that the kill hit the window)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from labctl.cluster import Cluster
@@ -147,3 +148,70 @@ def test_a_fatal_kafka_error_stops_the_sink_and_its_health_says_so(
         assert agent.failure is None, "a fatal error stops the sink, not the agent"
     finally:
         agent.stop()
+
+
+def coordinator(cluster: Cluster, tid: str) -> int:
+    """The broker that coordinates *tid*'s transactions: the leader of its partition of
+    __transaction_state (Kafka's choice: abs(tid.hashCode()) % partitions)."""
+    h = 0
+    for ch in tid:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    h = h - (1 << 32) if h >= 1 << 31 else h
+    meta = cluster.admin().list_topics("__transaction_state", timeout=10)
+    parts = meta.topics["__transaction_state"].partitions
+    leader: int = parts[(0 if h == -(1 << 31) else abs(h)) % len(parts)].leader
+    return leader
+
+
+def test_the_transaction_coordinator_sigkilled_mid_transaction(
+    lab_factory: Callable[..., Cluster], tmp_path: Path
+) -> None:
+    """The broker coordinating the sink's transactions is SIGKILLed while a transaction is
+    open: the commit is retried (or the transaction aborted and written again) with the new
+    coordinator; nothing is lost or written twice, and the agent never stops."""
+    cluster = lab_factory(brokers=3)
+    bootstrap = cluster.spec.bootstrap
+    topic, tid, positions = unique("eos"), unique("tid"), unique("positions")
+    cluster.create_topic(topic, partitions=1, replication_factor=3)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = write_spool_files(spool, files=3, lines=3000)
+    hold = tmp_path / "hold"
+    hold.touch()
+    agent = KilledAgent(spool_eos_conf(spool, eos_sink(bootstrap, topic, tid, positions)),
+                        tmp_path, hold=hold)  # fmt: skip
+    agent.start()
+    try:
+        assert agent.wait_held(), agent.tail()
+        broker = coordinator(cluster, tid)
+        cluster.broker(broker).kill()
+        hold.unlink()
+        assert wait_for(lambda: consumed(spool), timeout=180), agent.tail()
+    finally:
+        assert agent.stop() == 0, agent.tail()
+    problem = once_each(read_all(bootstrap, topic), records)
+    assert not problem, f"{problem}\n{agent.tail()}"
+    assert "fenced:" not in agent.log.read_text()
+
+
+def test_a_file_channel_replay_after_sigkill_is_not_written_twice(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """With a file channel, events survive a SIGKILL in the channel while the source reads
+    them again from Kafka's positions: the sink drops the second copy."""
+    bootstrap = kafka_cluster.spec.bootstrap
+    topic, tid, positions = unique("eos"), unique("tid"), unique("positions")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = write_spool_files(spool, files=4, lines=5000)
+    conf = spool_eos_conf(spool, eos_sink(bootstrap, topic, tid, positions), channel="file")
+    agent = KilledAgent(conf, tmp_path)
+    seed = random.randrange(1 << 30)
+    agent.kill_at_random(random.Random(seed), 4, 1.5)
+    agent.start()
+    try:
+        read_all(bootstrap, topic, timeout=120, at_least=len(records))
+    finally:
+        assert agent.stop() == 0, agent.tail()
+    problem = once_each(read_all(bootstrap, topic), records)
+    assert not problem, f"seed {seed}: {problem}\n{agent.tail()}"
