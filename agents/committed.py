@@ -141,6 +141,17 @@ def ensure_topic(conf: Mapping[str, Any], topic: str, timeout: float) -> str | N
         if exc.args[0].code() != ck.KafkaError.TOPIC_ALREADY_EXISTS:
             raise
         return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # until its partitions have leaders everywhere
+        found = admin.list_topics(topic, timeout=timeout).topics.get(topic)
+        if (
+            found is not None
+            and found.error is None
+            and found.partitions
+            and all(p.leader >= 0 for p in found.partitions.values())
+        ):
+            break
+        time.sleep(0.1)
     return f"created positions topic {topic} (compacted, replication factor {rf})"
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 Mark = tuple[str, int]  # (origin, the byte offset the event starts at in that stream)
 UNMARKED: Mark = ("", -1)
+# Marks as headers, between agents (an avro sink with originHeaders, an avro source)
+ORIGIN_HEADER, OFFSET_HEADER = "eos.origin", "eos.offset"
 
 
 class EventBatch:
@@ -109,6 +111,44 @@ class EventBatch:
             for h in self.headers:
                 h.pop(key, None)
         self.common = {**self.common, key: value}  # copy: common may be shared
+
+    def with_mark_headers(self) -> EventBatch:
+        """The batch with each event's mark also as headers (``eos.origin``, ``eos.offset``),
+        for the next agent; unmarked events get none."""
+        marks = self.marks
+        if marks is None:
+            return self
+        own = self.headers
+        headers = [
+            ({} if own is None else dict(own[i])) if not origin
+            else {**({} if own is None else own[i]), ORIGIN_HEADER: origin,
+                  OFFSET_HEADER: str(offset)}
+            for i, (origin, offset) in enumerate(marks)
+        ]  # fmt: skip
+        return EventBatch(self.bodies, self.common, headers, marks)
+
+    def take_mark_headers(self) -> EventBatch:
+        """The batch with marks read from (and removed from) the mark headers a previous agent
+        sent (``with_mark_headers``); the batch itself if no event has them."""
+        common, own = self.common, self.headers
+        if ORIGIN_HEADER not in common and (own is None or not any(ORIGIN_HEADER in h
+                                                                   for h in own)):  # fmt: skip
+            return self
+        shared = (common.get(ORIGIN_HEADER), common.get(OFFSET_HEADER))
+        rest = {k: v for k, v in common.items() if k not in (ORIGIN_HEADER, OFFSET_HEADER)}
+        marks: list[Mark] = []
+        headers: list[dict[str, str]] | None = None if own is None else []
+        for i in range(len(self.bodies)):
+            h = {} if own is None else dict(own[i])
+            origin = h.pop(ORIGIN_HEADER, shared[0])
+            offset = h.pop(OFFSET_HEADER, shared[1])
+            try:
+                marks.append(UNMARKED if origin is None else (origin, int(offset or "")))
+            except ValueError:
+                marks.append(UNMARKED)
+            if headers is not None:
+                headers.append(h)
+        return EventBatch(self.bodies, rest, headers, marks)
 
     def per_event(self) -> list[dict[str, str]]:
         """Per-event header dicts, materialised (for interceptors that vary by event)."""

@@ -194,8 +194,6 @@ class TransactionalWriter:
         """One Kafka transaction: batches taken while the channel has full ones (up to
         ``maxInFlightBatches``), each produced as it is taken, then committed; or, after an
         abort, the same batches again once the pause is over."""
-        if self._producer is None:
-            self._init()
         pending = self._pending
         if pending is not None:  # aborted before: the same batches again
             if time.monotonic() < self._cooldown_until:
@@ -237,6 +235,13 @@ class TransactionalWriter:
             if not pending.txs:
                 sink.counters.add("BatchEmptyCount")
             return Status.READY if time.monotonic() - began >= wait * 0.9 else Status.BACKOFF
+        if self._producer is None:  # the first batch: fence, read the positions (lazily: a
+            try:  # standby aggregator that never gets a batch never fences the active one)
+                self._init()
+            except BaseException:
+                tx.rollback()
+                tx.close()
+                raise
         c = sink.counters
         c.add("EventDrainAttemptCount", n)
         pending.full = n == sink.conf["flumeBatchSize"]
@@ -326,6 +331,19 @@ class TransactionalWriter:
             self._commit(producer)
         except ck.KafkaException as exc:
             self._failed(pending, exc, tracker)
+            return
+        except Exception as exc:
+            # A fatal error (fenced) during flush or commit can surface as a SystemError from
+            # inside a delivery callback, the KafkaException as its cause.
+            cause = exc.__cause__
+            if not isinstance(cause, ck.KafkaException):
+                with contextlib.suppress(Exception):
+                    self._producer.poll(0)  # hear the error callback
+                code = self._producer.fatal_code()
+                if code is None:
+                    raise
+                cause = ck.KafkaException(ck.KafkaError(code, str(exc), fatal=True))
+            self._failed(pending, cause, tracker)
             return
         self._open = False
         self._done(pending)

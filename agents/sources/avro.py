@@ -4,18 +4,31 @@ every required channel committed the batch. A refused batch is answered FAILED: 
 sink rolls back and sends it again (at least once). ``threads`` caps the connections served at
 once (0: no cap; Flume sizes its worker pool with it); ``compression-type`` must match the
 sender's.
+
+Exactly-once (docs/exactly-once.md): when an exactly-once Kafka sink is downstream, the
+``eos.origin``/``eos.offset`` headers an upstream avro sink sent (``originHeaders``) become the
+events' marks again, and a batch is answered OK only once those sinks committed it in Kafka
+(``COMMIT_WAIT`` s at most, then FAILED: the sender sends it again, the sink drops what it has).
+So the sender never moves past a batch Kafka does not have, whichever aggregator it reaches.
 """
 
 from __future__ import annotations
 
+import time
+
 from agents.avro import COMPRESSIONS, AvroRpcServer
+from agents.committed import Committed
 from agents.config.spec import Prop
 from agents.event import EventBatch
+from agents.processor import Delivery
 from agents.sources.listening import ListeningSource, bind_prop, port_prop
+
+COMMIT_WAIT = 30.0  # s an answer waits for the exactly-once sinks to commit the batch
 
 
 class AvroSource(ListeningSource):
     TYPE = "avro"
+    CARRIES_MARKS = True  # the origins and positions an upstream sink sent
     PROPERTIES = (
         bind_prop(),
         port_prop(),
@@ -37,6 +50,7 @@ class AvroSource(ListeningSource):
             if self.conf[key]:
                 context.problem(key, f"{what} is not provided by this agent's avro source")
         self.server: AvroRpcServer | None = None
+        self.commit_waits: dict[str, Committed] = {}  # set by the runtime: channel -> its sink's
 
     def listen(self) -> None:
         self.server = AvroRpcServer(
@@ -58,9 +72,33 @@ class AvroSource(ListeningSource):
         """The server's handler: True (OK) once every required channel took the batch."""
         assert self.server is not None
         self.counters.set("OpenConnectionCount", self.server.stats.connections_open)
+        if self.origin is not None:
+            batch = batch.take_mark_headers()
         sub = self.deliver(batch, hold=False)
+        if sub.ok and self.commit_waits and sub.delivery is not None:
+            why = self._uncommitted(sub.delivery)
+            if why:
+                sub.ok, sub.error = False, why
         if not sub.ok:
             self.log.warning("avro %s: answered FAILED to a batch of %d events (%s); the "
                              "sender keeps it and retries", self.name, len(batch),
                              sub.error)  # fmt: skip
         return sub.ok
+
+    def _uncommitted(self, delivery: Delivery) -> str:
+        """Wait until the exactly-once sinks committed what each of their channels took; why
+        not ('' if they did)."""
+        deadline = time.monotonic() + COMMIT_WAIT
+        for channel, batch in delivery.routed.items():
+            committed = self.commit_waits.get(channel.name)
+            if committed is None or batch.marks is None:
+                continue
+            targets: dict[str, int] = {}
+            for origin, offset in batch.marks:
+                if origin and offset > targets.get(origin, -1):
+                    targets[origin] = offset
+            if not committed.wait_for(targets, max(0.0, deadline - time.monotonic())):
+                if committed.failure is not None:
+                    return f"its exactly-once sink stopped: {committed.failure}"
+                return f"not committed in Kafka within {COMMIT_WAIT:.0f} s"
+        return ""

@@ -43,6 +43,7 @@ class Outbox:
         self.processor = processor
         self.counters = counters
         self._queue: deque[tuple[EventBatch, Ack | None, Delivery | None]] = deque()
+        self.delivered: Delivery | None = None  # the last batch every channel took
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -70,6 +71,7 @@ class Outbox:
                 raise
             progressed = True
             queue.popleft()
+            self.delivered = delivery
             counters.add("EventAcceptedCount", len(batch))
             counters.add("AppendBatchAcceptedCount")
             counters.add("EventForwardedCount", delivery.events)

@@ -32,6 +32,7 @@ from agents.component import Status
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
+from agents.processor import Delivery
 from agents.sources.base import Source
 
 IDLE_WAIT = 1.0  # s the runner waits for a batch (a submission wakes it at once)
@@ -52,13 +53,14 @@ def port_prop() -> Prop:
 class Submission:
     """One batch a server thread received, waiting for the runner to put it."""
 
-    __slots__ = ("_done", "batch", "error", "hold", "ok")
+    __slots__ = ("_done", "batch", "delivery", "error", "hold", "ok")
 
     def __init__(self, batch: EventBatch, hold: bool) -> None:
         self.batch = batch
         self.hold = hold  # a refused batch is kept and put again (not answered as refused)
         self.ok = False
         self.error = ""
+        self.delivery: Delivery | None = None  # what each channel took, once taken
         self._done = threading.Event()
 
     def resolve(self, ok: bool, error: str = "") -> None:
@@ -173,6 +175,7 @@ class ListeningSource(Source):
             sub.resolve(False, str(exc) or type(exc).__name__)
             raise
         self._current = None
+        sub.delivery = outbox.delivered
         sub.resolve(True)
         return Status.READY
 
