@@ -346,6 +346,7 @@ class TransactionalWriter:
             self._failed(pending, cause, tracker)
             return
         self._open = False
+        pending.refused += tracker.failed  # refused at once (too large): never in the transaction
         self._done(pending)
 
     def _send(self, pending: _Pending, batch: EventBatch, tracker: Tracker) -> None:
@@ -407,7 +408,9 @@ class TransactionalWriter:
         self._failures += 1
         pause = min(0.1 * 2 ** (self._failures - 1), 5.0)
         self._cooldown_until = time.monotonic() + pause
-        reason = _text(exc) if tracker.error is None else tracker.error
+        reason = _text(exc)
+        if tracker.failed:
+            reason += f"; {len(tracker.failed)} record(s) refused for good are left out"
         c = sink.counters
         c.add("EventWriteFail")
         c.add("TransactionAbortCount")

@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from confluent_kafka.admin import NewTopic
+
 from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, wait_for
 from tests.agents.eos_helpers import (
@@ -215,3 +217,42 @@ def test_a_file_channel_replay_after_sigkill_is_not_written_twice(
         assert agent.stop() == 0, agent.tail()
     problem = once_each(read_all(bootstrap, topic), records)
     assert not problem, f"seed {seed}: {problem}\n{agent.tail()}"
+
+
+def test_a_record_refused_for_good_aborts_and_is_set_aside_the_rest_once(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """The topic takes record batches of at most 2,000 bytes, the producer sends a record a
+    batch, and two lines are larger. The broker refuses them inside the transaction, which
+    becomes abortable: it is aborted and written again without them (they go to the
+    dead-letter file), and every other line is there once."""
+    bootstrap = kafka_cluster.spec.bootstrap
+    topic = unique("eos")
+    admin = kafka_cluster.admin()
+    admin.create_topics([NewTopic(topic, 1, 3, config={"max.message.bytes": "2000"})])[
+        topic
+    ].result(30)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    rows = [b"%05d,line" % i for i in range(150)]
+    big = [b"big-1," + b"x" * 1990, b"big-2," + b"y" * 1990]  # one event each (< 2048)
+    rows[50:50] = [big[0]]
+    rows[120:120] = [big[1]]
+    (spool / ".f.log").write_bytes(b"\n".join(rows) + b"\n")
+    (spool / ".f.log").rename(spool / "f.log")
+    sink = eos_sink(bootstrap, topic, unique("tid"), unique("positions"),
+                    extra="a.sinks.k.kafka.producer.batch.num.messages = 1\n")  # fmt: skip
+    agent = agent_from_text(spool_eos_conf(spool, sink), state_dir=tmp_path / "state")
+    agent.start()
+    try:
+        assert wait_for(lambda: consumed(spool), timeout=120)
+        k = agent.sinks["k"]
+        assert k.counters.get("TransactionAbortCount") >= 1
+        assert k.counters.get("DeadLetterCount") == 2
+    finally:
+        agent.stop()
+    want = [r for r in rows if not r.startswith(b"big")]
+    problem = once_each(read_all(bootstrap, topic), want)
+    assert not problem, problem
+    letters = (tmp_path / "state" / "dead-letter" / "k.jsonl").read_text()
+    assert "big-1" in letters and "big-2" in letters
