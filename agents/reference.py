@@ -61,6 +61,9 @@ after a failure), `blocked: <why>` (a source waiting that long for room in a ful
 not the active one is `running: standby (priority N)`; one set aside after a failure,
 `retrying: failed over (...)`; a load_balance sink left out, `retrying: backed off (...)`.
 A file channel refusing puts for disk space is `blocked: ...` and says how much is free.
+A component stopped for good by a fatal error (an exactly-once Kafka sink's producer) is
+`failed: <why>`; its counters `TransactionCommitCount`, `TransactionAbortCount` and
+`DuplicateDropCount` (events taken again that Kafka already had) say what it did.
 
 ## Delivery
 
@@ -77,6 +80,10 @@ A record Kafka refuses for good (too large, an invalid topic, not authorised) go
 `labctl` uses `<lab>/agents/<agent>`) with one log line, and the flow goes on; other errors
 roll back and back off. At stop, sinks get `--drain-timeout` seconds (default 30) to drain
 their channels; a channel with no running sink is not waited for.
+A Kafka sink with `exactlyOnce = true` writes each batch and the read positions it completes in
+one Kafka transaction, and spooldir and TAILDIR feeding only such sinks resume from those
+positions: every line once for read_committed readers, across SIGKILLs and broker loss
+(docs/exactly-once.md; `--check` says which flows it covers and refuses those it cannot).
 
 ## Where this agent differs from Flume 1.11 on purpose
 

@@ -102,7 +102,8 @@ class KafkaSink(Sink):
             "int",
             32,
             "Batches produced and awaiting acknowledgement at once (ours, not Flume's); they "
-            "keep their channel slots until acknowledged.",
+            "keep their channel slots until acknowledged. With exactlyOnce: the most batches "
+            "one transaction holds (it commits sooner when the channel runs dry).",
             minimum=1,
         ),
         Prop(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
+from agents.event import EventBatch
 from labctl.cluster import Cluster
 from tests.agents.agent_helpers import agent_from_text, wait_for
 from tests.agents.eos_helpers import (
@@ -256,3 +257,27 @@ def test_a_record_refused_for_good_aborts_and_is_set_aside_the_rest_once(
     assert not problem, problem
     letters = (tmp_path / "state" / "dead-letter" / "k.jsonl").read_text()
     assert "big-1" in letters and "big-2" in letters
+
+
+def test_the_sink_drops_what_a_stream_wrote_before_and_keeps_the_rest() -> None:
+    """The sink's filter (pure logic): events at or below their stream's committed position
+    are dropped; the positions it would commit are each stream's last event kept."""
+    text = spool_eos_conf(Path("/nonexistent"), eos_sink("127.0.0.1:9", "t", "tid", "p"))
+    writer = agent_from_text(text).sinks["k"].writer  # type: ignore[attr-defined]
+    writer.committed.load({"a/s/f": 10, "a/s/g": 5})
+    one = EventBatch([b"a", b"b", b"c"], {}, None, [("a/s/f", 0), ("a/s/f", 10), ("a/s/f", 20)])
+    kept, positions = writer._new_only(one, {})
+    assert kept.bodies == [b"c"] and positions == {"a/s/f": 20}
+    kept, positions = writer._new_only(one, {"a/s/f": 20})  # this transaction's so far
+    assert kept.bodies == [] and positions == {}
+    mixed = EventBatch(
+        [b"f1", b"g1", b"x", b"g2", b"h"],
+        {},
+        None,
+        [("a/s/f", 12), ("a/s/g", 5), ("", -1), ("a/s/g", 6), ("a/s/h", 0)],
+    )
+    kept, positions = writer._new_only(mixed, {})  # fmt: skip
+    assert kept.bodies == [b"f1", b"x", b"g2", b"h"]
+    assert positions == {"a/s/f": 12, "a/s/g": 6, "a/s/h": 0}
+    unmarked = EventBatch([b"u"])
+    assert writer._new_only(unmarked, {}) == (unmarked, {})
