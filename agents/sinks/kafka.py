@@ -257,6 +257,8 @@ class KafkaSink(Sink):
         self.log.warning("kafka: %s", text)
 
     def interrupt(self) -> None:
+        if self.writer is not None:
+            self.writer.interrupt()
         if self.channel is not None:
             self.channel.interrupt_takes()  # a take waiting IDLE_WAIT returns now
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from bisect import bisect_right
 from collections import Counter
@@ -120,11 +121,13 @@ class TransactionalWriter:
         self._failures = 0
         self._cooldown_until = 0.0
         self._unmarked_told = False
+        self._stopping = threading.Event()  # the agent stops: no more commit or abort retries
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self._failures = 0
         self._cooldown_until = 0.0
+        self._stopping.clear()
         if self.eager:
             self._init()
 
@@ -164,6 +167,12 @@ class TransactionalWriter:
         if code in FENCED or code == ck.KafkaError._FATAL:
             return  # said once, by whoever hits it
         self.sink.on_error(code, text)
+
+    def interrupt(self) -> None:
+        """From another thread: the agent stops; a commit or abort waiting on Kafka gives up
+        (the transaction stays open until the next producer with our id fences it, or Kafka
+        times it out; the channel keeps the batches)."""
+        self._stopping.set()
 
     def stop(self) -> None:
         """Abort what is open; the channel keeps the batch."""
@@ -369,7 +378,8 @@ class TransactionalWriter:
                 return
             except ck.KafkaException as exc:
                 err = exc.args[0]
-                if not err.retriable() or err.txn_requires_abort() or err.fatal():
+                if (not err.retriable() or err.txn_requires_abort() or err.fatal()
+                        or self._stopping.is_set()):  # fmt: skip
                     raise
                 self.sink.log.warning("committing a transaction: %s; trying again",
                                       err.str())  # fmt: skip
@@ -438,6 +448,8 @@ class TransactionalWriter:
                     self._fatal(err.str())
                 if not err.retriable():  # no transaction in progress after all
                     self._open = False
+                    return
+                if self._stopping.is_set():  # left open: fenced by our next producer
                     return
                 self.sink.log.warning("aborting a transaction: %s; trying again", err.str())
 
