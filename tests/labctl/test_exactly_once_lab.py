@@ -46,3 +46,14 @@ def test_consume_isolation_shows_committed_records_only_or_aborted_ones_too(
     assert read["read_committed"].returncode == 0, read["read_committed"].stderr
     assert read["read_committed"].stdout.split() == ["committed"]
     assert read["read_uncommitted"].stdout.split() == ["committed", "aborted"]
+
+
+def test_explain_exactly_once_in_the_books_terms() -> None:
+    result = labctl("explain", "exactly-once")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.replace("│", " ").split())
+    for said in ("The book's pilot is at-least-once", "tail -F", "TAILDIR source",
+                 "exactlyOnce = true", "isolation.level=read_committed",
+                 "labctl pilot --exactly-once --kill-agent-at 50%",
+                 "labctl example run flume-4 --exactly-once"):  # fmt: skip
+        assert said in text, said
