@@ -44,7 +44,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import itemgetter, lt
 from typing import Any, Protocol
 
 import confluent_kafka as ck
@@ -282,15 +282,18 @@ class TransactionalWriter:
             return before.get(origin, committed(origin))
 
         origins = set(map(itemgetter(0), marks))
-        if len(origins) == 1 and "" not in origins:  # one stream, in order: cut at its position
+        offsets = list(map(itemgetter(1), marks))
+        if len(origins) == 1 and "" not in origins and all(map(lt, offsets, offsets[1:])):
+            # one stream, in order (two copies of it back to back, a replay and a re-read,
+            # are not: they take the loop below): cut at its position
             (origin,) = origins
             done = get(origin)
-            if done is None or marks[0][1] > done:
-                return batch, {origin: marks[-1][1]}
-            cut = bisect_right(list(map(itemgetter(1), marks)), done)
+            if done is None or offsets[0] > done:
+                return batch, {origin: offsets[-1]}
+            cut = bisect_right(offsets, done)
             if cut == len(marks):
                 return batch.slice(0, 0), {}
-            return batch.slice(cut, len(marks)), {origin: marks[-1][1]}
+            return batch.slice(cut, len(marks)), {origin: offsets[-1]}
         keep: list[int] = []
         positions: dict[str, int] = {}
         for i, (origin, position) in enumerate(marks):

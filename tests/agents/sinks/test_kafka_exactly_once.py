@@ -279,5 +279,12 @@ def test_the_sink_drops_what_a_stream_wrote_before_and_keeps_the_rest() -> None:
     kept, positions = writer._new_only(mixed, {})  # fmt: skip
     assert kept.bodies == [b"f1", b"x", b"g2", b"h"]
     assert positions == {"a/s/f": 12, "a/s/g": 6, "a/s/h": 0}
+    # a file channel's replay of a stream followed by its re-read from the start: the
+    # position never goes back, the second copy is dropped
+    twice = EventBatch([b"f30", b"f40", b"f0", b"f30", b"f50"], {}, None,
+                       [("a/s/f", 30), ("a/s/f", 40), ("a/s/f", 0), ("a/s/f", 30),
+                        ("a/s/f", 50)])  # fmt: skip
+    kept, positions = writer._new_only(twice, {})
+    assert kept.bodies == [b"f30", b"f40", b"f50"] and positions == {"a/s/f": 50}
     unmarked = EventBatch([b"u"])
     assert writer._new_only(unmarked, {}) == (unmarked, {})
