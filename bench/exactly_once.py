@@ -144,7 +144,7 @@ def latency(cluster: Cluster, work: Path, mode: str, seconds: int) -> dict[str, 
                                 "isolation.level": "read_committed"})  # fmt: skip
         consumer.assign([ck.TopicPartition(topic, 0, 0)])
         try:
-            while not stop.is_set() and len(seen) < total:
+            while not stop.is_set() and len(seen) < total + 1:
                 for m in consumer.consume(1000, 0.05):
                     value = m.value()
                     if m.error() is None and value:
@@ -155,12 +155,18 @@ def latency(cluster: Cluster, work: Path, mode: str, seconds: int) -> dict[str, 
     reader = threading.Thread(target=read, daemon=True)
     with daemon(argv, agent_log, log_says(agent_log, STARTED), env):
         reader.start()
+        with open(log, "ab") as fh:  # unmeasured: until the whole path (reader too) runs
+            fh.write(b"20160101000000,K0000,1,0,F,N,60,A01,-1\n")
+        deadline = time.monotonic() + 60
+        while -1 not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
         written = _write(log, total)
         deadline = time.monotonic() + 30
-        while len(seen) < total and time.monotonic() < deadline:
+        while len(seen) < total + 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         stop.set()
         reader.join(10)
+    seen.pop(-1, None)
     lat = sorted((seen[i] - t) * 1000 for i, t in written.items() if i in seen)
     if not lat:
         raise RuntimeError(f"{mode}: no line became readable; see {agent_log}")
