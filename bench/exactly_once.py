@@ -17,6 +17,7 @@ p99 from write to readable. Exactly-once pays a commit before a line is readable
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -87,7 +88,10 @@ def throughput(mode: str, topics: Topics, day: DayFile, work: Path) -> dict[str,
     spool.mkdir(parents=True)
     conf = job / "agent.conf"
     bootstrap = topics.cluster.spec.bootstrap
-    conf.write_text(conf_text(spool_to_kafka([Flow(spool, topic)], bootstrap), MODES[mode][1]))
+    extra = dict(MODES[mode][1])
+    if extra.get("exactlyOnce"):  # positions of its own: every run hands over the same file
+        extra["positionsTopic"] = f"{topic}-positions"
+    conf.write_text(conf_text(spool_to_kafka([Flow(spool, topic)], bootstrap), extra))
     log = job / "agent.log"
     argv, env = agent_command(conf)
     argv += ["--state-dir", str(job / "state")]
@@ -110,6 +114,9 @@ def throughput(mode: str, topics: Topics, day: DayFile, work: Path) -> dict[str,
         return {"failed": str(exc)}
     finally:
         topics.delete(topic)
+        if "positionsTopic" in extra:
+            with contextlib.suppress(Exception):  # created by the sink, if it got that far
+                topics.admin.delete_topics([extra["positionsTopic"]])
     problems = []
     if len(values) != day.records:
         problems.append(f"{len(values):,} records read committed, not {day.records:,}")
@@ -130,7 +137,8 @@ def latency(cluster: Cluster, work: Path, mode: str, seconds: int) -> dict[str, 
     log.write_bytes(b"")
     base = follow_to_kafka("taildir", log, folder, topic, cluster.spec.bootstrap)
     conf = folder / "agent.conf"
-    conf.write_text(conf_text(base, MODES[mode][1]))
+    conf.write_text(conf_text(base, {**MODES[mode][1], "positionsTopic": f"{topic}-positions"}
+                              if mode == "eos" else MODES[mode][1]))  # fmt: skip
     agent_log = folder / "agent.log"
     argv, env = agent_command(conf)
     argv += ["--state-dir", str(folder / "state")]

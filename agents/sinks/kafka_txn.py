@@ -20,6 +20,9 @@ Errors, as Kafka Connect's exactly-once source tasks handle them (KIP-618):
   (order kept, nothing lost, nothing committed twice). A record refused for good (too large, an
   unknown topic, not authorised) is left out of the next attempt and set aside in the
   dead-letter file once that attempt committed;
+- a transaction open longer than ``transaction.timeout.ms`` is aborted by Kafka, which bumps
+  the producer's epoch (librdkafka then says "fenced", as below): a new producer reads the
+  positions and writes the batches again;
 - fenced (another producer took the ``transactional.id``): the batch is rolled back and
   ``FencedError`` stops the agent, which exits 3 with one log line;
 - any other fatal error: ``FatalError`` stops this sink for good; its health says why.
@@ -118,6 +121,7 @@ class TransactionalWriter:
         self._producer: BatchProducer | None = None
         self._pending: _Pending | None = None
         self._open = False  # a Kafka transaction is begun and not ended
+        self._began = 0.0  # when it began
         self._failures = 0
         self._cooldown_until = 0.0
         self._unmarked_told = False
@@ -207,6 +211,9 @@ class TransactionalWriter:
         if pending is not None:  # aborted before: the same batches again
             if time.monotonic() < self._cooldown_until:
                 return Status.BACKOFF
+            if self._producer is None:  # its transaction timed out: a new producer
+                self._init()
+                self._refilter(pending)
             self._attempt(pending, pending.batches)
         else:
             pending = _Pending()
@@ -335,7 +342,7 @@ class TransactionalWriter:
                 return
             if not self._open:
                 producer.begin_transaction()
-                self._open = True
+                self._open, self._began = True, time.monotonic()
             for origin, position in pending.positions.items():
                 self._producer.produce_raw(self.topic, record_value(position),
                                            record_key(self.tid, origin))  # fmt: skip
@@ -368,7 +375,7 @@ class TransactionalWriter:
         assert self._producer is not None
         if not self._open:
             self._producer.producer.begin_transaction()
-            self._open = True
+            self._open, self._began = True, time.monotonic()
         if pending.aside:
             batch = _without(self._producer, batch, pending.aside)
         self._producer.send(batch, tracker)
@@ -404,6 +411,9 @@ class TransactionalWriter:
         sink = self.sink
         code = err.code() if isinstance(err, ck.KafkaError) else None
         fatal = isinstance(err, ck.KafkaError) and err.fatal()
+        if (code in FENCED or (fatal and self._fenced())) and self._timed_out():
+            self._expired(pending)
+            return
         if code in FENCED or (fatal and self._fenced()):
             self._give_up(pending)
             why = (f"sink {sink.name}: fenced: another producer with transactional.id "
@@ -431,6 +441,44 @@ class TransactionalWriter:
         c.error(reason)
         sink.log.error("kafka transaction aborted (%s); writing its %d events again in %.1f s",
                        reason, pending.events, pause)  # fmt: skip
+
+    def _timed_out(self) -> bool:
+        """Was the transaction open longer than transaction.timeout.ms? Then the coordinator
+        aborted it and bumped the epoch, which librdkafka reports as fenced too."""
+        limit = float(self.sink.producer_conf.get("transaction.timeout.ms", 60_000)) / 1000
+        return self._open and time.monotonic() - self._began >= limit
+
+    def _expired(self, pending: _Pending) -> None:
+        """The transaction timed out: a new producer (fencing its own old self) writes the
+        same batches again, less what the positions it then reads say was written."""
+        self._open = False
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            _close(producer)
+        self.committed.unload()
+        self._failures += 1
+        pause = min(0.1 * 2 ** (self._failures - 1), 5.0)
+        self._cooldown_until = time.monotonic() + pause
+        c = self.sink.counters
+        c.add("EventWriteFail")
+        c.add("TransactionAbortCount")
+        c.add("RollbackCount")
+        limit = self.sink.producer_conf.get("transaction.timeout.ms", 60_000)
+        c.error(f"a transaction outlived transaction.timeout.ms ({limit} ms)")
+        self.sink.log.error("kafka transaction aborted: it was open longer than "
+                            "transaction.timeout.ms (%s ms) and Kafka aborted it; writing its "
+                            "%d events again with a new producer in %.1f s", limit,
+                            pending.events, pause)  # fmt: skip
+
+    def _refilter(self, pending: _Pending) -> None:
+        """After a new producer read the committed positions: drop again what they cover."""
+        positions: dict[str, int] = {}
+        batches = []
+        for batch in pending.batches:
+            kept, more = self._new_only(batch, positions)
+            positions.update(more)
+            batches.append(kept)
+        pending.batches, pending.positions = batches, positions
 
     def _abort(self) -> None:
         """abort_transaction, again while it times out; a fatal error while aborting stops."""

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from agents.event import EventBatch
@@ -288,3 +289,47 @@ def test_the_sink_drops_what_a_stream_wrote_before_and_keeps_the_rest() -> None:
     assert kept.bodies == [b"f30", b"f40", b"f50"] and positions == {"a/s/f": 50}
     unmarked = EventBatch([b"u"])
     assert writer._new_only(unmarked, {}) == (unmarked, {})
+
+
+def resolved(bootstrap: str, topic: str) -> bool:
+    """No transaction is open on *topic*: its last stable offset is its end (the coordinator
+    wrote the abort marker of the one that timed out)."""
+    ends = []
+    for isolation in ("read_committed", "read_uncommitted"):
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("g"),
+                      "isolation.level": isolation})  # fmt: skip
+        try:
+            ends.append(c.get_watermark_offsets(TopicPartition(topic, 0), 10, cached=False)[1])
+        finally:
+            c.close()
+    return ends[0] == ends[1] > 0
+
+
+def test_a_transaction_that_times_out_is_aborted_and_written_again(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
+    """The sink held past transaction.timeout.ms (3 s): the coordinator aborts the transaction;
+    the sink's commit fails, it aborts, writes the batch again and goes on (not fenced)."""
+    bootstrap = kafka_cluster.spec.bootstrap
+    topic = unique("eos")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = write_spool_files(spool, files=1, lines=2000)
+    hold = tmp_path / "hold"
+    hold.touch()
+    timeout = "a.sinks.k.kafka.producer.transaction.timeout.ms = 3000\n"
+    sink = eos_sink(bootstrap, topic, unique("tid"), unique("positions"), extra=timeout)
+    agent = KilledAgent(spool_eos_conf(spool, sink), tmp_path, hold=hold)
+    agent.start()
+    try:
+        assert agent.wait_held(), agent.tail()
+        held = len(read_all(bootstrap, topic, "read_uncommitted"))
+        assert wait_for(lambda: resolved(bootstrap, topic), 60), "Kafka did not abort it"
+        hold.unlink()
+        assert wait_for(lambda: consumed(spool), timeout=120), agent.tail()
+    finally:
+        assert agent.stop() == 0, agent.tail()
+    problem = once_each(read_all(bootstrap, topic), records)
+    assert not problem, f"{problem}\n{agent.tail()}"
+    assert held > 0 and "transaction aborted" in agent.log.read_text(), agent.tail()
+    assert "fenced:" not in agent.log.read_text()
