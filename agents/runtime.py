@@ -126,11 +126,13 @@ class Agent:
     def _wire_exactly_once(self, roles: exactly_once.Roles) -> None:
         from agents.sources.resume import Resume
 
+        live = {id(w.committed) for s in self.sinks.values() if (w := getattr(s, "writer", None))}
         for name in roles.marks & set(self.sources):
             source = self.sources[name]
             source.origin = f"{self.name}/{name}"
-            if name in roles.resume:
-                source.resume = Resume(roles.resume[name], source.origin + "/")
+            committed = [c for c in roles.resume.get(name, []) if id(c) in live]  # --lenient
+            if committed:
+                source.resume = Resume(committed, source.origin + "/")
             if name in roles.waits:
                 source.commit_waits = roles.waits[name]  # type: ignore[attr-defined]
         for name in roles.eager & set(self.sinks):
