@@ -12,7 +12,8 @@ Python modules that custom component types name).
 
 Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors
 or a component that cannot run (a file channel's directories or a spool dir or position file
-that another agent holds), 2 bad usage.
+that another agent holds), 2 bad usage, 3 stopped because another agent took over an
+exactly-once sink's transactional.id (this one was fenced: docs/exactly-once.md).
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ def check(conf_file: str, name: str, lenient: bool = False) -> int:
     from agents.runtime import Agent
 
     plan = build_plan(load_properties(conf_file), name)
+    agent = None
     with contextlib.suppress(ConfigError):
-        Agent(plan)
+        agent = Agent(plan)
     problems = _sorted(plan.problems)
     for problem in problems:
         print(_say(problem, lenient))
@@ -102,6 +104,8 @@ def check(conf_file: str, name: str, lenient: bool = False) -> int:
            if flows else "; nothing would run")
     )  # fmt: skip
     for line in flows:
+        print(f"  {line}")
+    for line in agent.notes if agent is not None else []:
         print(f"  {line}")
     return 1 if blocking else 0
 
@@ -156,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         monitor = MonitoringServer(agent, args.monitoring_port, args.monitoring_host)
         monitor.start()
         log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
-    agent.on_fatal = stop.set  # a component that cannot run stops the agent (exit 1)
+    agent.on_fatal = stop.set  # a component that must stop the agent (exit 1, or 3 if fenced)
     try:
         agent.start()
     except AgentError as exc:
@@ -172,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         monitor.stop()
     if agent.fatal is not None:
         log.error("agent %s: %s; stopped", args.name, agent.fatal)
-        return 1
+        return agent.fatal.exit_code
     return 0
 
 

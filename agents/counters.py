@@ -56,6 +56,9 @@ OWN = {
     "RollbackCount": "batches rolled back (Flume counts it for its Kafka sink only)",
     "DeadLetterCount": "records set aside in the dead-letter file",
     "KafkaEventSendTimer": "ms from producing a batch to Kafka acknowledging it (Flume's)",
+    "TransactionCommitCount": "Kafka transactions committed (exactlyOnce)",
+    "TransactionAbortCount": "Kafka transactions aborted, their batch written again (exactlyOnce)",
+    "DuplicateDropCount": "events taken again that Kafka already had, dropped (exactlyOnce)",
 }
 
 

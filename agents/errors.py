@@ -78,9 +78,13 @@ class Problem:
 
 
 class FatalError(AgentError):
-    """The agent must not run on: retrying cannot help and running would do harm (another
-    agent owns the same spool dir). A component's ``start`` raises it; the agent stops and
-    exits 1."""
+    """A component cannot go on and retrying cannot help (e.g. a Kafka producer's fatal
+    error): its runner stops it for good instead of restarting it, and its health says
+    ``failed: <why>``. Where running on would do harm (``stops_agent``: another agent owns
+    the same spool dir, or fenced this one), the agent stops too and exits ``exit_code``."""
+
+    stops_agent = False
+    exit_code = 1
 
 
 class ConfigError(AgentError):
@@ -103,3 +107,11 @@ class ChannelClosedError(AgentError):
 
 class DeliveryError(AgentError):
     """A sink's destination did not accept a batch; the batch is rolled back."""
+
+
+class FencedError(FatalError):
+    """Another producer took this exactly-once sink's ``transactional.id``: this agent is the
+    older one (a zombie) and stops, exiting 3."""
+
+    stops_agent = True
+    exit_code = 3

@@ -23,7 +23,9 @@ LOCK_NAME = "in_use.lock"  # a directory's lock file (Flume's file channel's nam
 
 class InUseError(FatalError):
     """Another process (or another component of this agent) holds the lock: a second owner
-    would read (and deliver) everything twice, so the agent stops."""
+    would read (and deliver) everything twice, so the agent stops (exit 1)."""
+
+    stops_agent = True
 
     def __init__(self, path: Path, pid: int | None, what: str) -> None:
         self.path, self.pid = path, pid

@@ -35,6 +35,7 @@ class Delivery:
     optional: dict[Channel, EventBatch] = field(default_factory=dict)  # tried once, after
     unrouted: int = 0  # events the selector sent nowhere
     optional_failed: int = 0  # events an optional channel refused
+    routed: dict[Channel, EventBatch] = field(default_factory=dict)  # what each required one got
 
     @property
     def done(self) -> bool:
@@ -64,7 +65,8 @@ class ChannelProcessor:
         if not batch:
             return Delivery(0, {}, ack)
         route = self.selector.route(batch)
-        return Delivery(len(batch), route.required, ack, route.optional, route.unrouted)
+        return Delivery(len(batch), route.required, ack, route.optional, route.unrouted,
+                        routed=dict(route.required))  # fmt: skip
 
     def put(self, delivery: Delivery) -> None:
         """Put what each channel still has to take; raises ChannelFullError if a required one

@@ -104,6 +104,9 @@ full channel),
 not the active one is `running: standby (priority N)`; one set aside after a failure,
 `retrying: failed over (...)`; a load_balance sink left out, `retrying: backed off (...)`.
 A file channel refusing puts for disk space is `blocked: ...` and says how much is free.
+A component stopped for good by a fatal error (an exactly-once Kafka sink's producer) is
+`failed: <why>`; its counters `TransactionCommitCount`, `TransactionAbortCount` and
+`DuplicateDropCount` (events taken again that Kafka already had) say what it did.
 
 ## Delivery
 
@@ -124,6 +127,10 @@ delivery failed (an avro sink whose next hop is down: the stop takes at most the
 `request-timeout` for a call in flight, where it took the whole drain timeout). What stays in a
 channel is logged: a file channel keeps it for the next start, a memory channel loses it (as
 in Flume, which does not drain at all).
+A Kafka sink with `exactlyOnce = true` writes each batch and the read positions it completes in
+one Kafka transaction, and spooldir and TAILDIR feeding only such sinks resume from those
+positions: every line once for read_committed readers, across SIGKILLs and broker loss
+(docs/exactly-once.md; `--check` says which flows it covers and refuses those it cannot).
 
 ## Where this agent differs from Flume 1.11 on purpose
 

@@ -16,8 +16,10 @@ growing pause (``CRASH_PAUSE``) it is started again. Should the thread end anywa
 that is not an ``Exception``), ``revive``, called by the agent's watchdog every second, sees a
 dead thread, counts and logs it the same way and starts a new one.
 
-A ``FatalError`` from ``start`` (another agent owns the spool dir) is not retried: the state
-becomes ``failed: <why>`` and ``on_fatal`` tells the agent, which stops and exits 1.
+A ``FatalError`` (from ``start``: another agent owns the spool dir; from ``process``: a Kafka
+producer's fatal error, a fenced exactly-once sink) is not retried: the runnable is stopped for
+good, the state becomes ``failed: <why>``, and ``on_fatal`` tells the agent, which stops too
+when the error ``stops_agent``.
 
 Every pause that grows goes through ``agents.component.growing_pause`` and every count of
 attempts is capped, so an idle runner polls for weeks as on its first second. Time comes from
@@ -79,7 +81,7 @@ class Runner:
     ) -> None:
         self.target = target
         self.clock = clock
-        self.on_fatal = on_fatal  # told when start raised FatalError (the agent stops)
+        self.on_fatal = on_fatal  # told of a FatalError (the agent decides whether it stops)
         # starting | running | retrying: <why> (cannot start) | restarting: <why> (crashed)
         # | failed: <why> (FatalError: not retried) | stopped
         self.state = "starting"
@@ -143,7 +145,7 @@ class Runner:
                     continue
                 self._loop()
                 return  # stopped
-            except FatalError as exc:  # from start: not retried, the agent stops
+            except FatalError as exc:  # not retried: stopped for good
                 self._failed(exc)
                 return
             except Exception as exc:  # any failure at all: counted, logged, restarted
@@ -182,6 +184,8 @@ class Runner:
         while not self._stopping.is_set():
             try:
                 status = target.process()
+            except FatalError:
+                raise
             except ChannelFullError as exc:
                 if exc.progressed:  # some went in: backpressure, not a blocked source
                     self.blocked_since, blocked = None, 0
@@ -210,10 +214,15 @@ class Runner:
         self._stop_target()
 
     def _failed(self, exc: FatalError) -> None:
+        """Stop the runnable for good: one log line, its health says why, the agent hears."""
         target = self.target
+        kind = target.KIND.lower()
         self.state = f"failed: {exc}"
+        self.blocked_since = None
         target.counters.error(str(exc))
-        target.log.error("%s %s cannot run: %s", target.KIND.lower(), target.name, exc)
+        why = str(exc).removeprefix(f"{kind} {target.name}: ")
+        target.log.error("%s %s cannot run: %s", kind, target.name, why)
+        self._stop_target()
         self.on_fatal(exc)
 
     def _count_restart(self, why: str) -> None:

@@ -11,6 +11,9 @@ flight), then sinks stop, sources record their committed positions, and channels
 a channel still holds is said: a file channel keeps it for the next start, a memory channel's
 is lost. A watchdog thread checks health once a second (``agents.health``) and starts a new
 thread for a runner whose thread ended (``Runner.revive``).
+Exactly-once flows are checked and wired by ``agents.exactly_once`` between building the sinks
+and the sources. A ``FatalError`` that ``stops_agent`` (a spool dir another agent owns, a
+fenced exactly-once sink) sets ``fatal`` and calls ``on_fatal``: whoever runs the agent stops it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+from agents import exactly_once
 from agents.channels.base import Channel
 from agents.channels.selectors import ChannelSelector
 from agents.component import Component
@@ -54,8 +58,9 @@ class Agent:
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
         self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
         self.watchdog = Watchdog(stall_after)
-        self.fatal: FatalError | None = None  # why a component cannot run at all (exit 1)
+        self.fatal: FatalError | None = None  # why the agent must stop (exit fatal.exit_code)
         self.on_fatal: Callable[[], None] = lambda: None  # whoever runs the agent stops it
+        self.notes: list[str] = []  # what exactly-once covers here (--check prints them)
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -89,6 +94,9 @@ class Agent:
             assert isinstance(sink, Sink), f"{cp.cls} is not a sink"
             sink.channel = self.channels[cp.channels[0]]
             self.sinks[name] = sink
+        roles = exactly_once.plan(plan, self.sinks)
+        for name in [n for n in self.sinks if _drops(plan.sinks[n])]:
+            del self.sinks[name], plan.sinks[name]
         for name, cp in list(plan.sources.items()):
             source = self._configure(cp)
             interceptors = [self._configure(i) for i in cp.interceptors]
@@ -116,6 +124,7 @@ class Agent:
             source.connect(ChannelProcessor(channels, chain, selector))
             self.sources[name] = source
             self.interceptors[name] = chain
+        self._wire_exactly_once(roles)
         self._build_groups()
         self._check_event_sizes()
         for cp in built:
@@ -131,6 +140,22 @@ class Agent:
                 )
             )
             raise ConfigError(plan.problems)
+
+    def _wire_exactly_once(self, roles: exactly_once.Roles) -> None:
+        from agents.sources.resume import Resume
+
+        live = {id(w.committed) for s in self.sinks.values() if (w := getattr(s, "writer", None))}
+        for name in roles.marks & set(self.sources):
+            source = self.sources[name]
+            source.origin = f"{self.name}/{name}"
+            committed = [c for c in roles.resume.get(name, []) if id(c) in live]  # --lenient
+            if committed:
+                source.resume = Resume(committed, source.origin + "/")
+            if name in roles.waits:
+                source.commit_waits = roles.waits[name]  # type: ignore[attr-defined]
+        for name in roles.eager & set(self.sinks):
+            self.sinks[name].writer.eager = True  # type: ignore[attr-defined]
+        self.notes = roles.notes
 
     def _selector(self, cp: ComponentPlan, channels: list[Channel]) -> ChannelSelector | None:
         """The source's selector, configured against its channels; None if it has errors."""
@@ -233,10 +258,14 @@ class Agent:
     def _run(self, name: str, runner: Runner) -> None:
         runner.on_fatal = self._fatal
         self.runners[name] = runner
+        runner.on_fatal = self._fatal
         runner.start()
 
     def _fatal(self, exc: FatalError) -> None:
-        """A component cannot run (``FatalError``): whoever runs the agent stops it."""
+        """A component stopped for good (``FatalError``); if it ``stops_agent``, whoever runs
+        the agent stops it."""
+        if not exc.stops_agent:
+            return
         if self.fatal is None:
             self.fatal = exc
         self.on_fatal()

@@ -119,7 +119,7 @@ class RegexFilterInterceptor(Interceptor):
         bodies = batch.bodies
         search = self._bytes_search
         exclude = self.conf["excludeEvents"]
-        if search is not None and batch.headers is None:
+        if search is not None and batch.headers is None and batch.marks is None:
             if exclude:
                 kept = [b for b in bodies if search(b) is None]
             else:

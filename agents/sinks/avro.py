@@ -6,6 +6,9 @@ batch back and raises ``DeliveryError``: the channel keeps the events, a failove
 on to its next sink, and a retry may deliver a batch twice (at least once, as Flume).
 One connection, opened on first use and again after any failure (and every
 ``reset-connection-interval`` seconds if set, to rebalance behind a load balancer).
+With ``originHeaders = true`` each event from a replayable source (spooldir, TAILDIR) also
+carries its origin and read position (headers ``eos.origin``, ``eos.offset``), so an
+exactly-once Kafka sink further on writes it once (docs/exactly-once.md).
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ class AvroSink(BatchSink):
         Prop("compression-level", "int", 6, "deflate level, 0 (none) to 9.", minimum=0),
         Prop("ssl", "bool", False, "TLS: not provided; true is an error."),
         Prop("maxIoWorkers", "int", 0, "Accepted for compatibility; one connection a sink."),
+        Prop(
+            "originHeaders",
+            "bool",
+            False,
+            "Ours: send each event's origin (agent/source/stream) and read position as headers "
+            "eos.origin and eos.offset, for an exactly-once Kafka sink in a later agent.",
+        ),
     )
 
     def setup(self, context) -> None:  # type: ignore[no-untyped-def]
@@ -74,6 +84,8 @@ class AvroSink(BatchSink):
         if interval and time.monotonic() - self._opened >= interval:
             client.close()
             self._opened = time.monotonic()
+        if self.conf["originHeaders"]:
+            batch = batch.with_mark_headers()
         try:
             client.append_batch(batch)
         except AvroRpcError as exc:

@@ -15,6 +15,9 @@ for good (too large, an invalid topic, not authorised) goes to the dead-letter f
 stalls the flow. While the broker is away librdkafka retries; the in-flight limit then stops
 new takes, the channel fills, and the sources wait. A rollback is reported by ``process``
 raising ``DeliveryError`` (so a failover group moves on); ``settle`` waits for what is in flight.
+
+``exactlyOnce = true`` switches to one Kafka transaction a batch, with the read positions the
+batch completes (``agents.sinks.kafka_txn``, docs/exactly-once.md).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, NoReturn
 import confluent_kafka as ck
 
 from agents.channels.base import Transaction
+from agents.committed import DEFAULT_TOPIC, KEY_SEP
 from agents.component import Status, growing_pause
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
@@ -35,6 +39,7 @@ from agents.sinks.base import Sink
 from agents.sinks.deadletter import DeadLetters
 from agents.sinks.kafka_process import ProducerGone, ProducerProcess
 from agents.sinks.kafka_producer import CONNECTION, BatchProducer, Tracker
+from agents.sinks.kafka_txn import TransactionalWriter
 
 # How long a take waits for events (a put wakes it at once): briefly while batches are in
 # flight (their reports are heard between takes), long when there is nothing to hear.
@@ -97,7 +102,8 @@ class KafkaSink(Sink):
             "int",
             32,
             "Batches produced and awaiting acknowledgement at once (ours, not Flume's); they "
-            "keep their channel slots until acknowledged.",
+            "keep their channel slots until acknowledged. With exactlyOnce: the most batches "
+            "one transaction holds (it commits sooner when the channel runs dry).",
             minimum=1,
         ),
         Prop(
@@ -106,6 +112,27 @@ class KafkaSink(Sink):
             False,
             "Produce in a process of its own (ours), so reading and producing use a core each; "
             "false: in the sink's thread.",
+        ),
+        Prop(
+            "exactlyOnce",
+            "bool",
+            False,
+            "Ours: write each batch, and the read positions it completes, in one Kafka "
+            "transaction; sources feeding only such sinks resume from those positions "
+            "(docs/exactly-once.md). Readers see it with isolation.level=read_committed.",
+        ),
+        Prop(
+            "transactionalId",
+            "str",
+            "",
+            "With exactlyOnce: the producer's transactional.id (default <agent>-<sink>). A "
+            "second producer with the same id fences the first, which stops.",
+        ),
+        Prop(
+            "positionsTopic",
+            "str",
+            DEFAULT_TOPIC,
+            "With exactlyOnce: the compacted topic of read positions (created if missing).",
         ),
         Prop("timestampHeader", "str", "", "Header whose value (epoch ms) is the record's time."),
         Prop("header.", "prefix", doc="header.<flume header> = <kafka header>: copy it over."),
@@ -143,7 +170,7 @@ class KafkaSink(Sink):
             conf[key] = value
         if str(conf["acks"]) == "-1":
             conf["acks"] = "all"
-        self._producer_conf = conf
+        self.producer_conf = conf
         # librdkafka checks the settings; without bootstrap servers it connects nowhere and
         # looks nothing up (--check has no side effects).
         try:
@@ -152,6 +179,14 @@ class KafkaSink(Sink):
         except ck.KafkaException as exc:
             context.problem("kafka.producer.", f"librdkafka rejects the settings: {exc}")
         self.max_record_bytes = int(conf.get("message.max.bytes", 1_000_000))
+        self.writer: TransactionalWriter | None = None
+        if self.conf["exactlyOnce"]:
+            self.writer = self._transactional(context)
+        elif "transactional.id" in self.conf["kafka.producer."]:
+            context.problem("kafka.producer.transactional.id",
+                            "makes a transactional producer, which this sink drives only with "
+                            "exactlyOnce = true", "set exactlyOnce = true (and transactionalId)",
+                            )  # fmt: skip
         self._producer: BatchProducer | ProducerProcess | None = None
         # taken, produced, not yet settled: transaction, tracker, events, when produced
         self._inflight: deque[tuple[Transaction, Tracker, int, float]] = deque()
@@ -159,11 +194,43 @@ class KafkaSink(Sink):
         for key in ("KafkaEventSendTimer", "DeadLetterCount"):
             self.counters.values.setdefault(key, 0)
 
+    def _transactional(self, context) -> TransactionalWriter:  # type: ignore[no-untyped-def]
+        """The exactly-once mode's writer; problems with settings it overrides or ignores."""
+        agent = context.where.split(".", 1)[0]
+        tid = self.conf["transactionalId"] or f"{agent}-{self.name}"
+        extra = self.conf["kafka.producer."]
+        if "transactional.id" in extra:
+            context.problem(
+                "kafka.producer.transactional.id",
+                "is set by the sink with exactlyOnce",
+                f"use transactionalId = {extra['transactional.id']}",
+            )
+        if KEY_SEP in tid:
+            context.problem("transactionalId", f"must not contain {KEY_SEP!r}")
+        acks = next((k for k in ("kafka.producer.acks", "requiredAcks") if k in context.raw), None)
+        if acks is not None and str(self.producer_conf["acks"]) not in ("all", "-1"):
+            context.problem(acks, f"is {self.producer_conf['acks']}; exactly-once writes with "
+                            "acks = all (a transactional producer is idempotent)",
+                            "remove it, or set it to all", severity="warning")  # fmt: skip
+        for key in ("enable.idempotence", "max.in.flight.requests.per.connection"):
+            if key in extra:
+                context.problem(f"kafka.producer.{key}", "is set by the sink with exactlyOnce; "
+                                "ignored", severity="warning")  # fmt: skip
+                self.producer_conf.pop(key, None)
+        if self.conf["producerProcess"]:
+            context.problem("producerProcess", "is not used with exactlyOnce: transactions "
+                            "run in the sink's thread", severity="warning")  # fmt: skip
+        return TransactionalWriter(self, tid, self.conf["positionsTopic"])
+
     def _new_producer(self) -> BatchProducer | ProducerProcess:
         make = ProducerProcess if self.conf["producerProcess"] else BatchProducer
-        return make(self._producer_conf, self.conf, self._on_error)
+        return make(self.producer_conf, self.conf, self.on_error)
 
     def start(self) -> None:
+        if self.writer is not None:
+            self.writer.start()
+            super().start()
+            return
         self._producer = self._new_producer()
         self._failures = 0
         self._cooldown_until = 0.0
@@ -172,7 +239,8 @@ class KafkaSink(Sink):
         super().start()
 
     def backoff_pause(self, attempt: int) -> float:
-        wait = self._cooldown_until - time.monotonic()
+        wait = (self._cooldown_until - time.monotonic() if self.writer is None
+                else self.writer.backoff_pause())  # fmt: skip
         return wait if wait > 0 else super().backoff_pause(attempt)
 
     def dead_letters(self) -> DeadLetters:
@@ -182,13 +250,15 @@ class KafkaSink(Sink):
             self._dead = DeadLetters(path, self.counters, self.log)
         return self._dead
 
-    def _on_error(self, code: int, text: str) -> None:
+    def on_error(self, code: int, text: str) -> None:
         if code in CONNECTION:
             self.counters.add("ConnectionFailedCount")
         self.counters.error(text)
         self.log.warning("kafka: %s", text)
 
     def interrupt(self) -> None:
+        if self.writer is not None:
+            self.writer.interrupt()
         if self.channel is not None:
             self.channel.interrupt_takes()  # a take waiting IDLE_WAIT returns now
 
@@ -214,6 +284,8 @@ class KafkaSink(Sink):
         raise exc
 
     def process(self) -> Status:
+        if self.writer is not None:
+            return self.writer.process()
         status = self._process()
         if self._failed is not None:
             reason, self._failed = self._failed, None
@@ -305,7 +377,7 @@ class KafkaSink(Sink):
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait for in-flight batches (up to *timeout*), then roll back what is left."""
-        if self._producer is None:
+        if self._producer is None:  # (exactly-once: each batch settles in ``process``)
             return
         deadline = time.monotonic() + timeout
         while self._inflight and time.monotonic() < deadline:
@@ -318,6 +390,8 @@ class KafkaSink(Sink):
 
     def stop(self, timeout: float = 30.0) -> None:
         """Wait for in-flight batches (up to *timeout*), then roll back what is left."""
+        if self.writer is not None:
+            self.writer.stop()
         if self._producer is not None:
             try:
                 with contextlib.suppress(DeliveryError):  # rolled back: the channel keeps them

@@ -93,14 +93,40 @@ class BatchProducer:
         # Acknowledged records are counted, not called back (see _Report).
         conf.setdefault("delivery.report.only.error", True)
         conf["error_cb"] = self._error
+        self._fatal: int | None = None
         self._producer = ck.Producer(conf)
         # the topic's metadata now, not when the first record waits for it (no broker yet:
         # the first records wait, as they would anyway)
         with contextlib.suppress(ck.KafkaException):
             self._producer.list_topics(sink_conf["kafka.topic"], timeout=WARM_UP)
 
+    @property
+    def producer(self) -> ck.Producer:
+        """The confluent-kafka producer (the exactly-once mode drives its transactions)."""
+        return self._producer
+
     def _error(self, err: ck.KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err.code()
         self._on_error(err.code(), str(err))
+
+    def fatal_code(self) -> int | None:
+        """The code of the fatal error the producer reported, if any (e.g. fenced)."""
+        return self._fatal
+
+    def produce_raw(self, topic: str, value: bytes, key: bytes) -> None:
+        """One record outside any batch (a read position), reported through errors only."""
+        self._produce_one(topic, value, {"key": key})
+
+    def topic_and_value(self, batch: EventBatch, i: int) -> tuple[str, bytes]:
+        """Where event *i* of *batch* goes, and the record's value (as ``send`` makes them)."""
+        conf = self.conf
+        headers = batch.event_headers(i)
+        topic = conf["kafka.topic"]
+        if conf["allowTopicOverride"] and conf["topicHeader"] in headers:
+            topic = headers[conf["topicHeader"]]
+        body = batch.bodies[i]
+        return topic, encode_event(body, headers) if conf["useFlumeEventFormat"] else body
 
     def poll(self, timeout: float) -> None:
         """Serve delivery reports, waiting up to *timeout* s for the first."""

@@ -9,13 +9,23 @@ sizes its worker pool with it, unbounded by default; 64 here), frames of ``maxFr
 ``maxBatchEvents`` events a call, ``maxPendingBytes`` of requests in hand at once, and the
 idle and request timeouts. Requests over a limit get Avro's error answer naming it, and one
 rate-limited log line.
+
+Exactly-once (docs/exactly-once.md): when an exactly-once Kafka sink is downstream, the
+``eos.origin``/``eos.offset`` headers an upstream avro sink sent (``originHeaders``) become the
+events' marks again, and a batch is answered OK only once those sinks committed it in Kafka
+(``COMMIT_WAIT`` s at most, then FAILED: the sender sends it again, the sink drops what it has).
+So the sender never moves past a batch Kafka does not have, whichever aggregator it reaches.
 """
 
 from __future__ import annotations
 
+import time
+
 from agents.avro import COMPRESSIONS, AvroRpcServer
+from agents.committed import Committed
 from agents.config.spec import Prop
 from agents.event import EventBatch
+from agents.processor import Delivery
 from agents.sources.listening import (
     ListeningSource,
     bind_prop,
@@ -25,10 +35,13 @@ from agents.sources.listening import (
     request_props,
 )
 
+COMMIT_WAIT = 30.0  # s an answer waits for the exactly-once sinks to commit the batch
+
 
 class AvroSource(ListeningSource):
     TYPE = "avro"
     LIMIT_KEYS = ("threads", "idleTimeout", "backlog")
+    CARRIES_MARKS = True  # the origins and positions an upstream sink sent
     PROPERTIES = (
         bind_prop(),
         port_prop(),
@@ -52,6 +65,7 @@ class AvroSource(ListeningSource):
                 context.problem(key, f"{what} is not provided by this agent's avro source")
         check_request_props(context, self.conf, "Frame")
         self.server: AvroRpcServer | None = None
+        self.commit_waits: dict[str, Committed] = {}  # set by the runtime: channel -> its sink's
 
     def listen(self) -> None:
         c = self.conf
@@ -78,9 +92,33 @@ class AvroSource(ListeningSource):
 
     def _received(self, batch: EventBatch) -> bool:
         """The server's handler: True (OK) once every required channel took the batch."""
+        if self.origin is not None:
+            batch = batch.take_mark_headers()
         sub = self.deliver(batch, hold=False)
+        if sub.ok and self.commit_waits and sub.delivery is not None:
+            why = self._uncommitted(sub.delivery)
+            if why:
+                sub.ok, sub.error = False, why
         if not sub.ok:
             self.log.warning("avro %s: answered FAILED to a batch of %d events (%s); the "
                              "sender keeps it and retries", self.name, len(batch),
                              sub.error)  # fmt: skip
         return sub.ok
+
+    def _uncommitted(self, delivery: Delivery) -> str:
+        """Wait until the exactly-once sinks committed what each of their channels took; why
+        not ('' if they did)."""
+        deadline = time.monotonic() + COMMIT_WAIT
+        for channel, batch in delivery.routed.items():
+            committed = self.commit_waits.get(channel.name)
+            if committed is None or batch.marks is None:
+                continue
+            targets: dict[str, int] = {}
+            for origin, offset in batch.marks:
+                if origin and offset > targets.get(origin, -1):
+                    targets[origin] = offset
+            if not committed.wait_for(targets, max(0.0, deadline - time.monotonic())):
+                if committed.failure is not None:
+                    return f"its exactly-once sink stopped: {committed.failure}"
+                return f"not committed in Kafka within {COMMIT_WAIT:.0f} s"
+        return ""

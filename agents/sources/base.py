@@ -22,6 +22,7 @@ from agents.counters import Counters
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
 from agents.processor import ChannelProcessor, Delivery
+from agents.sources.resume import Resume
 
 
 class Outbox:
@@ -45,6 +46,7 @@ class Outbox:
         self.counters = counters
         self.received = received  # count EventReceivedCount (seq does not, as in Flume)
         self._queue: deque[tuple[EventBatch, Ack | None, Delivery | None]] = deque()
+        self.delivered: Delivery | None = None  # the last batch every channel took
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -73,6 +75,7 @@ class Outbox:
                 raise
             progressed = True
             queue.popleft()
+            self.delivered = delivery
             counters.add("EventAcceptedCount", len(batch))
             counters.add("AppendBatchAcceptedCount")
             counters.add("EventForwardedCount", delivery.events)
@@ -92,6 +95,10 @@ class Outbox:
 
 class Source(Component):
     KIND = "SOURCE"
+    # Exactly-once (docs/exactly-once.md): a source that can read a stream again from a byte
+    # offset (REPLAYABLE) marks its events when an exactly-once sink is downstream, and resumes
+    # from the positions committed in Kafka when its events go only to such sinks.
+    REPLAYABLE: ClassVar[bool] = False
 
     COUNTS_RECEIVED: ClassVar[bool] = True  # Flume's EventReceivedCount: events read from outside
 
@@ -99,6 +106,9 @@ class Source(Component):
         super().__init__(name)
         self.outbox: Outbox | None = None  # set by the runtime (``connect``) before start()
         self.wake = threading.Event()  # set to cut the runner's backoff short
+        self.origin: str | None = None  # set by the runtime: mark events ("<agent>/<source>")
+        self.resume: Resume | None = None  # set by the runtime: resume from Kafka's positions
+        self.interrupted = threading.Event()  # set by ``interrupt``, cleared by ``stop``
 
     def connect(self, processor: ChannelProcessor) -> None:
         self.outbox = Outbox(processor, self.counters, self.COUNTS_RECEIVED)
@@ -113,11 +123,14 @@ class Source(Component):
         return None
 
     def interrupt(self) -> None:
-        """Called by the runner on stop, from another thread, to end a blocking read."""
+        """Called by the runner on stop, from another thread, to end a blocking read (or a
+        ``start`` waiting for the committed positions)."""
+        self.interrupted.set()
 
     def stop(self) -> None:
         if self.outbox is not None:
             self.outbox.clear()
+        self.interrupted.clear()
         super().stop()
 
     def checkpoint(self) -> None:

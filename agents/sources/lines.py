@@ -25,6 +25,8 @@ so a restart never begins inside a line.
 from __future__ import annotations
 
 import codecs
+from itertools import accumulate, count
+from operator import add
 
 from agents.config.spec import Prop
 
@@ -113,11 +115,9 @@ class LineSplitter:
             block = data[:cut]
             lines = block.split(b"\n")
             starts = None
-            if self.offsets is not None:
-                starts, at = [], self.position - len(data)
-                for line in lines:
-                    starts.append(at)
-                    at += len(line) + 1
+            if self.offsets is not None:  # line i starts after lines 0..i-1 and i newlines
+                base = self.position - len(data)
+                starts = list(map(add, accumulate(map(len, lines[:-1]), initial=base), count()))
             if self.endings == "CRLF" and b"\r" in data:
                 lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
             out = self._lines(lines, starts, block, base)

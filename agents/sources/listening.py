@@ -30,6 +30,7 @@ from agents.component import Status
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
+from agents.processor import Delivery
 from agents.servers import (
     Limits,
     RateLimitedLog,
@@ -114,13 +115,14 @@ def check_request_props(context, conf: dict[str, object], body: str) -> None:  #
 class Submission:
     """One batch a server thread received, waiting for the runner to put it."""
 
-    __slots__ = ("_done", "batch", "error", "hold", "ok")
+    __slots__ = ("_done", "batch", "delivery", "error", "hold", "ok")
 
     def __init__(self, batch: EventBatch, hold: bool) -> None:
         self.batch = batch
         self.hold = hold  # a refused batch is kept and put again (not answered as refused)
         self.ok = False
         self.error = ""
+        self.delivery: Delivery | None = None  # what each channel took, once taken
         self._done = threading.Event()
 
     def resolve(self, ok: bool, error: str = "") -> None:
@@ -254,6 +256,7 @@ class ListeningSource(Source):
             sub.resolve(False, str(exc) or type(exc).__name__)
             raise
         self._current = None
+        sub.delivery = outbox.delivered
         sub.resolve(True)
         return Status.READY
 

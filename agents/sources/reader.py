@@ -7,11 +7,16 @@ last batch of a chunk carries the boundary after the chunk's last whole line, th
 boundary before the chunk, so a recorded position never lies inside a line or ahead of
 unacknowledged events. Each line split for being too long is counted (``LineSplitCount``) and
 logged once, as Flume warns for each cut.
+
+With an ``origin`` (the stream's name, ``agent/source/stream``), every event is marked with it
+and the byte offset it starts at (``EventBatch.marks``; the splitter must keep ``offsets``):
+what an exactly-once Kafka sink commits with the events, and resumes from.
 """
 
 from __future__ import annotations
 
 import logging
+from itertools import repeat
 
 from agents.acks import Ack, Progress
 from agents.counters import Counters
@@ -29,6 +34,7 @@ class LineReader:
         log: logging.Logger,
         name: str,
         progress: Progress | None = None,
+        byteoffset_header: bool = False,
     ) -> None:
         self.splitter = splitter
         self.batch_size = batch_size
@@ -37,6 +43,8 @@ class LineReader:
         self.log = log
         self.name = name  # the stream, for messages
         self.progress = progress
+        self.byteoffset_header = byteoffset_header  # each event's offset as header 'byteoffset'
+        self.origin: str | None = None  # set: events are marked (needs the splitter's offsets)
         self._marked = splitter.boundary  # the boundary the last ack carries
 
     def read(self, chunk: bytes) -> list[tuple[EventBatch, Ack | None]]:
@@ -63,17 +71,23 @@ class LineReader:
             splitter.split_at.clear()
         if not events:
             return []
-        offsets = splitter.offsets
+        starts = splitter.offsets
         headers: list[dict[str, str]] | None = None
-        if offsets is not None:
-            headers = [{"byteoffset": str(o)} for o in offsets]
-            offsets.clear()
+        marks = None
+        if starts is not None:
+            splitter.offsets = []
+            del starts[len(events) :]  # a decode failure stopped part-way: the good ones'
+            if self.byteoffset_header:
+                headers = [{"byteoffset": str(o)} for o in starts]
+            if self.origin is not None:
+                marks = list(zip(repeat(self.origin), starts))
         size = self.batch_size
         out: list[tuple[EventBatch, Ack | None]] = []
         last = (len(events) - 1) // size * size
         for i in range(0, len(events), size):
             batch = EventBatch(events[i : i + size], self.common,
-                               None if headers is None else headers[i : i + size])  # fmt: skip
+                               None if headers is None else headers[i : i + size],
+                               None if marks is None else marks[i : i + size])  # fmt: skip
             ack = None
             if self.progress is not None:
                 if i == last and advance:

@@ -21,6 +21,10 @@ What differs from Flume, on purpose:
 - one agent at a time: the source locks ``<trackerDir>/in_use.lock`` while it runs, and a
   second agent (or source) on the same spool dir stops with an error naming the pid of the
   one that holds it, instead of reading every file a second time (``agents.locks``).
+
+Exactly-once (``agents.sources.resume``): a file's stream is ``<name>@<inode>.<mtime_ns>``;
+when the source's events go only to exactly-once Kafka sinks, a file resumes at the line
+holding the position committed in Kafka, and the tracker is a cache.
 """
 
 from __future__ import annotations
@@ -45,11 +49,13 @@ from agents.sources.lines import (
     check_charset,
 )
 from agents.sources.reader import LineReader
+from agents.sources.resume import line_start
 from agents.sources.state import read_json, write_json
 
 CHUNK = 1 << 20
 REJECTED = ".REJECTED"
 META = ".flumespool-main.meta"
+RESUME_WAIT = 120.0  # s start waits for the exactly-once sinks' committed positions
 
 
 @dataclass
@@ -74,6 +80,7 @@ class _Open:
 
 class SpoolDirSource(Source):
     TYPE = "spooldir"
+    REPLAYABLE = True
     PROPERTIES = (
         Prop("spoolDir", "str", doc="Directory to read files from."),
         Prop("fileSuffix", "str", ".COMPLETED", "Suffix appended to a consumed file."),
@@ -207,9 +214,16 @@ class SpoolDirSource(Source):
             raise FileNotFoundError(f"spool directory {str(self.spool)!r} does not exist")
         self.tracker.mkdir(exist_ok=True)
         self._lock = locks.hold(self.tracker / locks.LOCK_NAME, f"spool directory {self.spool}")
-        self._file = None
-        self._seen = {}
-        super().start()
+        try:
+            if self.resume is not None:
+                self.resume.wait(RESUME_WAIT, self.interrupted)
+            self._file = None
+            self._seen = {}
+            super().start()
+        except BaseException:  # not started: the runner will not call stop()
+            self._lock.release()
+            self._lock = None
+            raise
 
     def stop(self) -> None:
         self._close()
@@ -408,6 +422,16 @@ class SpoolDirSource(Source):
             os.close(fd)
             self._reject(cand, "changed into something else than the file picked up")
             return
+        stream = f"{cand.path.name}@{cand.inode}.{cand.mtime_ns}"
+        if self.resume is not None:
+            committed = self.resume.position(stream, cand.offset or None)
+            if committed is not None:
+                start = line_start(fd, committed, st.st_size)
+                if start != cand.offset:
+                    self.log.info("%s: resuming at byte %d, from the position committed in "
+                                  "Kafka (the tracker said %d)", cand.path, start,
+                                  cand.offset)  # fmt: skip
+                cand.offset = start
         c = self.conf
         common: dict[str, str] = {}
         if c["fileHeader"]:
@@ -415,10 +439,13 @@ class SpoolDirSource(Source):
         if c["basenameHeader"]:
             common[c["basenameHeaderKey"]] = cand.path.name
         splitter = LineSplitter(c["deserializer.maxLineLength"], c["inputCharset"],
-                                c["decodeErrorPolicy"], "LF", start=cand.offset)  # fmt: skip
+                                c["decodeErrorPolicy"], "LF", start=cand.offset,
+                                offsets=self.origin is not None)  # fmt: skip
         progress = Progress(cand.offset, self.wake.set)
         reader = LineReader(splitter, c["batchSize"], common, self.counters, self.log,
                             str(cand.path), progress)  # fmt: skip
+        if self.origin is not None:
+            reader.origin = f"{self.origin}/{stream}"
         self._file = _Open(cand, fd, reader)
         self.log.info("reading %s%s", cand.path, f" from byte {cand.offset}" if cand.offset else "")
 

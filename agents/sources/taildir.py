@@ -23,6 +23,14 @@ keeps a hash of each file's first bytes: a file deleted while the agent was down
 new file got (ext4 reuses inodes at once) is recognised as new and read from its start.
 While the source runs it locks ``<positionFile>.lock``: a second agent (or source) on the same
 position file stops with an error naming the pid of the one that holds it (``agents.locks``).
+
+Exactly-once (``agents.sources.resume``): a file's stream is named by its inode and a hash of
+its first bytes as first read (up to 1 KiB): ``<inode>.<bytes>.<sha1 prefix>``, the same after
+a rename, another for a new file that got a deleted one's inode; a file truncated in place gets
+a new stream (``.<n>`` after it: the n-th truncation seen). When the source's events go only to
+exactly-once Kafka sinks, a file resumes at the line holding its stream's position committed in
+Kafka (the newest truncation's; a file now shorter than that position was truncated while the
+agent was down: a new stream, read from its start), and the position file is a cache.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from agents.config.spec import Prop
 from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
 from agents.sources.reader import LineReader
+from agents.sources.resume import line_start
 from agents.sources.state import read_json, write_json
 from agents.sources.watch import DirWatch
 
@@ -49,6 +58,7 @@ READ_SIZE = 1 << 20
 RESCAN = 1.0  # s between looks when inotify watches every directory (it may miss, e.g. NFS)
 GATHER = 0.005  # s to let lines gather after a read, before the next (one wake-up per batch)
 HEAD = 1024  # bytes hashed to tell a file from another that got its inode
+RESUME_WAIT = 120.0  # s start waits for the exactly-once sinks' committed positions
 
 
 @dataclass
@@ -62,6 +72,9 @@ class _Tail:
     rotated: bool = False  # the name now belongs to another inode: read to the end, then drop
     head: tuple[int, str] | None = None  # (bytes, sha1) of the file's start, as first read
     checked: bool = False  # the open descriptor's file was compared with ``head``
+    stream: str | None = None  # exactly-once: the file's stream name, once read (see above)
+    truncations: int = 0  # times it was seen truncated in place
+    resolved: bool = False  # exactly-once: its start was checked against Kafka's positions
 
     @property
     def position(self) -> int:
@@ -77,6 +90,7 @@ class _Tail:
 
 class TaildirSource(Source):
     TYPE = "TAILDIR"
+    REPLAYABLE = True
     PROPERTIES = (
         Prop("filegroups", "list", doc="Names of the file groups (space separated)."),
         Prop(
@@ -173,20 +187,24 @@ class TaildirSource(Source):
         self._posfile.parent.mkdir(parents=True, exist_ok=True)
         self._lock = locks.hold(self._posfile.with_name(self._posfile.name + ".lock"),
                                 f"position file {self._posfile}")  # fmt: skip
-        self._tails = {}
-        self._load_positions()
-        self._last_write = time.monotonic()
-        self._dirty = False
         try:
+            if self.resume is not None:
+                self.resume.wait(RESUME_WAIT, self.interrupted)
+            self._tails = {}
+            self._load_positions()
+            self._last_write = time.monotonic()
+            self._dirty = False
+            # no descriptors left: OSError, and the runner tries again (the lock goes till then)
             watch = DirWatch(str(directory) for directory, _ in self._groups.values())
-        except OSError:  # no descriptors left: the runner tries again, the lock goes till then
+            watch.renew()  # before the first scan: no change between them goes unseen
+            self._watch = watch  # published ready: others may read ``watching`` from now on
+            self._last_scan = 0.0
+            self._gathering = False
+            super().start()
+        except BaseException:  # not started: the runner will not call stop()
             self._lock.release()
+            self._lock = None
             raise
-        watch.renew()  # before the first scan: no change between them goes unseen
-        self._watch = watch  # published ready: others may read ``watching`` from now on
-        self._last_scan = 0.0
-        self._gathering = False
-        super().start()
 
     def stop(self) -> None:
         self._write_positions()
@@ -201,6 +219,7 @@ class TaildirSource(Source):
             self._lock = None
 
     def interrupt(self) -> None:
+        super().interrupt()
         watch = self._watch
         if watch is not None:
             watch.interrupt()
@@ -251,9 +270,11 @@ class TaildirSource(Source):
         if self.conf["fileHeader"]:
             common[self.conf["fileHeaderKey"]] = path
         splitter = LineSplitter(self.conf["maxLineLength"], "UTF-8", "RAW", "CRLF", start=pos,
-                                offsets=self.conf["byteOffsetHeader"])  # fmt: skip
+                                offsets=self.conf["byteOffsetHeader"] or bool(self.origin),
+                                )  # fmt: skip
         return LineReader(splitter, self.conf["batchSize"], common, self.counters, self.log,
-                          path, Progress(pos, self._moved))  # fmt: skip
+                          path, Progress(pos, self._moved),
+                          byteoffset_header=self.conf["byteOffsetHeader"])  # fmt: skip
 
     def _moved(self) -> None:
         self._dirty = True  # called on a sink's thread: just note it
@@ -391,17 +412,71 @@ class TaildirSource(Source):
         tail.reader = self._new_reader(tail.path, tail.group, pos)
         tail.head = None
         self._dirty = True
+        if tail.stream is not None:
+            tail.reader.origin = f"{self.origin}/{tail.stream}"
+
+    # exactly-once ------------------------------------------------------------------------------
+    def _resolve(self, tail: _Tail) -> None:
+        """Where a file resumes: its stream's position committed in Kafka, if Kafka knows the
+        stream (matched by inode and first bytes), else the position file's (the cache)."""
+        assert self.resume is not None and tail.fd is not None
+        tail.resolved = True
+        size = os.fstat(tail.fd).st_size
+        best: tuple[int, str] | None = None  # (truncations, stream)
+        for stream in self.resume.streams():
+            parsed = _parse_stream(stream)
+            if parsed is None or parsed[0] != tail.inode or (best and parsed[3] < best[0]):
+                continue
+            _inode, n, digest, cut = parsed
+            if size >= n and _head_digest(tail.fd, n) == digest:
+                best = (cut, stream)
+        if best is None:
+            return  # Kafka does not know this file: the cache (or the start) it is
+        cache = tail.reader.splitter.position or None
+        committed = self.resume.position(best[1], cache)
+        assert committed is not None
+        tail.truncations = best[0]
+        if size < committed:
+            self.log.warning("%s (inode %d) is shorter than its position committed in Kafka (%d "
+                             "< %d): truncated while the agent was down; reading it from its "
+                             "start as a new stream", tail.path, tail.inode, size, committed,
+                             )  # fmt: skip
+            tail.truncations += 1
+            tail.stream = None
+            self._restart_at(tail, 0)
+            return
+        tail.stream = best[1]
+        start = line_start(tail.fd, committed, size)
+        if start != tail.reader.splitter.position:
+            self.log.info("%s: resuming at byte %d, from the position committed in Kafka (the "
+                          "position file said %s)", tail.path, start, cache)  # fmt: skip
+        self._restart_at(tail, start)
+
+    def _identify(self, tail: _Tail, size: int) -> None:
+        """Name the file's stream by its inode and first bytes (see the module's doc)."""
+        assert tail.fd is not None
+        n = min(HEAD, size)
+        tail.stream = f"{tail.inode}.{n}.{_head_digest(tail.fd, n)}" + (
+            f".{tail.truncations}" if tail.truncations else "")  # fmt: skip
+        tail.reader.origin = f"{self.origin}/{tail.stream}"
 
     def _read(self, tail: _Tail) -> bool:
         """Read new complete lines of one file into the outbox; True if any were read."""
         if tail.fd is None and not self._open(tail):
             return False
         assert tail.fd is not None
+        if self.resume is not None and not tail.resolved:
+            self._resolve(tail)
         size = os.fstat(tail.fd).st_size
         if size < tail.position:
             self.log.warning("%s was truncated (%d < %d bytes read); reading from its start",
                              tail.path, size, tail.position)  # fmt: skip
+            if tail.stream is not None:
+                tail.truncations += 1
+                tail.stream = None
             self._restart_at(tail, 0)
+        if self.origin is not None and tail.stream is None and size > tail.position:
+            self._identify(tail, size)
         reader = tail.reader
         if size == tail.position:
             progress = reader.progress
@@ -444,3 +519,19 @@ class TaildirSource(Source):
             if tail.fd is not None and not tail.rotated and now - tail.last_read > idle:
                 self._fingerprint(tail)
                 self._close(tail)
+
+
+def _head_digest(fd: int, n: int) -> str:
+    return hashlib.sha1(os.pread(fd, n, 0)).hexdigest()[:16]
+
+
+def _parse_stream(stream: str) -> tuple[int, int, str, int] | None:
+    """(inode, bytes hashed, hash, truncations) of a TAILDIR stream name; None if not one."""
+    parts = stream.split(".")
+    try:
+        if len(parts) in (3, 4):
+            cut = int(parts[3]) if len(parts) == 4 else 0
+            return int(parts[0]), int(parts[1]), parts[2], cut
+    except ValueError:
+        pass
+    return None

@@ -38,17 +38,23 @@ def run(
     cars: Annotated[int, typer.Option(min=1, max=50, help="Cars a status day file.")] = 2,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+    exactly_once: Annotated[
+        bool, typer.Option(help="flume-4 only: write into Kafka exactly once (read committed).")
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Run one example in the lab (agents as processes or containers, as the lab's backend
     runs them); exit 1 if a check fails."""
     if name not in EXAMPLES:
         raise typer.BadParameter(f"choose one of {', '.join(EXAMPLES)}", param_hint="NAME")
+    if exactly_once and name != "flume-4":
+        raise typer.BadParameter("only flume-4 has an exactly-once variant",
+                                 param_hint="--exactly-once")  # fmt: skip
     example = EXAMPLES[name]
     cluster = Cluster.open(LabPaths(resolve_home(home)))
     out = err_console if as_json else console
     with out.status(f"{name}: starting") as status:
-        report = example.execute(cluster, Scale(cars, seed),
+        report = example.execute(cluster, Scale(cars, seed, exactly_once),
                                  lambda what: status.update(f"{name}: {what}"))  # fmt: skip
     if as_json:
         print(json.dumps(report.to_json(), indent=2))

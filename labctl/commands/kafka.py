@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -69,6 +70,17 @@ def topics(
         console.print(name)
 
 
+ISOLATION_HELP = (
+    "read_committed: only records of committed transactions (what an exactly-once sink wrote, "
+    "never an aborted batch); read_uncommitted: every record, aborted ones too (Kafka's default)."
+)
+
+
+class Isolation(StrEnum):
+    read_uncommitted = "read_uncommitted"
+    read_committed = "read_committed"
+
+
 @app.command()
 def consume(
     topic: str,
@@ -76,13 +88,15 @@ def consume(
     max_messages: Annotated[int | None, typer.Option(min=1)] = None,
     partition: Annotated[int | None, typer.Option(min=0)] = None,
     idle_timeout: Annotated[float, typer.Option(help="Stop after this many idle seconds.")] = 0,
+    isolation: Annotated[Isolation, typer.Option(help=ISOLATION_HELP)] = Isolation.read_uncommitted,
     home: HomeOption = None,
 ) -> None:
     """Print a topic's records, one per line (Ctrl-C stops)."""
     cluster = _cluster(home)
     reset = "earliest" if from_beginning else "latest"
     group = f"labctl-{time.time_ns()}"
-    config = {"group.id": group, "enable.auto.commit": False, "auto.offset.reset": reset}
+    config = {"group.id": group, "enable.auto.commit": False, "auto.offset.reset": reset,
+              "isolation.level": isolation.value}  # fmt: skip
     consumer = Consumer({**cluster.client_config(), **config})
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     if partition is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ from labctl.commands.cluster import BackendName, BackendOption, HomeOption, reco
 from labctl.commands.verify import render, topology_tree
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.drill import AgentKill, parse_share
 from labctl.pilot.reports import flows
 from labctl.pilot.verify import agent_plan, verify
 from labctl.views.progress import shown_steps
@@ -41,6 +43,20 @@ def pilot(
     cars: Annotated[int, typer.Option(min=1, help="Smart cars simulated.")] = 100,
     duration: Annotated[float, typer.Option(min=1, help="Seconds of driving logs.")] = 60,
     seed: Annotated[int | None, typer.Option(help="Simulator seed.")] = None,
+    exactly_once: Annotated[
+        bool,
+        typer.Option(
+            help="The driving log into Kafka exactly once: TAILDIR and a "
+            "transactional Kafka sink (docs/exactly-once.md)."
+        ),
+    ] = False,
+    kill_agent_at: Annotated[
+        str | None,
+        typer.Option(
+            help="A drill: SIGKILL the agent at this share of the run (e.g. 50%) "
+            "and start it again; stage 5 counts what it cost."
+        ),
+    ] = None,
     backend: BackendOption = BackendName.local,
     home: HomeOption = None,
 ) -> None:
@@ -50,17 +66,37 @@ def pilot(
     paths = LabPaths(resolve_home(home))
     spec = recorded_or(paths, ClusterSpec(backend=backend.value), ctx)
     cluster = Cluster(paths, spec)
+    conf = lab_agent.exactly_once_conf() if exactly_once else lab_agent.pilot_conf()
+    drill = None
+    if kill_agent_at is not None:
+        drill = AgentKill(paths, spec, parse_share(kill_agent_at), duration)
     with shown_steps(console, paths, "pilot") as steps:
         steps.step("cluster: checking what runs")
         took = cluster.up(lambda msg: steps.step(f"cluster: {msg}"))
-        steps.step("starting the agent SmartCar_Agent")
-        where = lab_agent.start(paths, spec)
-        report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed, steps)
+        running = lab_agent.state(paths).get("conf_file")
+        eos = str(lab_agent.exactly_once_conf().resolve())
+        other_mode = running is not None and (running == eos) != exactly_once
+        if other_mode and lab_agent.running(paths, spec):
+            steps.step(f"the agent runs {Path(str(running)).name}: stopping it for {conf.name}")
+            lab_agent.stop(paths)
+        steps.step(f"starting the agent SmartCar_Agent ({conf.name})")
+        where = lab_agent.start(paths, spec, conf=conf)
+        report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed, steps, drill)
     console.print(f"cluster ready in {took:.1f} s (bootstrap {spec.bootstrap}); "
                   f"agent SmartCar_Agent running ({where})", highlight=False)  # fmt: skip
     console.print(topology_tree(agent_plan(cluster)))
     render(report)
     console.print(summary(report.figures, time.monotonic() - began))
+    if drill is not None and "killed_at_s" in report.figures:
+        f = report.figures
+        missing = next((c.measured for c in report.checks if c.name == "0 missing"), "?")
+        dupes = next((c.measured for c in report.checks if c.name == "0 duplicates"), "?")
+        console.print(f"drill: agent SIGKILLed {f['killed_at_s']} s into the run, running again "
+                      f"{f['agent_down_s']} s later; stage 5: {missing}; {dupes} duplicates "
+                      + ("(exactly-once: none expected)" if exactly_once else
+                         "(at-least-once, exec tail -F: lines written while it was down are "
+                         "lost, the ones tail -F repeats are duplicates; try --exactly-once)"),
+                      highlight=False)  # fmt: skip
     console.print(f"pilot {'PASSED' if report.ok else 'FAILED'}; report: "
                   f"{report.figures.get('report')}")  # fmt: skip
     console.print(

@@ -45,6 +45,7 @@ class Scale:
 
     cars: int = 2  # cars per status file (21,601 records a car a day)
     seed: int = 7
+    exactly_once: bool = False  # the example's exactly-once variant (flume-4)
 
 
 @dataclass
@@ -100,14 +101,16 @@ class ExampleRun:
 
     # -- agents ----------------------------------------------------------------------------
     def start(
-        self, role: str, conf_name: str, name: str, env: dict[str, str] | None = None
-    ) -> Agent:
-        """Start one agent from a shipped config; returns once its metrics answer."""
+        self, role: str, conf_name: str, name: str, env: dict[str, str] | None = None,
+        extra: str = "",
+    ) -> Agent:  # fmt: skip
+        """Start one agent from a shipped config (plus *extra* properties); returns once its
+        metrics answer."""
         backend = self.cluster.backend
         component = self.component(role)
         conf = self.home / f"{role}.conf"
         if not conf.exists():
-            conf.write_text(shipped_conf(conf_name))
+            conf.write_text(shipped_conf(conf_name) + extra)
         launch = AgentLaunch(conf, name, self.state(role), component=component, env=dict(env or {}))
         self.progress(f"starting {component}")
         backend.stop_agent(component=component)
@@ -221,15 +224,18 @@ class ExampleRun:
         wait(f"topic {topic} to have a leader", led, timeout)
 
     def read_topic(
-        self, topic: str, expect: int, idle: float = 15.0
+        self, topic: str, expect: int, idle: float = 15.0, committed: bool = False
     ) -> list[tuple[bytes, dict[str, str]]]:
         """(value, headers) of every record of *topic*, read from the start until *expect*
-        records came and the end offset is reached, or nothing came for *idle* s."""
+        records came and the end offset is reached, or nothing came for *idle* s
+        (*committed*: as a read_committed reader sees them)."""
         c = Consumer(
             {
                 **self.cluster.client_config(),
                 "group.id": uuid.uuid4().hex,
                 "enable.auto.commit": False,
+                "enable.partition.eof": True,  # the position moves past commit markers
+                "isolation.level": "read_committed" if committed else "read_uncommitted",
             }
         )
         c.assign([TopicPartition(topic, 0, 0)])

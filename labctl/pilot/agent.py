@@ -45,6 +45,11 @@ def pilot_conf(example: str = PILOT_EXAMPLE) -> Path:
     return Path(str(resources.files("labctl.pilot") / "conf" / f"ex{example}-SmartCar_Agent.conf"))
 
 
+def exactly_once_conf() -> Path:
+    """The pilot's config with the driving log written exactly once (TAILDIR, exactlyOnce)."""
+    return pilot_conf().with_name("ex3.4-SmartCar_Agent-exactly-once.conf")
+
+
 def managed(paths: LabPaths) -> Managed:
     """The local backend's agent process (for drills that kill it)."""
     return process_handle(paths, AGENT)

@@ -24,8 +24,10 @@ from agents.config.properties import load_properties
 from agents.config.topology import AgentPlan, build_plan
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.drill import AgentKill
 from labctl.pilot.progress import Silent, Steps
 from labctl.pilot.simulation import simulate
+from simulator.driver import DriverProgress
 from simulator.manifest import Digest
 
 RECORD = re.compile(rb"^\d{14}")
@@ -230,10 +232,12 @@ def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[by
                steps: Steps = Silent()) -> list[tuple[int, bytes, int]]:  # fmt: skip
     """(partition, value, append-time ms) of the records after *starts*: until *expect* distinct
     records of this run arrived (then up to the end offsets of that moment, so what came with
-    them, duplicates or stale lines, is counted too), or nothing came for *idle* s."""
+    them, duplicates or stale lines, is counted too), or nothing came for *idle* s. Read
+    committed: an exactly-once agent's aborted batches are not records of the topic."""
     topic = cluster.spec.topic.name
     c = Consumer({**cluster.client_config(), "group.id": uuid.uuid4().hex,
-                  "enable.auto.commit": False})  # fmt: skip
+                  "enable.auto.commit": False, "isolation.level": "read_committed",
+                  "enable.partition.eof": True})  # fmt: skip
     c.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
     out: list[tuple[int, bytes, int]] = []
     ours: set[bytes] = set()
@@ -249,6 +253,8 @@ def _read_from(cluster: Cluster, starts: dict[int, int], run_lines: Callable[[by
         batch = c.consume(5000, 0.5)
         for m in batch:
             part, value, offset = m.partition(), m.value(), m.offset()
+            if m.error() and part is not None and offset is not None:
+                reached[part] = max(reached[part], offset)  # its end: past commit markers
             if m.error() or part is None or value is None or offset is None:
                 continue
             out.append((part, value, m.timestamp()[1]))
@@ -277,7 +283,8 @@ def _logger_events(log: Path, start: int) -> tuple[int, int]:
 
 
 def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: int | None,
-            stages: set[int], date: str = "20160101", steps: Steps = Silent()) -> None:  # fmt: skip
+            stages: set[int], date: str = "20160101", steps: Steps = Silent(),
+            drill: AgentKill | None = None) -> None:  # fmt: skip
     paths = cluster.paths
     log = lab_agent.log_file(paths)
     if lab_agent.running(paths, cluster.spec) is None:
@@ -297,9 +304,17 @@ def collect(cluster: Cluster, report: Report, cars: int, duration: float, seed: 
     except FileNotFoundError:
         offset = 0
     steps.step(f"simulating {cars} cars for {duration:g} s", duration, "s")
+
+    def on_driver(p: DriverProgress) -> None:
+        steps.advance(p.elapsed, p.records)
+        if drill is not None:
+            drill.on_progress(p.elapsed)
+
     with LineWatcher(paths.realtime_log, offset) as watcher:
-        run = simulate(paths, cars, duration, seed, date,
-                       on_driver=lambda p: steps.advance(p.elapsed, p.records))  # fmt: skip
+        run = simulate(paths, cars, duration, seed, date, on_driver=on_driver)
+    if drill is not None:
+        drill.join()
+        report.figures.update(drill.figures)
     status, driver, began = run.status, run.driver, run.started
     spooled = run.spooled
     rejected = spooled.with_name(spooled.name + ".REJECTED")
@@ -477,8 +492,10 @@ class LineWatcher:
 
 
 def verify(cluster: Cluster, stages: set[int], cars: int = 5, duration: float = 10.0,
-           seed: int | None = None, steps: Steps = Silent()) -> Report:  # fmt: skip
-    """Run the checks of ``stages``; ``steps`` hears what runs now and how far it is."""
+           seed: int | None = None, steps: Steps = Silent(),
+           drill: AgentKill | None = None) -> Report:  # fmt: skip
+    """Run the checks of ``stages``; ``steps`` hears what runs now and how far it is; a
+    *drill* kills and restarts the agent during the run (``labctl.pilot.drill``)."""
     report = Report()
     if 1 in stages:
         steps.step("stage 1: the agent's design")
@@ -487,7 +504,8 @@ def verify(cluster: Cluster, stages: set[int], cars: int = 5, duration: float = 
         steps.step("stage 2: the environment")
         stage2(cluster, report)
     if stages & {3, 4, 5}:
-        collect(cluster, report, cars, duration, seed, stages & {3, 4, 5}, steps=steps)
+        collect(cluster, report, cars, duration, seed, stages & {3, 4, 5}, steps=steps,
+                drill=drill)  # fmt: skip
         report.checks = [c for c in report.checks if c.stage in stages]
     cluster.paths.reports_dir.mkdir(parents=True, exist_ok=True)
     out = cluster.paths.reports_dir / f"verify-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -32,6 +32,34 @@ def test_concat_mixed_common_headers():
     assert [joined.header_of(i, "f") for i in range(2)] == ["a", "b"]
 
 
+def test_marks_follow_their_events_through_select_split_concat_and_rewrites():
+    marks = [("a/s/f", 0), ("a/s/f", 4), ("a/s/f", 9)]
+    b = EventBatch([b"one", b"two", b"six"], {"k": "v"}, None, marks)
+    assert b.select([0, 2]).marks == [("a/s/f", 0), ("a/s/f", 9)]
+    head, tail = b.split(1)
+    assert head.marks == marks[:1] and tail.marks == marks[1:]
+    assert b.with_bodies([b"1", b"2", b"6"]).marks == marks
+    plain = EventBatch([b"x"], {"k": "other"})
+    joined = EventBatch.concat([tail, plain, head])
+    assert joined.marks == [*marks[1:], ("", -1), marks[0]]
+    assert EventBatch.concat([plain, plain]).marks is None
+
+
+def test_marks_travel_as_headers_between_agents_and_back():
+    b = EventBatch([b"one", b"two", b"x"], {"k": "v"}, None,
+                   [("a/s/f", 0), ("a/s/f", 4), ("", -1)])  # fmt: skip
+    sent = b.with_mark_headers()
+    assert sent.event_headers(1) == {"k": "v", "eos.origin": "a/s/f", "eos.offset": "4"}
+    assert sent.event_headers(2) == {"k": "v"}
+    got = EventBatch(sent.bodies, dict(sent.common), [dict(h) for h in sent.headers or []])
+    back = got.take_mark_headers()
+    assert back.marks == b.marks and back.event_headers(1) == {"k": "v"}
+    one = EventBatch([b"o"], {"eos.origin": "a/s/g", "eos.offset": "7", "k": "v"})
+    assert one.take_mark_headers().marks == [("a/s/g", 7)]
+    assert one.take_mark_headers().common == {"k": "v"}
+    assert EventBatch([b"o"], {"k": "v"}).take_mark_headers().marks is None
+
+
 def test_context_resolves_types_defaults_aliases_and_reports_problems():
     props = (
         Prop("batchSize", "int", 100, minimum=1),

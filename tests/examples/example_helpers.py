@@ -7,8 +7,9 @@ from labctl.examples import EXAMPLES, Scale
 from labctl.pilot.verify import Report
 
 
-def run_example(name: str, cluster: Cluster, cars: int = 1) -> Report:
-    report = EXAMPLES[name].execute(cluster, Scale(cars=cars, seed=3), lambda _: None)
+def run_example(name: str, cluster: Cluster, cars: int = 1, exactly_once: bool = False) -> Report:
+    scale = Scale(cars=cars, seed=3, exactly_once=exactly_once)
+    report = EXAMPLES[name].execute(cluster, scale, lambda _: None)
     failed = [f"{c.name}: {c.measured}" for c in report.checks if not c.ok]
     assert report.ok, f"{name} failed: {failed}"
     return report

@@ -15,3 +15,14 @@ def test_flume_4_survives_the_aggregator(kafka_cluster: Cluster) -> None:
     # the duplicates reported are exactly the records read beyond one of each
     got = int(read.split(" for ")[0].replace(",", ""))
     assert got == report.figures["records"] + report.figures["duplicates"], read
+
+
+def test_flume_4_exactly_once_writes_every_record_once(kafka_cluster: Cluster) -> None:
+    """`labctl example run flume-4 --exactly-once`: aggregator 5 SIGKILLed all the same; read
+    committed, 0 missing and 0 duplicates."""
+    report = run_example("flume-4", kafka_cluster, exactly_once=True)
+    assert report.figures["exactly_once"] is True
+    read = measured(report, "every record in Kafka exactly once (read committed)")
+    assert read == f"{4 * 21_601:,} for {4 * 21_601:,}: 0 missing, 0 duplicates, 0 unexpected"
+    assert report.figures["duplicates"] == 0
+    assert measured(report, "every collector failed over") == "4 of 4 collectors"

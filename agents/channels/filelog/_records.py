@@ -57,22 +57,43 @@ def record(kind: int, txid: int, payload: bytes = b"") -> list[bytes]:
 
 _BATCH_HEAD = struct.Struct("<III")  # events, flags, common-headers JSON bytes
 _PER_EVENT_HEADERS = 1
+_MARKS = 2  # the events' marks (origin, position) follow the bodies, before the headers
 _SWAP = sys.byteorder != "little"
 
 
 def encode_batch(batch: EventBatch) -> bytes:
-    """``count, flags, common JSON, u32 lengths[count], bodies..., [per-event headers JSON]``."""
+    """``count, flags, common JSON, u32 lengths[count], bodies..., [marks], [per-event headers
+    JSON]``; marks are ``u32 length`` then the JSON ``[origins, [origin index, position]...]``.
+    """
     bodies = batch.bodies
     common = json.dumps(batch.common, separators=(",", ":")).encode() if batch.common else b""
     lengths = array("I", map(len, bodies))
     if _SWAP:
         lengths.byteswap()
     flags = 0 if batch.headers is None else _PER_EVENT_HEADERS
+    if batch.marks is not None:
+        flags |= _MARKS
     parts = [_BATCH_HEAD.pack(len(bodies), flags, len(common)), common, lengths.tobytes()]
     parts.extend(bodies)
+    if batch.marks is not None:
+        marks = _encode_marks(batch.marks)
+        parts += (len(marks).to_bytes(4, "little"), marks)
     if batch.headers is not None:
         parts.append(json.dumps(batch.headers, separators=(",", ":")).encode())
     return b"".join(parts)
+
+
+def _encode_marks(marks: list[tuple[str, int]]) -> bytes:
+    index: dict[str, int] = {}
+    flat: list[int] = []
+    for origin, position in marks:
+        flat += (index.setdefault(origin, len(index)), position)
+    return json.dumps([list(index), flat], separators=(",", ":")).encode()
+
+
+def _decode_marks(data: bytes) -> list[tuple[str, int]]:
+    origins, flat = json.loads(data)
+    return [(origins[flat[i]], flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
 def batch_size(payload: bytes | memoryview) -> int:
@@ -92,16 +113,21 @@ def decode_batch(payload: bytes) -> EventBatch:
     pos += 4 * count
     ends = list(accumulate(lengths, initial=pos))
     bodies = [payload[a:b] for a, b in pairwise(ends)]
-    headers = json.loads(payload[ends[-1] :]) if flags & _PER_EVENT_HEADERS else None
-    return EventBatch(bodies, common, headers)
+    pos = ends[-1]
+    marks = None
+    if flags & _MARKS:
+        size = int.from_bytes(payload[pos : pos + 4], "little")
+        marks = _decode_marks(payload[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    headers = json.loads(payload[pos:]) if flags & _PER_EVENT_HEADERS else None
+    return EventBatch(bodies, common, headers, marks)
 
 
 def sub_batch(batch: EventBatch, start: int, end: int) -> EventBatch:
     """Events [start, end) of *batch*, sharing its common headers."""
     if start == 0 and end == len(batch):
         return batch
-    h = batch.headers
-    return EventBatch(batch.bodies[start:end], batch.common, None if h is None else h[start:end])
+    return batch.slice(start, end)
 
 
 # ---- TAKE payloads: slices of PUT records ---------------------------------------------------

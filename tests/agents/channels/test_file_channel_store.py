@@ -394,3 +394,18 @@ def test_sigkill_at_random_points_then_replay_is_exactly_the_committed_events(
         assert got in options, f"seed {seed0 + it}: {len(got)} events replayed, not as committed"
         live = got
     assert next_id > 1000  # the writer really worked between kills
+
+
+def test_a_put_record_keeps_its_events_marks() -> None:
+    """Marks (origin, position) survive the file channel's record: a replay still lets an
+    exactly-once sink drop what it wrote."""
+    from agents.channels.filelog._records import decode_batch, encode_batch, sub_batch
+
+    marks = [("a/s/f@1.2", 0), ("a/s/g@3.4", 17), ("", -1)]
+    for headers in (None, [{"h": "1"}, {}, {"h": "3"}]):
+        batch = EventBatch([b"a", b"bc", b""], {"k": "v"}, headers, marks)
+        back = decode_batch(encode_batch(batch))
+        assert (back.bodies, back.common, back.headers, back.marks) == (
+            batch.bodies, batch.common, headers, marks)  # fmt: skip
+        assert sub_batch(back, 1, 3).marks == marks[1:]
+    assert decode_batch(encode_batch(EventBatch([b"a"], {}))).marks is None
