@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from labctl.kafka.dist import KAFKA_VERSION
+from labctl.versions import KAFKA_VERSION
 
 app = typer.Typer(
     name="labctl",

@@ -34,23 +34,23 @@ from labctl.backends.base import (
     Backend,
     ComponentState,
     Progress,
-    agent_variables,
-    file_logs,
     is_agent,
-    last_line,
-    tree_has_open,
-    wait_session_expired,
+)
+from labctl.backends.container import (
+    AGENT_CONF,
+    AGENT_METRICS_PORT,
+    AGENT_STATE,
+    LOGS,
+    WORKING,
+    container_port,
+    healthcheck,
+    server_command,
 )
 from labctl.backends.image import ensure_image
+from labctl.backends.tools import agent_variables, file_logs, last_line, tree_has_open
 from labctl.errors import LabError, NotRunningError, PrerequisiteError, ReadinessTimeout
-from labctl.kafka.config import (
-    CONTAINER_DATA,
-    CONTROLLER_PORT,
-    EXTERNAL_PORT,
-    ZK_CLIENT,
-    Bridge,
-)
-from labctl.node import AGENT_METRICS_PORT, server_command
+from labctl.kafka.config import CONTAINER_DATA, Bridge
+from labctl.kafka.zookeeper import wait_session_expired
 
 if TYPE_CHECKING:
     import docker
@@ -58,9 +58,6 @@ if TYPE_CHECKING:
 
 LABEL = "smartcar-lab.project"
 COMPONENT = "smartcar-lab.component"
-SECOND = 1_000_000_000  # healthcheck durations are in nanoseconds
-WORKING, AGENT_CONF, LOGS = "/working", "/lab/agent.conf", "/lab/logs"
-AGENT_STATE = "/lab/state"
 
 
 def project_name(home: os.PathLike[str] | str) -> str:
@@ -89,24 +86,11 @@ def connect() -> docker.DockerClient:
     return client
 
 
-def healthcheck(name: str) -> dict[str, Any]:
-    """Ready, as ``python -m labctl.node health`` tells it (same test as docker-compose.yml)."""
-    quick = name.startswith(("zookeeper", "controller-"))  # `up` waits on these
-    part = AGENT if is_agent(name) else name
-    return {"test": ["CMD", "python", "-m", "labctl.node", "health", part],
-            "interval": (1 if quick else 5) * SECOND, "timeout": 10 * SECOND, "retries": 3,
-            "start_period": 60 * SECOND}  # fmt: skip
-
-
-def container_port(name: str) -> int:
-    """The port a server listens on inside its container (published at the spec's port)."""
-    if name.startswith("zookeeper"):
-        return ZK_CLIENT
-    return CONTROLLER_PORT if name.startswith("controller-") else EXTERNAL_PORT
-
-
 class DockerBackend(Backend):
     kind = "docker"
+    help = "a container per server and agent (each broker its own node)"
+    ready_timeout = 150.0
+    own_nodes = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

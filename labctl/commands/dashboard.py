@@ -8,7 +8,7 @@ import typer
 
 from labctl.app import app, console
 from labctl.cluster import load_spec, port_free
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
 from labctl.dashboard import Collector
 from labctl.errors import PortInUseError
 from labctl.paths import LabPaths, resolve_home

@@ -10,10 +10,10 @@ from rich.table import Table
 
 from labctl.app import app, console, err_console
 from labctl.cluster import Cluster
-from labctl.commands.cluster import HomeOption
-from labctl.commands.verify import render
+from labctl.commands.options import HomeOption
 from labctl.examples import EXAMPLES, Scale
 from labctl.paths import LabPaths, resolve_home
+from labctl.views.report import render
 
 example_app = typer.Typer(help="The seed's four Flume architectures, run in the lab.",
                           no_args_is_help=True)  # fmt: skip
@@ -53,5 +53,5 @@ def run(
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        render(report, f"{name}: {example.title}", "arch")
+        render(console, report, f"{name}: {example.title}", "arch")
     raise typer.Exit(0 if report.ok else 1)

@@ -21,7 +21,7 @@ from confluent_kafka import (
 
 from labctl.app import app, console
 from labctl.cluster import Cluster
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
 from labctl.errors import LabError, NotRunningError
 from labctl.paths import LabPaths, resolve_home
 

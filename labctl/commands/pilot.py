@@ -10,13 +10,15 @@ from rich.table import Table
 
 from labctl.app import app, console
 from labctl.cluster import Cluster, ClusterSpec
-from labctl.commands.cluster import BackendName, BackendOption, HomeOption, recorded_or
-from labctl.commands.verify import render, topology_tree
+from labctl.commands.cluster import recorded_or
+from labctl.commands.options import DEFAULT_BACKEND, BackendOption, HomeOption
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.design import agent_plan
 from labctl.pilot.reports import flows
-from labctl.pilot.verify import agent_plan, verify
+from labctl.pilot.verify import verify
 from labctl.views.progress import shown_steps
+from labctl.views.report import render, topology_tree
 
 
 def summary(f: dict, seconds: float) -> Table:
@@ -41,25 +43,25 @@ def pilot(
     cars: Annotated[int, typer.Option(min=1, help="Smart cars simulated.")] = 100,
     duration: Annotated[float, typer.Option(min=1, help="Seconds of driving logs.")] = 60,
     seed: Annotated[int | None, typer.Option(help="Simulator seed.")] = None,
-    backend: BackendOption = BackendName.local,
+    backend: BackendOption = DEFAULT_BACKEND,
     home: HomeOption = None,
 ) -> None:
     """The whole pilot: cluster up if needed, agent with the pilot config, a simulator run,
     and stages 1-5 verified against the simulator's manifests."""
     began = time.monotonic()
     paths = LabPaths(resolve_home(home))
-    spec = recorded_or(paths, ClusterSpec(backend=backend.value), ctx)
+    spec = recorded_or(paths, ClusterSpec(backend=backend), ctx)
     cluster = Cluster(paths, spec)
     with shown_steps(console, paths, "pilot") as steps:
         steps.step("cluster: checking what runs")
         took = cluster.up(lambda msg: steps.step(f"cluster: {msg}"))
         steps.step("starting the agent SmartCar_Agent")
-        where = lab_agent.start(paths, spec)
+        where = lab_agent.start(cluster)
         report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed, steps)
     console.print(f"cluster ready in {took:.1f} s (bootstrap {spec.bootstrap}); "
                   f"agent SmartCar_Agent running ({where})", highlight=False)  # fmt: skip
     console.print(topology_tree(agent_plan(cluster)))
-    render(report)
+    render(console, report)
     console.print(summary(report.figures, time.monotonic() - began))
     console.print(f"pilot {'PASSED' if report.ok else 'FAILED'}; report: "
                   f"{report.figures.get('report')}")  # fmt: skip

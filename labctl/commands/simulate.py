@@ -12,7 +12,7 @@ from rich.table import Table
 
 from labctl.app import app, console
 from labctl.cluster import load_spec
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
 from labctl.errors import NotRunningError
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot.simulation import simulate as run_simulation

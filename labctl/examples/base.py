@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import NewTopic
 
 from labctl.backends import AgentLaunch
+from labctl.checks import Report
 from labctl.cluster import Cluster
 from labctl.errors import LabError
+from labctl.kafka.reader import read_records
 from labctl.paths import LabPaths
-from labctl.pilot.verify import Report
 from simulator.handoff import hand_off
 from simulator.status import write_status_file
 
@@ -223,41 +224,12 @@ class ExampleRun:
     def read_topic(
         self, topic: str, expect: int, idle: float = 15.0
     ) -> list[tuple[bytes, dict[str, str]]]:
-        """(value, headers) of every record of *topic*, read from the start until *expect*
-        records came and the end offset is reached, or nothing came for *idle* s."""
-        c = Consumer(
-            {
-                **self.cluster.client_config(),
-                "group.id": uuid.uuid4().hex,
-                "enable.auto.commit": False,
-            }
-        )
-        c.assign([TopicPartition(topic, 0, 0)])
-        out: list[tuple[bytes, dict[str, str]]] = []
-        last = time.monotonic()
-        end = None
-        while time.monotonic() - last < idle:
-            if end is None and len(out) >= expect:
-                end = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
-            if end is not None and c.position([TopicPartition(topic, 0)])[0].offset >= end:
-                break
-            batch = c.consume(10000, 0.5)
-            for m in batch:
-                value = m.value()
-                if m.error() is None and value is not None:
-                    out.append((value, _text_headers(m.headers())))
-            if batch:
-                last = time.monotonic()
-        c.close()
-        return out
-
-
-def _text_headers(raw: object) -> dict[str, str]:
-    """A record's headers (a list of (key, bytes) pairs) as text."""
-    pairs: Iterable[tuple[object, object]] = (
-        raw.items() if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-    )
-    return {str(k): v.decode() if isinstance(v, bytes) else str(v or "") for k, v in pairs}
+        """(value, headers) of every record of *topic* (one partition), read from the start
+        until *expect* records came and the end offset is reached, or nothing came for *idle*
+        s (verify's reader)."""
+        got = read_records(self.cluster.client_config(), topic, {0: 0}, expect, idle=idle,
+                           batch=10000)  # fmt: skip
+        return [(r.value, r.headers) for r in got]
 
 
 def shipped_conf(name: str) -> str:

@@ -23,14 +23,12 @@ from importlib import resources
 from pathlib import Path
 
 from agents.config.properties import load_properties
-from labctl.backends import AgentLaunch, backend_for
-from labctl.backends.base import AGENT
-from labctl.backends.local import process_handle
+from labctl.backends import AgentLaunch
+from labctl.cluster import Cluster
 from labctl.errors import LabError, NotRunningError
 from labctl.paths import LabPaths
 from labctl.pilot.simulation import SimulationBusy, simulation_lock
-from labctl.spec import ClusterSpec, load_spec
-from labctl.supervisor import Managed
+from labctl.spec import ClusterSpec
 
 AGENT_NAME = "SmartCar_Agent"
 START_TIMEOUT = 30.0  # s for the agent to answer and open the driving log
@@ -45,18 +43,13 @@ def pilot_conf(example: str = PILOT_EXAMPLE) -> Path:
     return Path(str(resources.files("labctl.pilot") / "conf" / f"ex{example}-SmartCar_Agent.conf"))
 
 
-def managed(paths: LabPaths) -> Managed:
-    """The local backend's agent process (for drills that kill it)."""
-    return process_handle(paths, AGENT)
-
-
 def log_file(paths: LabPaths) -> Path:
     return paths.logs_dir / "agent.log"
 
 
-def running(paths: LabPaths, spec: ClusterSpec) -> str | None:
+def running(cluster: Cluster) -> str | None:
     """Where the lab's agent runs ("pid 1234", "container 3f2a9c01be77"), None if it does not."""
-    return backend_for(paths, spec).agent_where()
+    return cluster.backend.agent_where()
 
 
 def agent_env(paths: LabPaths, spec: ClusterSpec) -> dict[str, str]:
@@ -79,12 +72,11 @@ def metrics(paths: LabPaths, timeout: float = 3.0) -> dict[str, dict[str, str]]:
         return json.loads(resp.read())
 
 
-def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
-          name: str = AGENT_NAME, monitoring_port: int | None = None,
-          log_level: str = "INFO") -> str:  # fmt: skip
+def start(cluster: Cluster, conf: Path | None = None, name: str = AGENT_NAME,
+          monitoring_port: int | None = None, log_level: str = "INFO") -> str:  # fmt: skip
     """Start the agent unless it runs; returns where it runs once its metrics endpoint answers
     (and, if it follows the driving log, once it has the log open)."""
-    backend = backend_for(paths, spec)
+    paths, spec, backend = cluster.paths, cluster.spec, cluster.backend
     where = backend.agent_where()
     if where is not None:
         return where
@@ -165,9 +157,6 @@ def reads_driving_log(conf: Path, env: dict[str, str], paths: LabPaths) -> str |
     return found
 
 
-def stop(paths: LabPaths, timeout: float = 40.0) -> bool:
+def stop(cluster: Cluster, timeout: float = 40.0) -> bool:
     """Stop the agent gracefully (it drains its channels); True if one was running."""
-    spec = load_spec(paths)
-    if spec is None:
-        return managed(paths).stop(timeout)
-    return backend_for(paths, spec).stop_agent(timeout)
+    return cluster.backend.stop_agent(timeout)

@@ -29,7 +29,7 @@ from tests.dashboard.conftest import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.kafka, pytest.mark.browser,
               pytest.mark.skipif(chromium_missing() is not None,
                                  reason=chromium_missing() or "")]  # fmt: skip
 

@@ -13,11 +13,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labctl.backends.docker import AGENT_CONF, AGENT_STATE, WORKING, container_port, healthcheck
+from labctl.backends.container import (
+    AGENT_CONF,
+    AGENT_METRICS_PORT,
+    AGENT_STATE,
+    WORKING,
+    container_port,
+    healthcheck,
+    server_command,
+    spec_flags,
+)
 from labctl.backends.image import IMAGE
 from labctl.kafka.config import CONTAINER_DATA, Bridge
 from labctl.kafka.dist import KAFKA_VERSION
-from labctl.node import AGENT_METRICS_PORT, server_command, spec_flags
 from labctl.pilot.agent import AGENT_NAME, pilot_conf
 from labctl.spec import TOPIC, ClusterSpec
 
