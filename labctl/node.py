@@ -83,15 +83,18 @@ def run_server(spec: ClusterSpec, name: str) -> int:
 
 
 def run_topic(spec: ClusterSpec, timeout: float) -> int:
-    """SmartCar-Topic created and ready, through the brokers' INTERNAL listeners."""
+    """SmartCar-Topic created and ready, through the brokers' INTERNAL listeners, and every
+    partition on its preferred leader (what `labctl up` does before anyone writes)."""
     from labctl.cluster import Cluster
     from labctl.errors import LabError
     from labctl.paths import LabPaths
 
     cluster = Cluster(LabPaths(CONF_DIR), spec, bootstrap=Bridge().bootstrap(spec))
+    deadline = time.monotonic() + timeout
+    say = lambda message: print(message, flush=True)  # noqa: E731
     try:
-        cluster.wait_ready(time.monotonic() + timeout, lambda m: print(m, flush=True),
-                           check_processes=False)  # fmt: skip
+        cluster.wait_ready(deadline, say, check_processes=False)
+        cluster.settle_leaders(deadline, say)
     except LabError as exc:
         print(f"error: {exc}", flush=True)
         return 1
@@ -131,6 +134,7 @@ def healthy(name: str) -> bool:
 def run_agent(log_file: str | None, agent_args: list[str]) -> int:
     args = agent_args[1:] if agent_args[:1] == ["--"] else agent_args
     if log_file:
+        os.makedirs(os.path.dirname(log_file), exist_ok=True)
         fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)

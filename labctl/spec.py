@@ -74,6 +74,10 @@ class ClusterSpec:
     kafka_version: str = KAFKA_VERSION
     quorum: int = 1  # ZooKeeper servers, or KRaft controllers
     cluster_id: str = ""  # KRaft only: the id its storage is formatted with
+    # A container lab's Compose project: "" for the one labctl names after the home. A lab
+    # that `docker compose up` started is adopted with its project and compose files.
+    project: str = ""
+    compose_files: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.topic.replication_factor <= 0:

@@ -20,7 +20,8 @@ def cluster_status(cluster: Cluster) -> dict[str, Any]:
                    "state": "running" if s.running else "stopped", "uptime_s": s.uptime_s}
                   for s in backend.states()]  # fmt: skip
     result: dict[str, Any] = {"home": str(cluster.paths.home), "mode": spec.mode,
-                              "backend": spec.backend, "architecture": backend.architecture.name,
+                              "backend": spec.backend, "started_by": backend.started_by,
+                              "architecture": backend.architecture.name,
                               "bootstrap": spec.bootstrap, "components": components,
                               "agent": lab_agent.running(cluster),
                               "brokers": [], "controller": None, "partitions": []}  # fmt: skip

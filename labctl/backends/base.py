@@ -79,6 +79,11 @@ class Backend(ABC):
         self.spec = spec
 
     @property
+    def started_by(self) -> str:
+        """How the lab was started, as `status` says it."""
+        return f"labctl up --backend {self.kind}"
+
+    @property
     def architecture(self) -> Architecture:
         """Which of the book's three Kafka architectures this lab is."""
         if self.spec.brokers == 1:

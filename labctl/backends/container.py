@@ -19,6 +19,10 @@ AGENT_METRICS_PORT = 41414  # the book's monitoring port, inside the agent's con
 WORKING, AGENT_CONF, LOGS = "/working", "/lab/agent.conf", "/lab/logs"
 AGENT_STATE = "/lab/state"
 SECOND = 1_000_000_000  # healthcheck durations are in nanoseconds
+# A grace period only (healthy at the first check that passes): 3 JVMs starting at once on 2
+# busy cores took 2.5 min to open a KRaft controller's port here, and Compose gives up on a
+# dependency that turned unhealthy.
+START_PERIOD_S = 180
 
 
 def spec_flags(spec: ClusterSpec) -> list[str]:
@@ -74,7 +78,7 @@ def healthcheck(name: str) -> dict[str, Any]:
     part = AGENT if is_agent(name) else name
     return {"test": ["CMD", "python", "-m", "labctl.node", "health", part],
             "interval": (1 if quick else 5) * SECOND, "timeout": 10 * SECOND, "retries": 3,
-            "start_period": 60 * SECOND}  # fmt: skip
+            "start_period": START_PERIOD_S * SECOND}  # fmt: skip
 
 
 def container_port(name: str) -> int:
@@ -82,3 +86,18 @@ def container_port(name: str) -> int:
     if name.startswith("zookeeper"):
         return ZK_CLIENT
     return CONTROLLER_PORT if name.startswith("controller-") else EXTERNAL_PORT
+
+
+def read_server_command(command: list[str]) -> tuple[str, ClusterSpec] | None:
+    """(server name, the lab's shape) from a server container's command; None if it is not
+    one (``server_command``'s inverse)."""
+    if len(command) < 2 or command[0] != "server":
+        return None
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("name")
+    add_shape_arguments(parser)
+    try:
+        args, extra = parser.parse_known_args(command[1:])
+        return (args.name, spec_from(args)) if not extra else None
+    except (argparse.ArgumentError, ValueError, SystemExit):
+        return None

@@ -42,6 +42,7 @@ class LocalBackend(Backend):
     help = "processes on this host"
     ready_timeout = 90.0
     own_nodes = False
+    started_by = "labctl up (processes of this host)"
 
     def _net(self) -> Loopback:
         return Loopback(self.paths.data_dir)

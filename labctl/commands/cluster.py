@@ -11,10 +11,11 @@ from rich.table import Table
 
 from labctl.app import app, console, err_console
 from labctl.backends.base import AGENT
-from labctl.cluster import Cluster, ClusterSpec, TopicSpec, load_spec
+from labctl.cluster import Cluster, ClusterSpec, TopicSpec
 from labctl.commands.options import DEFAULT_BACKEND, BackendOption, HomeOption
 from labctl.errors import LabError, NotRunningError, UsageError
 from labctl.kafka.dist import ensure_kafka
+from labctl.lab import lab_spec, open_lab
 from labctl.paths import LabPaths, resolve_home
 from labctl.spec import purged
 from labctl.status import cluster_status
@@ -68,7 +69,7 @@ def up(
 def recorded_or(paths: LabPaths, wanted: ClusterSpec, ctx: typer.Context) -> ClusterSpec:
     """The lab already in the home, or ``wanted`` for a new one. Flags given on the command
     line that disagree with the recorded lab are an error, not silently ignored."""
-    spec = load_spec(paths)
+    spec = lab_spec(paths)
     if spec is None:
         return wanted
     given = {name for name in ctx.params if _given(ctx, name)}
@@ -120,7 +121,7 @@ def status(
     home: HomeOption = None,
 ) -> None:
     """Show each component (where it runs, port, state, uptime) and what the brokers report."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     data = cluster_status(cluster)
     if as_json:
         print(json.dumps(data, indent=2))
@@ -135,6 +136,7 @@ def status(
     table.add_row(AGENT, data["agent"] or "-", "", "[green]running[/]" if data["agent"]
                   else "[dim]not started[/]", "")  # fmt: skip
     console.print(table)
+    console.print(f"started by {data['started_by']}", highlight=False)
     console.print(f"brokers in metadata: {data['brokers']}  controller: {data['controller']}")
     for part in data["partitions"]:
         console.print(f"{part['topic']}[{part['partition']}] leader {part['leader']} "
@@ -149,7 +151,7 @@ def down(
     home: HomeOption = None,
 ) -> None:
     """Stop the agent, the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     stopped = cluster.down(purge=purge)
     if not stopped and not purge:
         raise NotRunningError(f"nothing of the lab in {cluster.paths.home} is running.")
@@ -164,7 +166,7 @@ def logs(
     home: HomeOption = None,
 ) -> None:
     """Print a component's log."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     names = [*cluster.spec.ports(), AGENT]
     if component not in names:
         raise LabError(f"no component {component!r}; choose from {', '.join(names)}.")

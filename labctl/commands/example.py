@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from labctl.app import app, console, err_console
-from labctl.cluster import Cluster
 from labctl.commands.options import HomeOption
 from labctl.examples import EXAMPLES, Scale
+from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
 from labctl.views.report import render
 
@@ -45,7 +45,7 @@ def run(
     if name not in EXAMPLES:
         raise typer.BadParameter(f"choose one of {', '.join(EXAMPLES)}", param_hint="NAME")
     example = EXAMPLES[name]
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     out = err_console if as_json else console
     with out.status(f"{name}: starting") as status:
         report = example.execute(cluster, Scale(cars, seed),

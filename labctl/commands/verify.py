@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from labctl.app import app, console, err_console
-from labctl.cluster import Cluster
 from labctl.commands.options import HomeOption
+from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot.design import agent_plan
 from labctl.pilot.verify import verify
@@ -44,7 +44,7 @@ def verify_cmd(
 ) -> None:
     """Run the stage checks against the running lab; exit 1 if any fails."""
     stages = parse_stages(stage)  # a usage error (2) before anything else
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     if 1 in stages and not as_json:
         console.print(topology_tree(agent_plan(cluster)))
     with shown_steps(err_console if as_json else console, cluster.paths, "verify") as steps:

@@ -87,7 +87,7 @@ class ExampleRun:
         return self.paths.agents_dir / self.component(role)
 
     def component(self, role: str) -> str:
-        return f"agent-{self.example}-{role}"
+        return component_name(self.example, role)
 
     def fresh(self, roles: Iterable[str]) -> None:
         """Leave nothing of an earlier run: the example's folders, its agents' state."""
@@ -232,8 +232,18 @@ class ExampleRun:
         return [(r.value, r.headers) for r in got]
 
 
+def component_name(example: str, role: str) -> str:
+    """An example agent's process or container name."""
+    return f"agent-{example}-{role}"
+
+
 def shipped_conf(name: str) -> str:
-    return resources.files("labctl.examples").joinpath("conf", name).read_text()
+    return shipped_conf_path(name).read_text()
+
+
+def shipped_conf_path(name: str) -> Path:
+    """A shipped example config in the package (a file of the checkout or the install)."""
+    return Path(str(resources.files("labctl.examples").joinpath("conf", name)))
 
 
 def wait(what: str, cond: Callable[[], object], timeout: float, step: float = 0.2) -> None:
@@ -288,6 +298,11 @@ class Example(ABC):
     figure: str  # the seed figure it is
     brokers: int = 0  # brokers it needs
     roles: tuple[str, ...] = ()
+
+    def compose_agents(self) -> dict[str, tuple[str, str, dict[str, str]]]:
+        """Each role's (shipped config, agent name, variables) for a Compose project."""
+        raise LabError(f"{self.name}'s agents are started by `labctl example run {self.name}`; "
+                       "`labctl compose --example` renders flume-4's.")  # fmt: skip
 
     @abstractmethod
     def run(self, run: ExampleRun, scale: Scale) -> None:

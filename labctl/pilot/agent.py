@@ -92,9 +92,7 @@ def start(cluster: Cluster, conf: Path | None = None, name: str = AGENT_NAME,
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     launch = AgentLaunch(conf, name, paths.agents_dir / name, monitoring_port, log_level)
     run = backend.start_agent(launch)
-    record = {"pid": run.pid, "where": run.where, "conf_file": str(conf), "name": name,
-              "monitoring_port": run.monitoring_port}  # fmt: skip
-    (paths.run_dir / "agent.json").write_text(json.dumps(record))
+    record(paths, run.where, run.monitoring_port, str(conf), name, run.pid)
     deadline = time.monotonic() + START_TIMEOUT
     waiting_for = "its metrics endpoint to answer"
     while time.monotonic() < deadline:
@@ -113,6 +111,15 @@ def start(cluster: Cluster, conf: Path | None = None, name: str = AGENT_NAME,
         f"the agent did not start in {START_TIMEOUT:.0f} s (waited for {waiting_for}); "
         f"see {log_file(paths)}."
     )
+
+
+def record(paths: LabPaths, where: str, monitoring_port: int, conf: str, name: str,
+           pid: int | None = None) -> None:  # fmt: skip
+    """Note where the lab's agent runs and answers (``run/agent.json``), for every command."""
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    found = {"pid": pid, "where": where, "conf_file": conf, "name": name,
+             "monitoring_port": monitoring_port}  # fmt: skip
+    (paths.run_dir / "agent.json").write_text(json.dumps(found))
 
 
 def fresh_driving_log(paths: LabPaths) -> Path | None:
