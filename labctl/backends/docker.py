@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-COMPOSE_FILE = "docker-compose.yml"  # in the lab home: the rendering labctl applied
 
 
 def project_name(home: os.PathLike[str] | str) -> str:
@@ -163,7 +162,7 @@ class DockerBackend(Backend):
         if self.spec.compose_files:
             first = Path(self.spec.compose_files[0])
             return first.parent, first
-        return self.paths.home, self.paths.home / COMPOSE_FILE
+        return self.paths.home, self.paths.compose_file
 
     def _labels(self, name: str, service: dict[str, Any]) -> dict[str, str]:
         working_dir, config_file = self._config_files
@@ -212,7 +211,7 @@ class DockerBackend(Backend):
         text = to_yaml(render(self.spec, self._target()),
                        f"Rendered by labctl for the lab in {self.paths.home} (project "
                        f"{self.project}); `labctl down` stops it.")  # fmt: skip
-        (self.paths.home / COMPOSE_FILE).write_text(text)
+        self.paths.compose_file.write_text(text)
 
     def start(self, names: list[str], progress: Progress, deadline: float,
               started: list[str]) -> None:  # fmt: skip
