@@ -21,6 +21,7 @@ def cluster_status(cluster: Cluster) -> dict[str, Any]:
                   for s in backend.states()]  # fmt: skip
     result: dict[str, Any] = {"home": str(cluster.paths.home), "mode": spec.mode,
                               "backend": spec.backend, "started_by": backend.started_by,
+                              "project": backend.compose_project,
                               "architecture": backend.architecture.name,
                               "bootstrap": spec.bootstrap, "components": components,
                               "agent": lab_agent.running(cluster),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labctl.backends.base import AGENT
+from labctl.backends.base import AGENT, is_agent
 from labctl.backends.compose import HOME_LABEL, LAB_HOME, PROJECT_LABEL, SERVICE_LABEL
 from labctl.backends.container import (
     AGENT_CONF,
@@ -99,7 +99,8 @@ def read_lab(project: str, services: dict[str, Container]) -> ComposeLab:
     where = f"Compose project {project}" + (f" ({', '.join(files)})" if files else "")
     working = Path(any_container.labels.get(WORKING_DIR) or ".")
     agent = services.get(AGENT)
-    home_mount = _mount(agent, LAB_HOME) if agent is not None else None
+    mounts = [_mount(c, LAB_HOME) for name, c in sorted(services.items()) if is_agent(name)]
+    home_mount = next(filter(None, mounts), None)  # any agent's view of the lab home
     home = Path(home_mount) if home_mount else working / ".lab"
     if any_container.labels.get(HOME_LABEL):  # one labctl started: its home, its own file
         home, files = Path(any_container.labels[HOME_LABEL]), []

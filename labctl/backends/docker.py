@@ -138,6 +138,7 @@ class DockerBackend(Backend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.project = self.spec.project or project_name(self.paths.home)
+        self.compose_project = self.project
         self._client: docker.DockerClient | None = None
         self._image: str | None = None
 

@@ -186,12 +186,14 @@ def test_labctl_up_makes_a_lab_compose_lists(engine: docker.DockerClient, lab_im
     try:
         assert up.returncode == 0, up.stderr
         seen = json.loads(labctl("status", "--json", "--home", home, env=env, cwd=tmp_path).stdout)
-        project = seen["started_by"].split("project ")[1].rstrip(")")
-        for cli in (compose_cli("v2"), compose_cli("v1")):
+        project = seen["project"]
+        assert seen["started_by"] == f"labctl up --backend docker (Compose project {project})"
+        v1 = ["-f", str(home / "docker-compose.yml")]  # v1 needs a file: the one labctl applied
+        for cli, options in ((compose_cli("v2"), []), (compose_cli("v1"), v1)):
             if cli is None:
                 continue
-            listed = subprocess.run([*cli, "-p", project, "ps"], capture_output=True, text=True,
-                                    timeout=60, cwd=tmp_path)  # fmt: skip
+            listed = subprocess.run([*cli, "-p", project, *options, "ps"], capture_output=True,
+                                    text=True, timeout=60, cwd=tmp_path)  # fmt: skip
             assert listed.returncode == 0, listed.stderr
             assert "zookeeper" in listed.stdout and "broker-0" in listed.stdout, listed.stdout
         if compose_cli("v2") is not None:
