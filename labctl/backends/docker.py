@@ -132,7 +132,7 @@ def run_options(project: str, name: str, service: dict[str, Any]) -> dict[str, A
 class DockerBackend(Backend):
     kind = "docker"
     help = "a container per server and agent (each broker its own node)"
-    ready_timeout = 150.0
+    ready_timeout = 300.0  # ready in ~30 s idle; 3 JVM containers on 2 busy cores take minutes
     own_nodes = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
