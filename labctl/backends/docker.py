@@ -70,7 +70,6 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 
-
 def project_name(home: os.PathLike[str] | str) -> str:
     path = os.fspath(home)
     stem = re.sub(r"[^a-z0-9]+", "-", os.path.basename(path).lower()).strip("-") or "lab"
