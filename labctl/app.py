@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from labctl.kafka.dist import KAFKA_VERSION
+from labctl.versions import KAFKA_VERSION
 
 app = typer.Typer(
     name="labctl",
@@ -43,6 +44,15 @@ def _root(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LABCTL_PROJECT",
+            help="The Compose project of the lab, where several could be the home's.",
+        ),
+    ] = None,
 ) -> None:
     """The smart-car data-collection lab: a real ZooKeeper + Kafka cluster, the Flume-equivalent
     agent, the simulator, and the pilot's stage checks."""
+    if project:
+        os.environ["LABCTL_PROJECT"] = project  # read where the lab is opened (labctl.lab)

@@ -12,6 +12,7 @@ from labctl.app import app, err_console
 from labctl.commands import (  # noqa: F401  (imported for their @app.command registrations)
     agent,
     cluster,
+    compose,
     dashboard,
     example,
     explain,

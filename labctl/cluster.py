@@ -18,9 +18,9 @@ from confluent_kafka import ElectionType, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from labctl.backends import Backend, backend_for
-from labctl.backends.base import zk_four_letters
-from labctl.errors import LabError, LabHomeError, NotRunningError, ReadinessTimeout
+from labctl.errors import LabHomeError, NotRunningError, ReadinessTimeout
 from labctl.kafka.config import SESSION_TIMEOUT_MS
+from labctl.kafka.zookeeper import zk_four_letters
 from labctl.paths import LabPaths
 from labctl.ports import free_port_block, port_free, require_free
 from labctl.spec import (
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from labctl.supervisor import Managed
 
 Progress = Callable[[str], None]
-READY_TIMEOUT = {"local": 90.0, "docker": 150.0}  # s from start to ready (after any build)
 
 __all__ = ["SESSION_TIMEOUT_MS", "STATE_FORMAT", "TOOL", "TOPIC", "Cluster", "ClusterSpec",
            "TopicSpec", "free_port_block", "load_spec", "port_free"]  # fmt: skip
@@ -79,7 +78,7 @@ class Cluster:
         require_free({name: ports[name] for name in missing})
         backend.prepare(progress)
         self._write_home()
-        deadline = time.monotonic() + (timeout or READY_TIMEOUT[self.spec.backend])
+        deadline = time.monotonic() + (timeout or backend.ready_timeout)
         started: list[str] = []
         try:
             backend.start(missing, progress, deadline, started)
@@ -124,12 +123,8 @@ class Cluster:
         self.backend.kill(name)
 
     def broker(self, index: int) -> Managed:
-        """A local broker's process handle (tests and drills of the local backend)."""
-        from labctl.backends.local import LocalBackend
-
-        if not isinstance(self.backend, LocalBackend):
-            raise LabError("broker processes exist only with the local backend; use kill().")
-        return self.backend.managed(f"broker-{index}")
+        """A broker's process on this host (tests and drills of backends that have one)."""
+        return self.backend.process(f"broker-{index}")
 
     # -- what the servers say -----------------------------------------------------------
     def quorum_health(self) -> tuple[int, str]:

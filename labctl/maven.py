@@ -3,16 +3,20 @@
 Kafka (what the lab runs) and Apache Flume (the reference the agent is compared with) are both
 fetched this way: a pom shipped in the package names the artifacts, Maven copies their runtime
 jars into ``<cache>/<name>-<version>/libs``, and a marker file makes a second call a no-op.
+A ``Distribution`` subclass says which pom and which jar proves the fetch worked.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar, Self
 
 from labctl.errors import PrerequisiteError
+from labctl.paths import cache_dir
 
 MARKER = ".complete"
 
@@ -70,3 +74,41 @@ def resolve_jars(
 
 def classpath(libs: Path) -> str:
     return ":".join(str(jar) for jar in sorted(libs.glob("*.jar")))
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A pinned distribution's jars in the cache (``<cache>/<name>-<version>/libs``)."""
+
+    version: str
+    root: Path
+
+    name: ClassVar[str]  # its folder's stem, and Maven's ``<name>.version`` property
+    package: ClassVar[str]  # the package whose ``pom.xml`` names the artifacts
+    main_jar: ClassVar[str]  # a glob that must match a jar afterwards (``{version}`` filled in)
+    title: ClassVar[str]  # how error messages name it
+
+    @property
+    def libs(self) -> Path:
+        return self.root / "libs"
+
+    @property
+    def classpath(self) -> str:
+        return classpath(self.libs)
+
+    @classmethod
+    def at(cls, version: str, cache: Path | None = None) -> Self:
+        """Where that version lives in the cache (fetched or not)."""
+        return cls(version, (cache or cache_dir()) / f"{cls.name}-{version}")
+
+    @property
+    def complete(self) -> bool:
+        return (self.root / MARKER).exists()
+
+    @classmethod
+    def ensure(cls, version: str, cache: Path | None = None) -> Self:
+        """The cached distribution, downloading it with Maven first if it is not complete."""
+        dist = cls.at(version, cache)
+        resolve_jars(cls.package, dist.root, {f"{cls.name}.version": version},
+                     cls.main_jar.format(version="*"), f"{cls.title} {version}")  # fmt: skip
+        return dist

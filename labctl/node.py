@@ -9,7 +9,7 @@
 (``labctl.kafka.config``, addresses of a bridge network) and execs ``java``; ``topic`` creates
 SmartCar-Topic with the lab's settings and returns once every partition has a leader and a full
 ISR; ``agent`` execs ``python -m agents``; ``health`` exits 0 when the part is ready.
-Flags give the lab's shape; ``docker-compose.yml`` and the Docker backend pass the same ones.
+Flags give the lab's shape (``labctl.backends.container`` writes and reads them).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from labctl.backends.container import AGENT_METRICS_PORT, add_shape_arguments, spec_from
 from labctl.kafka.config import (
     CONTROLLER_PORT,
     INTERNAL_PORT,
@@ -32,50 +33,9 @@ from labctl.kafka.config import (
     server_properties,
     zookeeper_myid,
 )
-from labctl.spec import ClusterSpec, TopicSpec
+from labctl.spec import ClusterSpec
 
 CONF_DIR = Path("/tmp/smartcar")  # rendered configs: the container's own, rebuilt each start
-AGENT_METRICS_PORT = 41414  # the book's monitoring port, inside the agent's container
-
-
-def spec_flags(spec: ClusterSpec) -> list[str]:
-    """The flags that give a node the lab's shape (what ``spec_from`` reads back)."""
-    flags = ["--brokers", str(spec.brokers), "--base-port", str(spec.base_port)]
-    if spec.mode != "zookeeper" or spec.quorum != 1:
-        flags += ["--mode", spec.mode, "--quorum", str(spec.quorum)]
-    if spec.mode == "kraft":
-        flags += ["--cluster-id", spec.cluster_id]
-    if spec.topic.partitions != 1 or spec.topic.replication_factor != min(3, spec.brokers):
-        flags += ["--partitions", str(spec.topic.partitions),
-                  "--replication-factor", str(spec.topic.replication_factor)]  # fmt: skip
-    return flags
-
-
-def server_command(spec: ClusterSpec, name: str) -> list[str]:
-    """The container command of one server of the lab."""
-    return ["server", name, *spec_flags(spec)]
-
-
-def spec_from(args: argparse.Namespace) -> ClusterSpec:
-    topic = TopicSpec(partitions=args.partitions, replication_factor=args.replication_factor)
-    return ClusterSpec(brokers=args.brokers, base_port=args.base_port, topic=topic,
-                       backend="docker", mode=args.mode, quorum=args.quorum,
-                       cluster_id=args.cluster_id)  # fmt: skip
-
-
-def _shape(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--brokers", type=int, default=3)
-    parser.add_argument(
-        "--base-port",
-        type=int,
-        default=9092,
-        help="host port of broker-0's EXTERNAL listener (published)",
-    )
-    parser.add_argument("--mode", choices=["zookeeper", "kraft"], default="zookeeper")
-    parser.add_argument("--quorum", type=int, default=1)
-    parser.add_argument("--cluster-id", default="")
-    parser.add_argument("--partitions", type=int, default=1)
-    parser.add_argument("--replication-factor", type=int, default=0)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -83,9 +43,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     roles = parser.add_subparsers(dest="role", required=True)
     server = roles.add_parser("server", help="run ZooKeeper, a KRaft controller or a broker")
     server.add_argument("name", help="zookeeper, zookeeper-N, controller-N or broker-N")
-    _shape(server)
+    add_shape_arguments(server)
     topic = roles.add_parser("topic", help="create SmartCar-Topic and wait until it is ready")
-    _shape(topic)
+    add_shape_arguments(topic)
     topic.add_argument("--timeout", type=float, default=120.0)
     health = roles.add_parser("health", help="exit 0 when the part is ready")
     health.add_argument("name", help="a server's name, or agent")
@@ -123,15 +83,18 @@ def run_server(spec: ClusterSpec, name: str) -> int:
 
 
 def run_topic(spec: ClusterSpec, timeout: float) -> int:
-    """SmartCar-Topic created and ready, through the brokers' INTERNAL listeners."""
+    """SmartCar-Topic created and ready, through the brokers' INTERNAL listeners, and every
+    partition on its preferred leader (what `labctl up` does before anyone writes)."""
     from labctl.cluster import Cluster
     from labctl.errors import LabError
     from labctl.paths import LabPaths
 
     cluster = Cluster(LabPaths(CONF_DIR), spec, bootstrap=Bridge().bootstrap(spec))
+    deadline = time.monotonic() + timeout
+    say = lambda message: print(message, flush=True)  # noqa: E731
     try:
-        cluster.wait_ready(time.monotonic() + timeout, lambda m: print(m, flush=True),
-                           check_processes=False)  # fmt: skip
+        cluster.wait_ready(deadline, say, check_processes=False)
+        cluster.settle_leaders(deadline, say)
     except LabError as exc:
         print(f"error: {exc}", flush=True)
         return 1
@@ -151,7 +114,7 @@ def healthy(name: str) -> bool:
         except OSError:
             return False
     if name.startswith("zookeeper"):
-        from labctl.backends.base import zk_four_letters
+        from labctl.kafka.zookeeper import zk_four_letters
 
         return zk_four_letters("ruok", ZK_CLIENT) == "imok"
     if name.startswith("controller-"):
@@ -171,6 +134,7 @@ def healthy(name: str) -> bool:
 def run_agent(log_file: str | None, agent_args: list[str]) -> int:
     args = agent_args[1:] if agent_args[:1] == ["--"] else agent_args
     if log_file:
+        os.makedirs(os.path.dirname(log_file), exist_ok=True)
         fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)

@@ -102,11 +102,16 @@ class LabPaths:
         """Results of `make bench` (one JSON per run)."""
         return self.home / "bench"
 
+    @property
+    def compose_file(self) -> Path:
+        """The Compose rendering a container lab applied (`docker compose -f` reads it)."""
+        return self.home / "docker-compose.yml"
+
     def own_entries(self) -> set[str]:
         """Names directly in the home that labctl itself creates (and `make bench`'s)."""
         dirs = (self.config_dir, self.data_dir, self.logs_dir, self.run_dir, self.working_dir,
                 self.agents_dir, self.runs_dir, self.reports_dir, self.bench_dir)  # fmt: skip
-        return {MARKER, *(d.name for d in dirs)}
+        return {MARKER, self.compose_file.name, *(d.name for d in dirs)}
 
     def working_dirs(self) -> list[Path]:
         return [self.status_staging_dir, self.spool_dir, self.realtime_log_dir]

@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labctl.errors import LabHomeError
-from labctl.kafka.dist import KAFKA_VERSION
 from labctl.paths import LabPaths
+from labctl.versions import KAFKA_VERSION
 
 TOOL = "labctl"
 STATE_FORMAT = 1
 TOPIC = "SmartCar-Topic"
-BACKENDS = ("local", "docker")
 CONTROLLER_ID_BASE = 100  # KRaft controllers' node ids (brokers are 0..n-1)
 
 
@@ -70,19 +69,21 @@ class ClusterSpec:
     zookeeper_port: int = 2181
     base_port: int = 9092
     topic: TopicSpec = field(default_factory=TopicSpec)
-    backend: str = "local"
+    backend: str = "local"  # a kind of labctl.backends.BACKENDS
     mode: str = "zookeeper"  # or "kraft"
     kafka_version: str = KAFKA_VERSION
     quorum: int = 1  # ZooKeeper servers, or KRaft controllers
     cluster_id: str = ""  # KRaft only: the id its storage is formatted with
+    # A container lab's Compose project: "" for the one labctl names after the home. A lab
+    # that `docker compose up` started is adopted with its project and compose files.
+    project: str = ""
+    compose_files: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.topic.replication_factor <= 0:
             self.topic.replication_factor = min(3, self.brokers)
         if self.mode not in ("zookeeper", "kraft"):
             raise ValueError(f"unknown mode {self.mode!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}")
         if self.mode == "kraft" and not self.cluster_id:
             self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -119,13 +120,6 @@ class ClusterSpec:
         quorum = (f"{self.quorum} KRaft controller(s)" if self.mode == "kraft"
                   else f"{self.quorum} ZooKeeper server(s)")  # fmt: skip
         return f"{quorum} + {self.brokers} broker(s)"
-
-    @property
-    def architecture(self) -> str:
-        """Which of the book's three Kafka architectures this lab is."""
-        if self.brokers == 1:
-            return SINGLE.name
-        return MULTI_NODE.name if self.backend == "docker" else MULTI_BROKER.name
 
     def shape(self) -> dict[str, Any]:
         """What `up` flags decide (a second `up` with other flags is refused)."""

@@ -5,6 +5,12 @@
   quorum=1)`` -> a ready ``Cluster`` of its own, stopped after the test.
 Both are lazy: a session that uses neither starts no JVM. They never touch ./.lab or the
 book's ports (2181, 9092).
+
+Markers (CONTRIBUTING.md): a test is marked ``kafka`` when it uses one of those fixtures or
+lives in a folder whose tests all start a lab (``MARKED_FOLDERS``), ``docker`` (and ``kafka``:
+the project image serves the lab's servers) when it needs the engine; a test that starts a
+lab another way (``labctl up`` as a subprocess, Apache Flume) says so itself. So
+``pytest -m "not kafka"`` is the fast part, and ``--collect-only -m kafka`` shows the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +24,23 @@ from labctl.cluster import Cluster, ClusterSpec, TopicSpec, free_port_block
 from labctl.paths import LabPaths
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+TESTS = Path(__file__).resolve().parent
+# Fixtures that start JVMs (or need the engine), and folders whose every test does.
+MARKED_FIXTURES = {"kafka_cluster": ("kafka",), "lab_factory": ("kafka",),
+                   "engine": ("docker", "kafka"), "lab_image": ("docker", "kafka")}  # fmt: skip
+MARKED_FOLDERS = {"docker": ("docker", "kafka")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses and the folder it lives in (see above)."""
+    for item in items:
+        names: set[str] = set()
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(MARKED_FIXTURES.get(fixture, ()))
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        names.update(MARKED_FOLDERS.get(folder, ()))
+        for name in sorted(names - {m.name for m in item.iter_markers()}):
+            item.add_marker(name)
 
 
 def shared(*parts: str) -> Path:

@@ -1,31 +1,27 @@
-"""What a backend is: where a lab's servers and its agent run, behind one small interface.
+"""What a backend must do: where a lab's servers and its agents run, behind one interface.
 
 ``labctl`` and the pilot talk to a ``Backend`` and never ask which one they hold: the local
 backend runs detached ``java`` and ``python`` processes, the Docker backend runs containers
 of the project image. Both publish the same ports on 127.0.0.1, so everything that talks to
 Kafka or ZooKeeper (readiness, status, verify, consume, produce) is shared and lives in
-``labctl.cluster``.
+``labctl.cluster``. What differs between kinds that is not behaviour is a class attribute.
+Helpers a backend may use live in ``labctl.backends.tools``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import psutil
-
-from labctl.errors import NotRunningError
+from labctl.errors import LabError
 from labctl.paths import LabPaths
-from labctl.spec import ClusterSpec
+from labctl.spec import MULTI_BROKER, MULTI_NODE, SINGLE, Architecture, ClusterSpec
+
+if TYPE_CHECKING:
+    from labctl.supervisor import Managed
 
 Progress = Callable[[str], None]
 AGENT = "agent"
@@ -71,13 +67,29 @@ class AgentRun:
 
 
 class Backend(ABC):
-    """Starts, stops and watches one lab's servers and agent."""
+    """Starts, stops and watches one lab's servers and agents."""
 
-    kind: ClassVar[str]
+    kind: ClassVar[str]  # the name `--backend` takes and lab.json records
+    help: ClassVar[str]  # what `--backend <kind>` runs, in a few words
+    ready_timeout: ClassVar[float]  # s from start to ready (after any build)
+    own_nodes: ClassVar[bool]  # each server a node of its own (host name, filesystem, address)
+    compose_project: str | None = None  # the Compose project the lab's containers belong to
 
     def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:
         self.paths = paths
         self.spec = spec
+
+    @property
+    def started_by(self) -> str:
+        """How the lab was started, as `status` says it."""
+        return f"labctl up --backend {self.kind}"
+
+    @property
+    def architecture(self) -> Architecture:
+        """Which of the book's three Kafka architectures this lab is."""
+        if self.spec.brokers == 1:
+            return SINGLE
+        return MULTI_NODE if self.own_nodes else MULTI_BROKER
 
     # -- servers --------------------------------------------------------------------------
     @abstractmethod
@@ -126,6 +138,12 @@ class Backend(ABC):
     def logs(self, name: str, follow: bool) -> Iterator[bytes]:
         """A server's or the agent's log, as chunks of bytes."""
 
+    def process(self, name: str) -> Managed:
+        """A server's or agent's process on this host (drills that watch or kill it): only
+        where the lab's parts are processes of this host."""
+        raise LabError(f"{name} is not a process of this host with the {self.kind} backend; "
+                       "use kill() or kill_agent().")  # fmt: skip
+
     # -- the agent ------------------------------------------------------------------------
     # ``component`` names one of several agents (the examples run up to six); the pilot's
     # agent is "agent". Every agent's config sees the same variables (``agent_env``).
@@ -172,117 +190,3 @@ class Backend(ABC):
 
     def agent_log_of(self, component: str) -> Path:
         return self.paths.logs_dir / f"{component}.log"
-
-
-def agent_variables(launch: AgentLaunch, working: str, state: str, bind: str,
-                    brokers: list[str]) -> dict[str, str]:  # fmt: skip
-    """``Backend.agent_env``'s variables, from the values a backend gives them."""
-    return {"SMARTCAR_WORKING": working, "SMARTCAR_STATE": state, "SMARTCAR_BIND": bind,
-            "SMARTCAR_BROKERS": ",".join(brokers),
-            **{f"SMARTCAR_BROKER_{i}": b for i, b in enumerate(brokers)}, **launch.env}  # fmt: skip
-
-
-def file_logs(name: str, log: Path, follow: bool) -> Iterator[bytes]:
-    """A log file's content, then (``follow``) what is appended to it, as ``tail -F`` does."""
-    if not log.exists():
-        raise NotRunningError(f"{name} has no log yet ({log}).")
-    if not follow:
-        yield log.read_bytes()
-        return
-    with subprocess.Popen(["tail", "-n", "+1", "-F", str(log)],
-                          stdout=subprocess.PIPE, bufsize=0) as tail:  # fmt: skip
-        out = tail.stdout
-        assert out is not None
-        try:
-            yield from iter(partial(out.read, 65536), b"")
-        finally:
-            tail.terminate()
-
-
-def tree_has_open(pid: int, path: str) -> bool:
-    """Is *path* open in process *pid* or one of its children? (Paths as that process sees
-    them: a container's processes see their own mounts.)"""
-    try:
-        proc = psutil.Process(pid)
-        family = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return False
-    return any(path in _open_paths(member) for member in family)
-
-
-def _open_paths(proc: psutil.Process) -> set[str]:
-    """What a process has open. From /proc where there is one: psutil drops paths that do not
-    exist in *our* mount namespace, which a container's are not."""
-    fds = Path(f"/proc/{proc.pid}/fd")
-    try:
-        if fds.is_dir():
-            found = set()
-            for fd in os.listdir(fds):
-                with contextlib.suppress(OSError):
-                    found.add(os.readlink(fds / fd))
-            return found
-        return {f.path for f in proc.open_files()}
-    except (OSError, psutil.Error):
-        return set()
-
-
-def zk_four_letters(word: str, port: int) -> str:
-    """A ZooKeeper four-letter command's answer on 127.0.0.1 ('' if nothing answers)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), 3) as sock:
-            sock.sendall(word.encode())
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-    except OSError:
-        return ""
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
-def wait_session_expired(spec: ClusterSpec, name: str, deadline: float,
-                         progress: Progress) -> None:  # fmt: skip
-    """A broker killed moments ago is still registered in ZooKeeper; starting it now would
-    fail with NodeExists. Wait until ZooKeeper serves (a restarted ZooKeeper restores the
-    old sessions from its log before it answers), then until it dropped that registration
-    (at most a session timeout)."""
-    if spec.mode != "zookeeper" or not name.startswith("broker-"):
-        return
-    node = f"/brokers/ids/{int(name.split('-')[1])}"
-    said = ""
-    while time.monotonic() < deadline:
-        dumps = [zk_four_letters("dump", port) for port in spec.quorum_ports]
-        serving = [d for d in dumps if "ephemeral nodes dump" in d]
-        if serving and not any(node in d.split() for d in serving):
-            return
-        news = (
-            f"waiting for ZooKeeper to expire {name}'s old session"
-            if serving
-            else "waiting for ZooKeeper to serve"
-        )
-        if news != said:
-            progress(news)
-            said = news
-        time.sleep(0.2)
-
-
-def wait_port(port: int, deadline: float, alive: Callable[[], str | None], what: str) -> None:
-    """Until something accepts connections on 127.0.0.1:port; ``alive`` returns a sentence
-    when the server died, which ends the wait at once."""
-    from labctl.errors import ReadinessTimeout
-
-    while time.monotonic() < deadline:
-        problem = alive()
-        if problem:
-            raise ReadinessTimeout(problem)
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise ReadinessTimeout(f"{what} did not open port {port} in time.")
-
-
-def last_line(text: bytes | str) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else ""

@@ -1,17 +1,20 @@
-"""The Docker backend: every server and the agent a container of the project image, driven
-through the Docker SDK.
+"""The Docker backend: the lab's Compose project (``labctl.backends.compose``) applied through the
+Docker SDK, every server and agent a container of the project image.
 
 Each server is a node of its own (the book's multi-node architecture): its own container,
-hostname (``zookeeper``, ``broker-0``, ...), filesystem and data volume, and address on a
-user-defined bridge network of the lab; replication between brokers goes over that network.
-Clients on this host reach them at the same ports as the local backend's, published on
-127.0.0.1 only. The agent container runs as the calling user, with the lab's working
-directories bind-mounted (``/working``), so the simulator on the host hands it files as it
-does a local agent, and it writes its log to ``<home>/logs/agent.log`` like a local agent.
+hostname (``zookeeper``, ``broker-0``, ...), filesystem and data volume, and address on the
+project's network; replication between brokers goes over that network. Clients on this host
+reach them at the same ports as the local backend's, published on 127.0.0.1 only. An agent
+container runs as the calling user with the lab home mounted, so the simulator on the host hands
+it files as it does a local agent, and it writes its log to ``<home>/logs/<component>.log``.
 
-Names: project ``smartcar-<home folder>-<hash of the home path>``, containers and volumes
-``<project>-<name>``, network ``<project>``; everything carries the label
-``smartcar-lab.project``, which is how ``down`` finds what to remove.
+Names and labels are Compose's: project ``smartcar-<home folder>-<hash of the home path>`` (or
+the project of a lab that ``docker compose up`` started, adopted by ``labctl.backends.discovery``),
+containers ``<project>-<service>-1``, network ``<project>_default``, volumes
+``<project>_<name>-data``, each labelled as Compose labels them, so ``docker compose -p
+<project> ps / logs / stop / down`` work on a lab labctl started, and labctl on one Compose
+started. Containers are found by those labels, never by name. The rendering labctl applied is
+written to ``<home>/docker-compose.yml``.
 """
 
 from __future__ import annotations
@@ -34,33 +37,37 @@ from labctl.backends.base import (
     Backend,
     ComponentState,
     Progress,
-    agent_variables,
-    file_logs,
     is_agent,
-    last_line,
-    tree_has_open,
-    wait_session_expired,
+)
+from labctl.backends.compose import (
+    AGENT_METRICS_PORT,
+    HOME_LABEL,
+    LAB_HOME,
+    PROJECT_LABEL,
+    SECOND,
+    SERVICE_LABEL,
+    AgentService,
+    Target,
+    agent_service,
+    agent_variables,
+    container_name,
+    labels,
+    network_labels,
+    network_name,
+    render,
+    server_service,
+    to_yaml,
+    volume_labels,
+    volume_name,
 )
 from labctl.backends.image import ensure_image
+from labctl.backends.tools import file_logs, last_line, tree_has_open
 from labctl.errors import LabError, NotRunningError, PrerequisiteError, ReadinessTimeout
-from labctl.kafka.config import (
-    CONTAINER_DATA,
-    CONTROLLER_PORT,
-    EXTERNAL_PORT,
-    ZK_CLIENT,
-    Bridge,
-)
-from labctl.node import AGENT_METRICS_PORT, server_command
+from labctl.kafka.zookeeper import wait_session_expired
 
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
-
-LABEL = "smartcar-lab.project"
-COMPONENT = "smartcar-lab.component"
-SECOND = 1_000_000_000  # healthcheck durations are in nanoseconds
-WORKING, AGENT_CONF, LOGS = "/working", "/lab/agent.conf", "/lab/logs"
-AGENT_STATE = "/lab/state"
 
 
 def project_name(home: os.PathLike[str] | str) -> str:
@@ -89,28 +96,48 @@ def connect() -> docker.DockerClient:
     return client
 
 
-def healthcheck(name: str) -> dict[str, Any]:
-    """Ready, as ``python -m labctl.node health`` tells it (same test as docker-compose.yml)."""
-    quick = name.startswith(("zookeeper", "controller-"))  # `up` waits on these
-    part = AGENT if is_agent(name) else name
-    return {"test": ["CMD", "python", "-m", "labctl.node", "health", part],
-            "interval": (1 if quick else 5) * SECOND, "timeout": 10 * SECOND, "retries": 3,
-            "start_period": 60 * SECOND}  # fmt: skip
+def project_filter(project: str, service: str | None = None) -> dict[str, list[str]]:
+    wanted = [f"{PROJECT_LABEL}={project}"]
+    if service is not None:
+        wanted.append(f"{SERVICE_LABEL}={service}")
+    return {"label": wanted}
 
 
-def container_port(name: str) -> int:
-    """The port a server listens on inside its container (published at the spec's port)."""
-    if name.startswith("zookeeper"):
-        return ZK_CLIENT
-    return CONTROLLER_PORT if name.startswith("controller-") else EXTERNAL_PORT
+def run_options(project: str, name: str, service: dict[str, Any]) -> dict[str, Any]:
+    """A rendered service as the Docker SDK's ``containers.run`` arguments."""
+    ports: dict[str, Any] = {}
+    for published in service.get("ports", []):
+        host_ip, host_port, port = published.split(":")
+        ports[f"{port}/tcp"] = (host_ip, int(host_port)) if host_port else (host_ip,)
+    volumes: dict[str, dict[str, str]] = {}
+    for mount in service.get("volumes", []):
+        source, target, *mode = mount.split(":")
+        source = source if source.startswith("/") else volume_name(project, source)
+        volumes[source] = {"bind": target, "mode": mode[0] if mode else "rw"}
+    check = dict(service["healthcheck"]) if "healthcheck" in service else None
+    if check is not None:
+        for key in ("interval", "timeout", "start_period"):
+            check[key] = int(check[key].rstrip("s")) * SECOND
+    options = {"image": service["image"], "command": service["command"],
+               "name": container_name(project, name), "hostname": service.get("hostname"),
+               "init": service.get("init", False), "detach": True, "ports": ports,
+               "volumes": volumes, "healthcheck": check}  # fmt: skip
+    for key in ("environment", "user"):
+        if key in service:
+            options[key] = service[key]
+    return options
 
 
 class DockerBackend(Backend):
     kind = "docker"
+    help = "a container per server and agent (each broker its own node)"
+    ready_timeout = 300.0  # ready in ~30 s idle; 3 JVM containers on 2 busy cores take minutes
+    own_nodes = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.project = project_name(self.paths.home)
+        self.project = self.spec.project or project_name(self.paths.home)
+        self.compose_project = self.project
         self._client: docker.DockerClient | None = None
         self._image: str | None = None
 
@@ -120,16 +147,37 @@ class DockerBackend(Backend):
             self._client = connect()
         return self._client
 
-    def _labels(self, name: str) -> dict[str, str]:
-        return {LABEL: self.project, COMPONENT: name, "smartcar-lab.home": str(self.paths.home)}
+    @property
+    def started_by(self) -> str:
+        if self.spec.compose_files:
+            return f"docker compose (project {self.project}, {', '.join(self.spec.compose_files)})"
+        return f"labctl up --backend docker (Compose project {self.project})"
+
+    def _target(self) -> Target:
+        return Target.values(self.paths.home, self._image or "smartcar-lab:latest")
+
+    @property
+    def _config_files(self) -> tuple[Path, Path]:
+        """(working dir, compose file) for Compose's labels."""
+        if self.spec.compose_files:
+            first = Path(self.spec.compose_files[0])
+            return first.parent, first
+        return self.paths.home, self.paths.compose_file
+
+    def _labels(self, name: str, service: dict[str, Any]) -> dict[str, str]:
+        working_dir, config_file = self._config_files
+        image_id = str(self.client.images.get(service["image"]).id)
+        return {**labels(self.project, name, service, working_dir, config_file, image_id),
+                HOME_LABEL: str(self.paths.home)}  # fmt: skip
+
+    def _containers(self, service: str | None = None) -> list[Container]:
+        return list(self.client.containers.list(
+            all=True, filters=project_filter(self.project, service)))  # fmt: skip
 
     def _container(self, name: str) -> Container | None:
-        import docker.errors
-
-        try:
-            return self.client.containers.get(f"{self.project}-{name}")
-        except docker.errors.NotFound:
-            return None
+        found = self._containers(name)
+        running = [c for c in found if c.status == "running"]
+        return (running or found or [None])[0]
 
     def _running(self, name: str) -> Container | None:
         container = self._container(name)
@@ -148,48 +196,68 @@ class DockerBackend(Backend):
     def _network(self) -> str:
         import docker.errors
 
+        name = network_name(self.project)
         try:
-            self.client.networks.get(self.project)
+            self.client.networks.get(name)
         except docker.errors.NotFound:
-            self.client.networks.create(self.project, driver="bridge",
-                                        labels={LABEL: self.project})  # fmt: skip
-        return self.project
+            self.client.networks.create(name, driver="bridge", labels=network_labels(self.project))
+        return name
+
+    def _write_compose_file(self) -> None:
+        """The rendering applied, for `docker compose -f` (a lab Compose started keeps its own)."""
+        if self.spec.compose_files:
+            return
+        self.paths.home.mkdir(parents=True, exist_ok=True)
+        text = to_yaml(render(self.spec, self._target()),
+                       f"Rendered by labctl for the lab in {self.paths.home} (project "
+                       f"{self.project}); `labctl down` stops it.")  # fmt: skip
+        self.paths.compose_file.write_text(text)
 
     def start(self, names: list[str], progress: Progress, deadline: float,
               started: list[str]) -> None:  # fmt: skip
-        network = self._network()
+        self._network()
+        self._write_compose_file()
         ports = self.spec.ports()
         for name in names:
             if name.startswith("broker-"):
                 for member in self.spec.quorum_names:
                     self._wait_healthy(member, deadline, progress)
                 wait_session_expired(self.spec, name, deadline, progress)
-            self._remove(name)
-            volume = f"{self.project}-{name}-data"
-            self.client.volumes.create(volume, labels={LABEL: self.project})
             progress(f"starting container {name} (127.0.0.1:{ports[name]})")
-            self._run(name, server_command(self.spec, name), network,
-                      ports={f"{container_port(name)}/tcp": ("127.0.0.1", ports[name])},
-                      volumes={volume: {"bind": str(CONTAINER_DATA), "mode": "rw"}})  # fmt: skip
+            self._apply(name, server_service(self.spec, name, self._target()))
             started.append(name)
         for member in self.spec.quorum_names:
             if member in names:
                 self._wait_healthy(member, deadline, progress)
 
-    def _run(self, name: str, command: list[str], network: str, **options: Any) -> Container:
+    def _apply(self, name: str, service: dict[str, Any]) -> Container:
+        """Create (again) the container of one rendered service, its volumes first."""
         import docker.errors
 
-        assert self._image is not None, "prepare() first"
+        self._remove(name)
+        for mount in service.get("volumes", []):
+            source = mount.split(":")[0]
+            if not source.startswith("/"):
+                self._volume(source)
+        options = run_options(self.project, name, service)
+        network = self._network()
         endpoint = self.client.api.create_endpoint_config(aliases=[name])
         try:
             return self.client.containers.run(
-                self._image, command, name=f"{self.project}-{name}", hostname=name,
-                network=network, networking_config={network: endpoint}, detach=True, init=True,
-                labels=self._labels(name), healthcheck=healthcheck(name),
-                **options,
+                **options, labels=self._labels(name, service), network=network,
+                networking_config={network: endpoint},
             )  # fmt: skip
         except docker.errors.APIError as exc:
             raise LabError(f"Docker could not start {name}: {exc.explanation or exc}.") from None
+
+    def _volume(self, volume: str) -> None:
+        import docker.errors
+
+        name = volume_name(self.project, volume)
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name, labels=volume_labels(self.project, volume))
 
     def _wait_healthy(self, name: str, deadline: float, progress: Progress) -> None:
         progress(f"waiting for {name} to be healthy")
@@ -204,48 +272,48 @@ class DockerBackend(Backend):
         raise ReadinessTimeout(f"{name} was not healthy in time; see `labctl logs {name}`.")
 
     def _remove(self, name: str) -> bool:
-        container = self._container(name)
-        if container is None:
-            return False
-        was_running = container.status == "running"
-        container.remove(force=True)
+        was_running = False
+        for container in self._containers(name):
+            was_running = was_running or container.status == "running"
+            container.remove(force=True)
         return was_running
 
     def stop(self, names: list[str] | None = None, timeout: float = 20.0) -> list[str]:
         order = list(reversed(list(self.spec.ports())))  # brokers first, then the quorum
         stopped = []
         for name in (n for n in order if names is None or n in names):
-            container = self._container(name)
-            if container is None:
-                continue
-            if container.status == "running":
-                container.stop(timeout=int(timeout))
-                stopped.append(name)
-            container.remove(force=True)
-        if names is None:
+            for container in self._containers(name):
+                if container.status == "running":
+                    container.stop(timeout=int(timeout))
+                    stopped.append(name)
+                container.remove(force=True)
+        if names is None:  # the whole lab: its one-shot `topic` too, then its network
+            for container in self._containers():
+                container.remove(force=True)
             self._remove_network()
         return stopped
 
     def _remove_network(self) -> None:
-        for network in self.client.networks.list(filters={"label": f"{LABEL}={self.project}"}):
+        for network in self.client.networks.list(filters=project_filter(self.project)):
             network.remove()
 
     def purge(self) -> None:
         import shutil
 
-        for container in self.client.containers.list(
-            all=True, filters={"label": f"{LABEL}={self.project}"}
-        ):
+        for container in self._containers():
             container.remove(force=True)
         self._remove_network()
-        for volume in self.client.volumes.list(filters={"label": f"{LABEL}={self.project}"}):
+        for volume in self.client.volumes.list(filters=project_filter(self.project)):
             volume.remove(force=True)
         shutil.rmtree(self.paths.data_dir, ignore_errors=True)
         shutil.rmtree(self.paths.logs_dir, ignore_errors=True)
 
     def states(self) -> list[ComponentState]:
-        by_name = {c.labels.get(COMPONENT): c for c in self.client.containers.list(
-            all=True, filters={"label": f"{LABEL}={self.project}"})}  # fmt: skip
+        by_name: dict[str, Container] = {}
+        for container in self._containers():
+            service = container.labels.get(SERVICE_LABEL, "")
+            if service not in by_name or container.status == "running":
+                by_name[service] = container
         rows = []
         for name, port in self.spec.ports().items():
             container = by_name.get(name)
@@ -288,40 +356,35 @@ class DockerBackend(Backend):
     def start_agent(self, launch: AgentLaunch) -> AgentRun:
         self._image = self._image or ensure_image(self.client, lambda _: None)
         component = launch.component
-        self._remove(component)
         self.paths.logs_dir.mkdir(parents=True, exist_ok=True)
         launch.state_dir.mkdir(parents=True, exist_ok=True)
-        command = ["agent", "--log-file", f"{LOGS}/{component}.log", "--",
-                   "--conf-file", AGENT_CONF, "--name", launch.name,
-                   "--monitoring-port", str(AGENT_METRICS_PORT), "--monitoring-host", "0.0.0.0",
-                   "--state-dir", AGENT_STATE, "--log-level", launch.log_level]  # fmt: skip
-        container = self._run(
-            component, command, self._network(), user=f"{os.getuid()}:{os.getgid()}",
-            environment={"HOME": "/tmp", **self.agent_env(launch)},
-            volumes={str(self.paths.working_dir): {"bind": WORKING, "mode": "rw"},
-                     str(launch.conf_file): {"bind": AGENT_CONF, "mode": "ro"},
-                     str(self.paths.logs_dir): {"bind": LOGS, "mode": "rw"},
-                     str(launch.state_dir): {"bind": AGENT_STATE, "mode": "rw"}},
-            ports={f"{AGENT_METRICS_PORT}/tcp": ("127.0.0.1", launch.monitoring_port)
-                   if launch.monitoring_port else ("127.0.0.1",)},
-        )  # fmt: skip
+        agent = AgentService.of(launch, self.paths.home)
+        container = self._apply(component, agent_service(self.spec, agent, self._target()))
         container.reload()
         bindings = container.ports.get(f"{AGENT_METRICS_PORT}/tcp") or []
         if not bindings:
             raise LabError(f"the agent exited at start; see {self.agent_log_of(component)}.")
         return AgentRun(f"container {container.short_id}", int(bindings[0]["HostPort"]))
 
+    def agent_run(self, component: str = AGENT) -> AgentRun | None:
+        """Where a running agent container's metrics answer on this host (one Compose started)."""
+        container = self._running(component)
+        if container is None:
+            return None
+        bindings = container.ports.get(f"{AGENT_METRICS_PORT}/tcp") or []
+        if not bindings:
+            return None
+        return AgentRun(f"container {container.short_id}", int(bindings[0]["HostPort"]))
+
     def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
-        brokers = Bridge().bootstrap(self.spec).split(",")
-        return agent_variables(launch, WORKING, AGENT_STATE, "0.0.0.0", brokers)
+        return agent_variables(self.spec, AgentService.of(launch, self.paths.home))
 
     def agent_host(self, component: str) -> str:
-        return component  # its hostname and network alias on the lab's bridge network
+        return component  # its hostname and network alias on the lab's network
 
     def agent_components(self) -> list[str]:
-        containers = self.client.containers.list(
-            all=True, filters={"label": f"{LABEL}={self.project}"})  # fmt: skip
-        return sorted(name for c in containers if is_agent(name := c.labels.get(COMPONENT, "")))
+        services = (c.labels.get(SERVICE_LABEL, "") for c in self._containers())
+        return sorted({name for name in services if is_agent(name)})
 
     def agent_where(self, component: str = AGENT) -> str | None:
         container = self._running(component)
@@ -329,24 +392,23 @@ class DockerBackend(Backend):
 
     def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
         """Through the container's processes as this host sees them, with the path as the
-        container sees it (the working dir is mounted at /working)."""
+        container sees it (the lab home is mounted at /lab/home)."""
         container = self._running(component)
         if container is None:
             return False
         pid = int(container.attrs["State"]["Pid"])
         if not psutil.pid_exists(pid):
             return True  # the engine runs in a VM (Docker Desktop): nothing to look at here
-        inside = f"{WORKING}/{path.relative_to(self.paths.working_dir)}"
+        inside = f"{LAB_HOME}/{path.resolve().relative_to(self.paths.home.resolve())}"
         return tree_has_open(pid, inside)
 
     def stop_agent(self, timeout: float = 40.0, component: str = AGENT) -> bool:
-        container = self._container(component)
-        if container is None:
-            return False
-        running = container.status == "running"
-        if running:
-            container.stop(timeout=int(timeout))
-        container.remove(force=True)
+        running = False
+        for container in self._containers(component):
+            if container.status == "running":
+                container.stop(timeout=int(timeout))
+                running = True
+            container.remove(force=True)
         return running
 
     def kill_agent(self, component: str = AGENT) -> None:

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl.errors import LabError, PrerequisiteError
-from labctl.kafka.dist import KAFKA_VERSION
-from labctl.maven import MARKER
+from labctl.kafka.dist import KAFKA_VERSION, KafkaDist
 from labctl.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -99,8 +98,8 @@ def prefetched_wheels(root: Path, arch: str, progress: Callable[[str], None]) ->
 def prefetched_kafka() -> Path | None:
     """The Kafka distribution's jars if labctl already fetched them (never fetches here: the
     Docker backend does not need Java or Maven on the host)."""
-    root = cache_dir() / f"kafka-{KAFKA_VERSION}"
-    return root / "libs" if (root / MARKER).exists() else None
+    dist = KafkaDist.at(KAFKA_VERSION)
+    return dist.libs if dist.complete else None
 
 
 def build_context(root: Path, files: list[tuple[str, Path]], wheels: Path | None,

@@ -20,23 +20,29 @@ from labctl.backends.base import (
     Backend,
     ComponentState,
     Progress,
+    is_agent,
+)
+from labctl.backends.tools import (
     agent_variables,
     file_logs,
-    is_agent,
     last_line,
     tree_has_open,
     wait_port,
-    wait_session_expired,
 )
 from labctl.errors import LabError
 from labctl.kafka.config import LOG4J, Loopback, java_command, server_properties, zookeeper_myid
 from labctl.kafka.dist import ensure_kafka, require_java
+from labctl.kafka.zookeeper import wait_session_expired
 from labctl.paths import LabPaths
 from labctl.supervisor import Managed
 
 
 class LocalBackend(Backend):
     kind = "local"
+    help = "processes on this host"
+    ready_timeout = 90.0
+    own_nodes = False
+    started_by = "labctl up (processes of this host)"
 
     def _net(self) -> Loopback:
         return Loopback(self.paths.data_dir)
@@ -44,6 +50,9 @@ class LocalBackend(Backend):
     def managed(self, name: str) -> Managed:
         """A server's or the agent's process handle."""
         return process_handle(self.paths, name)
+
+    def process(self, name: str) -> Managed:
+        return self.managed(name)
 
     # -- servers --------------------------------------------------------------------------
     def check(self) -> None:

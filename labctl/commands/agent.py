@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 
 from labctl.app import app, console
-from labctl.cluster import Cluster
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
 from labctl.errors import NotRunningError, UsageError
+from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
 from labctl.ports import port_free
@@ -47,7 +47,7 @@ def start(
     home: HomeOption = None,
 ) -> None:
     """Start the agent (no-op if it runs); returns when its metrics endpoint answers."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     if example not in lab_agent.EXAMPLES:
         raise typer.BadParameter(f"choose one of {', '.join(lab_agent.EXAMPLES)}")
     if conf_file is not None and not conf_file.is_file():
@@ -56,8 +56,7 @@ def start(
         raise UsageError(f"--monitoring-port {monitoring_port} is taken by another program; "
                          "pick another or leave it out for any free port.")  # fmt: skip
     conf = conf_file or lab_agent.pilot_conf(example)
-    where = lab_agent.start(cluster.paths, cluster.spec, conf, name, monitoring_port,
-                            log_level.value)  # fmt: skip
+    where = lab_agent.start(cluster, conf, name, monitoring_port, log_level.value)
     console.print(f"agent {name} running ({where}); log: {lab_agent.log_file(cluster.paths)}",
                   highlight=False)  # fmt: skip
 
@@ -65,8 +64,7 @@ def start(
 @agent_app.command("stop")
 def stop(home: HomeOption = None) -> None:
     """Stop the agent gracefully (it drains its channels first)."""
-    paths = LabPaths(resolve_home(home))
-    if not lab_agent.stop(paths):
+    if not lab_agent.stop(open_lab(LabPaths(resolve_home(home)))):
         raise NotRunningError("the agent is not running.")
     console.print("agent stopped")
 
@@ -77,8 +75,8 @@ def status(
     home: HomeOption = None,
 ) -> None:
     """Is the agent up, and its components' counters (from its /metrics)."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
-    where = lab_agent.running(cluster.paths, cluster.spec)
+    cluster = open_lab(LabPaths(resolve_home(home)))
+    where = lab_agent.running(cluster)
     if where is None:
         raise NotRunningError("the agent is not running.")
     data = lab_agent.metrics(cluster.paths)

@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
 from rich.table import Table
 
 from labctl.app import app, console, err_console
 from labctl.backends.base import AGENT
-from labctl.cluster import Cluster, ClusterSpec, TopicSpec, load_spec
+from labctl.cluster import Cluster, ClusterSpec, TopicSpec
+from labctl.commands.options import DEFAULT_BACKEND, BackendOption, HomeOption
 from labctl.errors import LabError, NotRunningError, UsageError
 from labctl.kafka.dist import ensure_kafka
+from labctl.lab import lab_spec, open_lab
 from labctl.paths import LabPaths, resolve_home
-from labctl.pilot import agent as lab_agent
 from labctl.spec import purged
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", readable=False, help="Lab home (default $LABCTL_HOME or ./.lab)."),
-]  # readable=False: labctl says itself, with exit 5, what is wrong with a home
-
-
-class BackendName(StrEnum):
-    local = "local"
-    docker = "docker"
-
-
-BackendOption = Annotated[
-    BackendName,
-    typer.Option(help="local: processes on this host; docker: a container per server and agent "
-                 "(each broker its own node)."),
-]  # fmt: skip
+from labctl.status import cluster_status
 
 
 @app.command("fetch-kafka")
@@ -69,7 +51,7 @@ def up(
     replication_factor: Annotated[
         int, typer.Option(min=0, help="SmartCar-Topic RF (0: min(3, brokers)).")
     ] = 0,
-    backend: BackendOption = BackendName.local,
+    backend: BackendOption = DEFAULT_BACKEND,
     home: HomeOption = None,
 ) -> None:
     """Start ZooKeeper and the brokers (idempotent) and wait until the cluster is ready."""
@@ -77,7 +59,7 @@ def up(
     if quorum not in (1, 3):
         raise typer.BadParameter("a quorum of 1 or 3 (an even count adds nothing)")
     topic = TopicSpec(partitions=partitions, replication_factor=replication_factor)
-    wanted = ClusterSpec(brokers, zookeeper_port, base_port, topic, backend=backend.value,
+    wanted = ClusterSpec(brokers, zookeeper_port, base_port, topic, backend=backend,
                          mode="kraft" if kraft else "zookeeper", quorum=quorum)  # fmt: skip
     paths = LabPaths(resolve_home(home))
     spec = recorded_or(paths, wanted, ctx)
@@ -87,7 +69,7 @@ def up(
 def recorded_or(paths: LabPaths, wanted: ClusterSpec, ctx: typer.Context) -> ClusterSpec:
     """The lab already in the home, or ``wanted`` for a new one. Flags given on the command
     line that disagree with the recorded lab are an error, not silently ignored."""
-    spec = load_spec(paths)
+    spec = lab_spec(paths)
     if spec is None:
         return wanted
     given = {name for name in ctx.params if _given(ctx, name)}
@@ -125,41 +107,12 @@ def bring_up(cluster: Cluster) -> None:
         err_console.print("interrupted: what this `up` had started was stopped again")
         raise typer.Exit(130) from None
     console.print(
-        f"[green]ready[/] in {took:.1f} s: {spec.describe()} ({spec.architecture}, "
+        f"[green]ready[/] in {took:.1f} s: {spec.describe()} ({cluster.backend.architecture.name}, "
         f"{spec.backend} backend), bootstrap [bold]{spec.bootstrap}[/], topic "
         f"{spec.topic.name} (partitions {spec.topic.partitions}, "
         f"RF {spec.topic.replication_factor})",
         highlight=False,
     )
-
-
-def cluster_status(cluster: Cluster) -> dict[str, Any]:
-    """What `status` shows, as data: components, then what the brokers report."""
-    spec = cluster.spec
-    components = [{"component": s.name, "port": s.port, "pid": s.pid, "where": s.where,
-                   "state": "running" if s.running else "stopped", "uptime_s": s.uptime_s}
-                  for s in cluster.backend.states()]  # fmt: skip
-    result: dict[str, Any] = {"home": str(cluster.paths.home), "mode": spec.mode,
-                              "backend": spec.backend, "architecture": spec.architecture,
-                              "bootstrap": spec.bootstrap, "components": components,
-                              "agent": lab_agent.running(cluster.paths, spec),
-                              "brokers": [], "controller": None, "partitions": []}  # fmt: skip
-    if not any(c["state"] == "running" for c in components[spec.quorum :]):
-        return result
-    try:
-        metadata = cluster.admin().list_topics(timeout=5)
-    except KafkaException as exc:
-        result["error"] = str(exc)
-        return result
-    result["brokers"] = sorted(metadata.brokers)
-    result["controller"] = metadata.controller_id
-    topic = metadata.topics.get(spec.topic.name)
-    if topic is not None:
-        for pid, part in sorted(topic.partitions.items()):
-            result["partitions"].append({"topic": topic.topic, "partition": pid,
-                                         "leader": part.leader, "replicas": part.replicas,
-                                         "isr": part.isrs})  # fmt: skip
-    return result
 
 
 @app.command()
@@ -168,7 +121,7 @@ def status(
     home: HomeOption = None,
 ) -> None:
     """Show each component (where it runs, port, state, uptime) and what the brokers report."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     data = cluster_status(cluster)
     if as_json:
         print(json.dumps(data, indent=2))
@@ -183,6 +136,7 @@ def status(
     table.add_row(AGENT, data["agent"] or "-", "", "[green]running[/]" if data["agent"]
                   else "[dim]not started[/]", "")  # fmt: skip
     console.print(table)
+    console.print(f"started by {data['started_by']}", highlight=False)
     console.print(f"brokers in metadata: {data['brokers']}  controller: {data['controller']}")
     for part in data["partitions"]:
         console.print(f"{part['topic']}[{part['partition']}] leader {part['leader']} "
@@ -197,7 +151,7 @@ def down(
     home: HomeOption = None,
 ) -> None:
     """Stop the agent, the brokers, then ZooKeeper (SIGTERM, SIGKILL after a timeout)."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     stopped = cluster.down(purge=purge)
     if not stopped and not purge:
         raise NotRunningError(f"nothing of the lab in {cluster.paths.home} is running.")
@@ -212,7 +166,7 @@ def logs(
     home: HomeOption = None,
 ) -> None:
     """Print a component's log."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     names = [*cluster.spec.ports(), AGENT]
     if component not in names:
         raise LabError(f"no component {component!r}; choose from {', '.join(names)}.")

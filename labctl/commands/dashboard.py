@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from labctl.app import app, console
-from labctl.cluster import load_spec, port_free
-from labctl.commands.cluster import HomeOption
+from labctl.cluster import port_free
+from labctl.commands.options import HomeOption
 from labctl.dashboard import Collector
 from labctl.errors import PortInUseError
+from labctl.lab import lab_spec
 from labctl.paths import LabPaths, resolve_home
 
 DEFAULT_PORT = 8765
@@ -26,7 +27,7 @@ def dashboard(
     from labctl.dashboard.web import HOST, serve
 
     paths = LabPaths(resolve_home(home))
-    load_spec(paths)  # a foreign or damaged home fails now, in one sentence
+    lab_spec(paths)  # a foreign or damaged home fails now, in one sentence; a Compose lab is found
     if not port_free(port):
         raise PortInUseError(f"port {port} is taken; pick another with --port.")
     console.print(f"dashboard of {paths.home} on [bold]http://{HOST}:{port}/[/] (Ctrl-C stops)")
@@ -43,5 +44,5 @@ def top(
     from labctl.dashboard.top import run_top
 
     paths = LabPaths(resolve_home(home))
-    load_spec(paths)
+    lab_spec(paths)
     run_top(Collector(paths, interval), console, once=once)

@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from labctl.app import app, console, err_console
-from labctl.cluster import Cluster
-from labctl.commands.cluster import HomeOption
-from labctl.commands.verify import render
+from labctl.commands.options import HomeOption
 from labctl.examples import EXAMPLES, Scale
+from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
+from labctl.views.report import render
 
 example_app = typer.Typer(help="The seed's four Flume architectures, run in the lab.",
                           no_args_is_help=True)  # fmt: skip
@@ -51,7 +51,7 @@ def run(
         raise typer.BadParameter("only flume-4 has an exactly-once variant",
                                  param_hint="--exactly-once")  # fmt: skip
     example = EXAMPLES[name]
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     out = err_console if as_json else console
     with out.status(f"{name}: starting") as status:
         report = example.execute(cluster, Scale(cars, seed, exactly_once),
@@ -59,5 +59,5 @@ def run(
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        render(report, f"{name}: {example.title}", "arch")
+        render(console, report, f"{name}: {example.title}", "arch")
     raise typer.Exit(0 if report.ok else 1)

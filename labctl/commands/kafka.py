@@ -22,14 +22,15 @@ from confluent_kafka import (
 
 from labctl.app import app, console
 from labctl.cluster import Cluster
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
 from labctl.errors import LabError, NotRunningError
+from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
 
 
 def _cluster(home: Path | None) -> Cluster:
     """The lab, with at least one broker running (else exit 6 at once, not after a timeout)."""
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     if not any(s.running for s in cluster.backend.states() if s.name.startswith("broker-")):
         raise NotRunningError(f"the brokers of the lab in {cluster.paths.home} are down; "
                               "start them with `labctl up`.")  # fmt: skip

@@ -11,14 +11,16 @@ from rich.table import Table
 
 from labctl.app import app, console
 from labctl.cluster import Cluster, ClusterSpec
-from labctl.commands.cluster import BackendName, BackendOption, HomeOption, recorded_or
-from labctl.commands.verify import render, topology_tree
+from labctl.commands.cluster import recorded_or
+from labctl.commands.options import DEFAULT_BACKEND, BackendOption, HomeOption
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.design import agent_plan
 from labctl.pilot.drill import AgentKill, parse_share
 from labctl.pilot.reports import flows
-from labctl.pilot.verify import agent_plan, verify
+from labctl.pilot.verify import verify
 from labctl.views.progress import shown_steps
+from labctl.views.report import render, topology_tree
 
 
 def summary(f: dict, seconds: float) -> Table:
@@ -57,35 +59,35 @@ def pilot(
             "and start it again; stage 5 counts what it cost."
         ),
     ] = None,
-    backend: BackendOption = BackendName.local,
+    backend: BackendOption = DEFAULT_BACKEND,
     home: HomeOption = None,
 ) -> None:
     """The whole pilot: cluster up if needed, agent with the pilot config, a simulator run,
     and stages 1-5 verified against the simulator's manifests."""
     began = time.monotonic()
     paths = LabPaths(resolve_home(home))
-    spec = recorded_or(paths, ClusterSpec(backend=backend.value), ctx)
+    spec = recorded_or(paths, ClusterSpec(backend=backend), ctx)
     cluster = Cluster(paths, spec)
     conf = lab_agent.exactly_once_conf() if exactly_once else lab_agent.pilot_conf()
     drill = None
     if kill_agent_at is not None:
-        drill = AgentKill(paths, spec, parse_share(kill_agent_at), duration)
+        drill = AgentKill(cluster, parse_share(kill_agent_at), duration)
     with shown_steps(console, paths, "pilot") as steps:
         steps.step("cluster: checking what runs")
         took = cluster.up(lambda msg: steps.step(f"cluster: {msg}"))
         running = lab_agent.state(paths).get("conf_file")
         eos = str(lab_agent.exactly_once_conf().resolve())
         other_mode = running is not None and (running == eos) != exactly_once
-        if other_mode and lab_agent.running(paths, spec):
+        if other_mode and lab_agent.running(cluster):
             steps.step(f"the agent runs {Path(str(running)).name}: stopping it for {conf.name}")
-            lab_agent.stop(paths)
+            lab_agent.stop(cluster)
         steps.step(f"starting the agent SmartCar_Agent ({conf.name})")
-        where = lab_agent.start(paths, spec, conf=conf)
+        where = lab_agent.start(cluster, conf=conf)
         report = verify(cluster, {1, 2, 3, 4, 5}, cars, duration, seed, steps, drill)
     console.print(f"cluster ready in {took:.1f} s (bootstrap {spec.bootstrap}); "
                   f"agent SmartCar_Agent running ({where})", highlight=False)  # fmt: skip
     console.print(topology_tree(agent_plan(cluster)))
-    render(report)
+    render(console, report)
     console.print(summary(report.figures, time.monotonic() - began))
     if drill is not None and "killed_at_s" in report.figures:
         f = report.figures

@@ -11,9 +11,9 @@ from rich.live import Live
 from rich.table import Table
 
 from labctl.app import app, console
-from labctl.cluster import load_spec
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
 from labctl.errors import NotRunningError
+from labctl.lab import lab_spec
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot.simulation import simulate as run_simulation
 from simulator.driver import DriverProgress
@@ -61,7 +61,7 @@ def simulate(
 ) -> None:
     """Write the day's status file into the spool dir and the driving log in real time."""
     paths = LabPaths(resolve_home(home))
-    if load_spec(paths) is None:
+    if lab_spec(paths) is None:
         raise NotRunningError(f"there is no lab in {paths.home}; start one with `labctl up`.")
     view = _View(cars, duration)
     stop = threading.Event()

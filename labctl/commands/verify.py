@@ -6,16 +6,15 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
 
-from agents.config.topology import AgentPlan
 from labctl.app import app, console, err_console
-from labctl.cluster import Cluster
-from labctl.commands.cluster import HomeOption
+from labctl.commands.options import HomeOption
+from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
-from labctl.pilot.verify import Report, agent_plan, verify
+from labctl.pilot.design import agent_plan
+from labctl.pilot.verify import verify
 from labctl.views.progress import shown_steps
+from labctl.views.report import render, topology_tree
 
 
 def parse_stages(stage: str) -> set[int]:
@@ -32,38 +31,6 @@ def parse_stages(stage: str) -> set[int]:
     return stages
 
 
-def topology_tree(plan: AgentPlan) -> Tree:
-    """Stage 1's picture: each source, its interceptors, its channel and the sink on it."""
-    tree = Tree(f"[bold]{plan.agent}[/] ({plan.file})")
-    for src in plan.sources.values():
-        node = tree.add(f"source [cyan]{src.name}[/] ({src.type_name})")
-        for i in src.interceptors:
-            regex = i.context.get("regex")
-            node = node.add(f"interceptor {i.name} ({i.type_name}{' ' + regex if regex else ''})")
-        for ch_name in src.channels:
-            ch = plan.channels[ch_name]
-            ch_node = node.add(f"channel [yellow]{ch_name}[/] ({ch.type_name}, capacity "
-                               f"{ch.context.get('capacity') or 'default'})")  # fmt: skip
-            for sink in plan.sinks.values():
-                if sink.channels[0] == ch_name:
-                    topic = sink.context.get("topic") or sink.context.get("kafka.topic")
-                    ch_node.add(f"sink [green]{sink.name}[/] ({sink.type_name}"
-                                f"{' -> ' + topic if topic else ''})")  # fmt: skip
-    return tree
-
-
-def render(report: Report, title: str = "pilot checks", step: str = "stage") -> None:
-    table = Table(title=title)
-    for col in (step, "check", "result", "measured", "what to look at"):
-        table.add_column(col)
-    for c in report.checks:
-        result = "[green]PASS[/]" if c.ok else "[bold red]FAIL[/]"
-        table.add_row(str(c.stage), c.name, result, c.measured, c.hint)
-    console.print(table)
-    if report.figures:
-        console.print(", ".join(f"{k}={v}" for k, v in report.figures.items()))
-
-
 @app.command("verify")
 def verify_cmd(
     stage: Annotated[
@@ -77,7 +44,7 @@ def verify_cmd(
 ) -> None:
     """Run the stage checks against the running lab; exit 1 if any fails."""
     stages = parse_stages(stage)  # a usage error (2) before anything else
-    cluster = Cluster.open(LabPaths(resolve_home(home)))
+    cluster = open_lab(LabPaths(resolve_home(home)))
     if 1 in stages and not as_json:
         console.print(topology_tree(agent_plan(cluster)))
     with shown_steps(err_console if as_json else console, cluster.paths, "verify") as steps:
@@ -85,5 +52,5 @@ def verify_cmd(
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        render(report)
+        render(console, report)
     raise typer.Exit(0 if report.ok else 1)

@@ -16,9 +16,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from labctl.cluster import Cluster
-from labctl.commands.cluster import cluster_status
 from labctl.dashboard.model import ClusterView, GroupPartition, GroupView, Member, PartitionView
 from labctl.dashboard.rates import RateMeter
+from labctl.status import cluster_status
 
 REQUEST_TIMEOUT_S = 1.5
 MAX_GROUPS = 20  # groups shown (each costs a request per sample)

@@ -35,10 +35,10 @@ from labctl.dashboard.rates import RateMeter
 from labctl.errors import LabError
 from labctl.paths import LabPaths
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.design import agent_plan
 from labctl.pilot.progress import read_progress
 from labctl.pilot.reports import ReportShelf, flows
 from labctl.pilot.stages import STAGES
-from labctl.pilot.verify import agent_plan
 
 INTERVAL_S = 1.0
 HISTORY_S = 600.0  # the chart's span: 10 minutes

@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import NewTopic
 
 from labctl.backends import AgentLaunch
+from labctl.checks import Report
 from labctl.cluster import Cluster
 from labctl.errors import LabError
+from labctl.kafka.reader import read_records
 from labctl.paths import LabPaths
-from labctl.pilot.verify import Report
 from simulator.handoff import hand_off
 from simulator.status import write_status_file
 
@@ -87,7 +88,7 @@ class ExampleRun:
         return self.paths.agents_dir / self.component(role)
 
     def component(self, role: str) -> str:
-        return f"agent-{self.example}-{role}"
+        return component_name(self.example, role)
 
     def fresh(self, roles: Iterable[str]) -> None:
         """Leave nothing of an earlier run: the example's folders, its agents' state."""
@@ -226,48 +227,26 @@ class ExampleRun:
     def read_topic(
         self, topic: str, expect: int, idle: float = 15.0, committed: bool = False
     ) -> list[tuple[bytes, dict[str, str]]]:
-        """(value, headers) of every record of *topic*, read from the start until *expect*
-        records came and the end offset is reached, or nothing came for *idle* s
-        (*committed*: as a read_committed reader sees them)."""
-        c = Consumer(
-            {
-                **self.cluster.client_config(),
-                "group.id": uuid.uuid4().hex,
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,  # the position moves past commit markers
-                "isolation.level": "read_committed" if committed else "read_uncommitted",
-            }
-        )
-        c.assign([TopicPartition(topic, 0, 0)])
-        out: list[tuple[bytes, dict[str, str]]] = []
-        last = time.monotonic()
-        end = None
-        while time.monotonic() - last < idle:
-            if end is None and len(out) >= expect:
-                end = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
-            if end is not None and c.position([TopicPartition(topic, 0)])[0].offset >= end:
-                break
-            batch = c.consume(10000, 0.5)
-            for m in batch:
-                value = m.value()
-                if m.error() is None and value is not None:
-                    out.append((value, _text_headers(m.headers())))
-            if batch:
-                last = time.monotonic()
-        c.close()
-        return out
+        """(value, headers) of every record of *topic* (one partition), read from the start
+        until *expect* records came and the end offset is reached, or nothing came for *idle*
+        s (verify's reader; *committed*: as a read_committed reader sees them)."""
+        got = read_records(self.cluster.client_config(), topic, {0: 0}, expect, idle=idle,
+                           batch=10000, committed=committed)  # fmt: skip
+        return [(r.value, r.headers) for r in got]
 
 
-def _text_headers(raw: object) -> dict[str, str]:
-    """A record's headers (a list of (key, bytes) pairs) as text."""
-    pairs: Iterable[tuple[object, object]] = (
-        raw.items() if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-    )
-    return {str(k): v.decode() if isinstance(v, bytes) else str(v or "") for k, v in pairs}
+def component_name(example: str, role: str) -> str:
+    """An example agent's process or container name."""
+    return f"agent-{example}-{role}"
 
 
 def shipped_conf(name: str) -> str:
-    return resources.files("labctl.examples").joinpath("conf", name).read_text()
+    return shipped_conf_path(name).read_text()
+
+
+def shipped_conf_path(name: str) -> Path:
+    """A shipped example config in the package (a file of the checkout or the install)."""
+    return Path(str(resources.files("labctl.examples").joinpath("conf", name)))
 
 
 def wait(what: str, cond: Callable[[], object], timeout: float, step: float = 0.2) -> None:
@@ -322,6 +301,11 @@ class Example(ABC):
     figure: str  # the seed figure it is
     brokers: int = 0  # brokers it needs
     roles: tuple[str, ...] = ()
+
+    def compose_agents(self) -> dict[str, tuple[str, str, dict[str, str]]]:
+        """Each role's (shipped config, agent name, variables) for a Compose project."""
+        raise LabError(f"{self.name}'s agents are started by `labctl example run {self.name}`; "
+                       "`labctl compose --example` renders flume-4's.")  # fmt: skip
 
     @abstractmethod
     def run(self, run: ExampleRun, scale: Scale) -> None:

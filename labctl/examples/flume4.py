@@ -10,11 +10,36 @@ once (docs/exactly-once.md)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
-from labctl.examples.base import Example, ExampleRun, Scale, consumed, status_day, wait
+from labctl.examples.base import (
+    Example,
+    ExampleRun,
+    Scale,
+    component_name,
+    consumed,
+    status_day,
+    wait,
+)
 from labctl.ports import free_port_block
 
 COLLECTORS = ("c1", "c2", "c3", "c4")
+COMPOSE_TOPIC, COMPOSE_PORT = "flume-4-aggregated", 4545  # in a rendered compose project
+Agent = tuple[str, str, dict[str, str]]  # shipped config, agent name, variables
+
+
+def agents(topic: str, port5: int, host: Callable[[str], str]) -> dict[str, Agent]:
+    """Each role's (shipped config, agent name, variables): aggregators 5 and 6 listen on
+    ``port5`` and the next port and write to *topic*; collectors reach them at ``host(role)``."""
+    plan: dict[str, Agent] = {}
+    for agg, port in (("agg5", port5), ("agg6", port5 + 1)):
+        env = {"AGG_PORT": str(port), "AGGREGATOR": agg, "EXAMPLE_TOPIC": topic}
+        plan[agg] = ("flume-4-aggregator.conf", "aggregator", env)
+    peers = {"AGG5_HOST": host("agg5"), "AGG5_PORT": str(port5),
+             "AGG6_HOST": host("agg6"), "AGG6_PORT": str(port5 + 1)}  # fmt: skip
+    for c in COLLECTORS:
+        plan[c] = ("flume-4-collector.conf", "collector", {**peers, "COLLECTOR": c})
+    return plan
 
 
 class Flume4(Example):
@@ -25,34 +50,26 @@ class Flume4(Example):
     brokers = 1
     roles = ("agg5", "agg6", *COLLECTORS)
 
+    def compose_agents(self) -> dict[str, Agent]:
+        """The agents as a Compose project runs them: a fixed topic and ports, host names."""
+        return agents(COMPOSE_TOPIC, COMPOSE_PORT, lambda role: component_name(self.name, role))
+
     def run(self, run: ExampleRun, scale: Scale) -> None:
         topic = run.topic("aggregated")
         port5 = free_port_block(2)
         backend = run.cluster.backend
+        plan = agents(topic, port5, lambda role: backend.agent_host(run.component(role)))
         eos = scale.exactly_once
         to_kafka = (f"aggregator.sinks.kafka.exactlyOnce = true\n"
                     f"aggregator.sinks.kafka.positionsTopic = {topic}-positions\n")  # fmt: skip
         with_origin = "".join(f"collector.sinks.{s}.originHeaders = true\n"
                               for s in ("toAgg5", "toAgg6"))  # fmt: skip
-        for agg, port in (("agg5", port5), ("agg6", port5 + 1)):
-            run.start(
-                agg,
-                "flume-4-aggregator.conf",
-                "aggregator",
-                {"AGG_PORT": str(port), "AGGREGATOR": agg, "EXAMPLE_TOPIC": topic},
-                extra=to_kafka if eos else "",
-            )
-        peers = {
-            "AGG5_HOST": backend.agent_host(run.component("agg5")),
-            "AGG5_PORT": str(port5),
-            "AGG6_HOST": backend.agent_host(run.component("agg6")),
-            "AGG6_PORT": str(port5 + 1),
-        }
+        for agg in ("agg5", "agg6"):
+            run.start(agg, *plan[agg], extra=to_kafka if eos else "")
         records: list[bytes] = []
         spools = {c: run.working(f"spool-{c}") for c in COLLECTORS}
         for c in COLLECTORS:
-            run.start(c, "flume-4-collector.conf", "collector", {**peers, "COLLECTOR": c},
-                      extra=with_origin if eos else "")  # fmt: skip
+            run.start(c, *plan[c], extra=with_origin if eos else "")
         for n, c in enumerate(COLLECTORS):  # each collector its own day: distinct records
             records += status_day(run, f"2016010{n + 1}", scale, spools[c])
         run.progress(f"{len(records):,} records handed to 4 collectors")

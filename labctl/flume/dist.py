@@ -6,25 +6,20 @@ agent. Flume writes everything it logs, logger-sink events included, to ``-Dflum
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from labctl.maven import classpath, require_java, resolve_jars
-from labctl.paths import cache_dir
+from labctl.maven import Distribution, classpath, require_java
+from labctl.versions import FLUME_VERSION
 
-FLUME_VERSION = "1.11.0"
 MAIN = "org.apache.flume.node.Application"
 
 
-@dataclass(frozen=True)
-class FlumeDist:
-    version: str
-    root: Path
-
-    @property
-    def libs(self) -> Path:
-        return self.root / "libs"
+class FlumeDist(Distribution):
+    name = "flume"
+    package = "labctl.flume"
+    main_jar = "flume-ng-node-{version}.jar"
+    title = "Apache Flume"
 
     def argv(
         self, conf: Path, name: str, log_file: Path, heap: str = "256m", *extra_jvm: str
@@ -40,7 +35,4 @@ class FlumeDist:
 
 def ensure_flume(cache: Path | None = None, version: str = FLUME_VERSION) -> FlumeDist:
     """The cached distribution, downloading it with Maven first if it is not complete."""
-    root = (cache or cache_dir()) / f"flume-{version}"
-    resolve_jars("labctl.flume", root, {"flume.version": version}, "flume-ng-node-*.jar",
-                 f"Apache Flume {version}")  # fmt: skip
-    return FlumeDist(version, root)
+    return FlumeDist.ensure(version, cache)

@@ -1,1 +1,2 @@
-"""The Apache Kafka distribution the lab runs, resolved from Maven Central."""
+"""Apache Kafka and ZooKeeper as the lab runs them: the pinned distribution from Maven Central,
+the servers' configs, and ZooKeeper's four-letter words."""

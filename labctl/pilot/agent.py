@@ -23,14 +23,12 @@ from importlib import resources
 from pathlib import Path
 
 from agents.config.properties import load_properties
-from labctl.backends import AgentLaunch, backend_for
-from labctl.backends.base import AGENT
-from labctl.backends.local import process_handle
+from labctl.backends import AgentLaunch
+from labctl.cluster import Cluster
 from labctl.errors import LabError, NotRunningError
 from labctl.paths import LabPaths
 from labctl.pilot.simulation import SimulationBusy, simulation_lock
-from labctl.spec import ClusterSpec, load_spec
-from labctl.supervisor import Managed
+from labctl.spec import ClusterSpec
 
 AGENT_NAME = "SmartCar_Agent"
 START_TIMEOUT = 30.0  # s for the agent to answer and open the driving log
@@ -50,18 +48,13 @@ def exactly_once_conf() -> Path:
     return pilot_conf().with_name("ex3.4-SmartCar_Agent-exactly-once.conf")
 
 
-def managed(paths: LabPaths) -> Managed:
-    """The local backend's agent process (for drills that kill it)."""
-    return process_handle(paths, AGENT)
-
-
 def log_file(paths: LabPaths) -> Path:
     return paths.logs_dir / "agent.log"
 
 
-def running(paths: LabPaths, spec: ClusterSpec) -> str | None:
+def running(cluster: Cluster) -> str | None:
     """Where the lab's agent runs ("pid 1234", "container 3f2a9c01be77"), None if it does not."""
-    return backend_for(paths, spec).agent_where()
+    return cluster.backend.agent_where()
 
 
 def agent_env(paths: LabPaths, spec: ClusterSpec) -> dict[str, str]:
@@ -84,12 +77,11 @@ def metrics(paths: LabPaths, timeout: float = 3.0) -> dict[str, dict[str, str]]:
         return json.loads(resp.read())
 
 
-def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
-          name: str = AGENT_NAME, monitoring_port: int | None = None,
-          log_level: str = "INFO") -> str:  # fmt: skip
+def start(cluster: Cluster, conf: Path | None = None, name: str = AGENT_NAME,
+          monitoring_port: int | None = None, log_level: str = "INFO") -> str:  # fmt: skip
     """Start the agent unless it runs; returns where it runs once its metrics endpoint answers
     (and, if it follows the driving log, once it has the log open)."""
-    backend = backend_for(paths, spec)
+    paths, spec, backend = cluster.paths, cluster.spec, cluster.backend
     where = backend.agent_where()
     if where is not None:
         return where
@@ -105,9 +97,7 @@ def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     launch = AgentLaunch(conf, name, paths.agents_dir / name, monitoring_port, log_level)
     run = backend.start_agent(launch)
-    record = {"pid": run.pid, "where": run.where, "conf_file": str(conf), "name": name,
-              "monitoring_port": run.monitoring_port}  # fmt: skip
-    (paths.run_dir / "agent.json").write_text(json.dumps(record))
+    record(paths, run.where, run.monitoring_port, str(conf), name, run.pid)
     deadline = time.monotonic() + START_TIMEOUT
     waiting_for = "its metrics endpoint to answer"
     while time.monotonic() < deadline:
@@ -126,6 +116,15 @@ def start(paths: LabPaths, spec: ClusterSpec, conf: Path | None = None,
         f"the agent did not start in {START_TIMEOUT:.0f} s (waited for {waiting_for}); "
         f"see {log_file(paths)}."
     )
+
+
+def record(paths: LabPaths, where: str, monitoring_port: int, conf: str, name: str,
+           pid: int | None = None) -> None:  # fmt: skip
+    """Note where the lab's agent runs and answers (``run/agent.json``), for every command."""
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    found = {"pid": pid, "where": where, "conf_file": conf, "name": name,
+             "monitoring_port": monitoring_port}  # fmt: skip
+    (paths.run_dir / "agent.json").write_text(json.dumps(found))
 
 
 def fresh_driving_log(paths: LabPaths) -> Path | None:
@@ -170,9 +169,6 @@ def reads_driving_log(conf: Path, env: dict[str, str], paths: LabPaths) -> str |
     return found
 
 
-def stop(paths: LabPaths, timeout: float = 40.0) -> bool:
+def stop(cluster: Cluster, timeout: float = 40.0) -> bool:
     """Stop the agent gracefully (it drains its channels); True if one was running."""
-    spec = load_spec(paths)
-    if spec is None:
-        return managed(paths).stop(timeout)
-    return backend_for(paths, spec).stop_agent(timeout)
+    return cluster.backend.stop_agent(timeout)

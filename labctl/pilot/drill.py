@@ -13,11 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from labctl.backends import backend_for
+from labctl.cluster import Cluster
 from labctl.errors import LabError
-from labctl.paths import LabPaths
 from labctl.pilot import agent as lab_agent
-from labctl.spec import ClusterSpec
 
 
 def parse_share(text: str) -> float:
@@ -38,8 +36,8 @@ class AgentKill:
     """Kills the agent once the run's driver reached *share* of *duration* s (``on_progress``
     is the simulator's progress callback), then starts it again on its own thread."""
 
-    def __init__(self, paths: LabPaths, spec: ClusterSpec, share: float, duration: float) -> None:
-        self.paths, self.spec = paths, spec
+    def __init__(self, cluster: Cluster, share: float, duration: float) -> None:
+        self.cluster = cluster
         self.at = share * duration
         self.share = share
         self.figures: dict[str, Any] = {}
@@ -54,11 +52,11 @@ class AgentKill:
 
     def _kill_and_start(self) -> None:
         try:
-            state = lab_agent.state(self.paths)
+            state = lab_agent.state(self.cluster.paths)
             began = time.monotonic()
-            backend_for(self.paths, self.spec).kill_agent()
+            self.cluster.backend.kill_agent()
             conf = state.get("conf_file")
-            lab_agent.start(self.paths, self.spec, conf=Path(str(conf)) if conf else None,
+            lab_agent.start(self.cluster, conf=Path(str(conf)) if conf else None,
                             name=str(state.get("name", lab_agent.AGENT_NAME)))  # fmt: skip
             self.figures.update(killed_at_share=self.share, killed_at_s=round(self.at, 1),
                                 agent_down_s=round(time.monotonic() - began, 1))  # fmt: skip

@@ -23,6 +23,7 @@ from agents.errors import ConfigError
 from agents.event import EventBatch
 from agents.runtime import Agent
 from agents.sources.base import Source
+from tests.waiting import wait_for as wait_for  # re-exported: agent tests import it here
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,15 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 def agent_from_text(text: str, name: str = "a", **options: Any) -> Agent:
     plan = build_plan(parse_properties(text, "test.conf"), name)
     return Agent(plan, **options)
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 20.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
 
 
 def run_as_nobody(work: Callable[[], bool], timeout: float = 60.0) -> bool:

@@ -106,6 +106,8 @@ def test_results_live_in_the_lab_home_without_spoiling_it(tmp_path: Path) -> Non
         load_spec(LabPaths(home))
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 def test_quick_peers_run_counts_every_system_exact(tmp_path: Path) -> None:
     """`python -m bench --quick peers`: every system that runs here moves 216,010 records,
     the JSON under the lab home says so, and a system that cannot run says why."""

@@ -7,15 +7,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import free_port_block
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,21 +41,6 @@ def labctl(*args: object, timeout: float = 300) -> subprocess.CompletedProcess[s
     return subprocess.run([sys.executable, "-m", "labctl", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "160"})  # fmt: skip
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str,
-             seen: Callable[[], Any] | None = None, step: float = 0.1) -> Any:  # fmt: skip
-    """Poll until ``condition()`` is truthy; its value, or a failure naming ``what`` with the
-    last value (or what ``seen()`` shows then)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            last = seen() if seen is not None else value
-            pytest.fail(f"waited {timeout} s for {what}; last seen:\n{last}")
-        time.sleep(step)
 
 
 class DashboardServer:

@@ -29,7 +29,7 @@ from tests.dashboard.conftest import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.kafka, pytest.mark.browser,
               pytest.mark.skipif(chromium_missing() is not None,
                                  reason=chromium_missing() or "")]  # fmt: skip
 
@@ -183,6 +183,7 @@ def test_a_consumer_groups_lag_is_shown(lab: Path, page: Page) -> None:
              lambda: page.group_lag("dashboard-test"))  # fmt: skip
 
 
+@pytest.mark.slow
 def test_numbers_move_while_a_pilot_runs(lab: Path, page: Page) -> None:
     before = wait_for(lambda: page.end_offset() + 1, 10, "the topic's end offset") - 1
     log = (lab.parent / "pilot.log").open("w")

@@ -16,17 +16,18 @@ import pytest
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
 from tests.conftest import free_port_block, start_cluster
-from tests.dashboard.conftest import labctl, wait_for
+from tests.dashboard.conftest import labctl
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster = start_cluster(tmp_path_factory.mktemp("top") / "lab", brokers=1)
     try:
-        lab_agent.start(cluster.paths, cluster.spec)
+        lab_agent.start(cluster)
         yield cluster
     finally:
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)
         cluster.down(timeout=10)
 
 
@@ -56,6 +57,7 @@ def end_offset(screen: str) -> int:
     return int(found.group(1).replace(",", ""))
 
 
+@pytest.mark.kafka
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (`make browser`)")
 def test_top_in_a_terminal_shows_the_lab_live_and_q_quits(lab: Cluster) -> None:
     home = lab.paths.home
@@ -94,6 +96,7 @@ def test_top_in_a_terminal_shows_the_lab_live_and_q_quits(lab: Cluster) -> None:
         tmux.close()
 
 
+@pytest.mark.kafka
 def test_top_once_prints_one_picture_and_shows_a_dead_agent(lab: Cluster) -> None:
     picture = labctl("top", "--once", "--home", lab.paths.home)
     assert picture.returncode == 0, picture.stderr
@@ -101,7 +104,7 @@ def test_top_once_prints_one_picture_and_shows_a_dead_agent(lab: Cluster) -> Non
     assert "broker-0" in text and "up" in text
     assert "channel DriverCarInfo_Channel (memory) running  fill 0 / 100,000" in text
     assert "SmartCar-Topic[0]" in text
-    lab_agent.managed(lab.paths).kill()
+    lab.backend.kill_agent()
     dead = labctl("top", "--once", "--home", lab.paths.home)
     assert dead.returncode == 0
     assert "agent SmartCar_Agent not running" in dead.stdout

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from labctl.backends.docker import COMPONENT, LABEL, project_name
+from labctl.backends.compose import PROJECT_LABEL, SERVICE_LABEL
+from labctl.backends.docker import project_name
 from tests.conftest import free_port_block
 from tests.labctl.test_cli import labctl
 
@@ -36,7 +37,7 @@ def test_example_runs_with_agents_in_containers(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["ok"] and report["figures"]["backend"] == "docker"
-    label = {"label": f"{LABEL}={project_name(home)}"}
+    label = {"label": f"{PROJECT_LABEL}={project_name(home)}"}
     for c in engine.containers.list(all=True, filters=label):
-        seen.add(c.labels.get(COMPONENT, ""))
+        seen.add(c.labels.get(SERVICE_LABEL, ""))
     assert not {s for s in seen if s.startswith(f"agent-{name}")}, "agents left behind"

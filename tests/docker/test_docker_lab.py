@@ -15,7 +15,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from labctl.backends.docker import LABEL, project_name
+from labctl.backends.compose import PROJECT_LABEL, container_name, network_name
+from labctl.backends.docker import project_name
 from labctl.cluster import Cluster
 from labctl.paths import LabPaths
 from tests.conftest import free_port_block
@@ -39,7 +40,7 @@ def home(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 def mine(engine: docker.DockerClient, home: str) -> dict[str, list[str]]:
     """The lab's containers, networks and volumes, as the engine lists them."""
-    label = {"label": f"{LABEL}={project_name(home)}"}
+    label = {"label": f"{PROJECT_LABEL}={project_name(home)}"}
     return {"containers": [c.name for c in engine.containers.list(all=True, filters=label)],
             "networks": [n.name for n in engine.networks.list(filters=label)],
             "volumes": [v.name for v in engine.volumes.list(filters=label)]}  # fmt: skip
@@ -55,14 +56,14 @@ def test_each_broker_is_its_own_node(engine: docker.DockerClient, home: str) -> 
                for c in status["components"])  # fmt: skip
     assert status["brokers"] == [0, 1, 2] and sorted(status["partitions"][0]["isr"]) == [0, 1, 2]
     project = project_name(home)
-    network = engine.networks.get(project)
+    network = engine.networks.get(network_name(project))
     assert network.attrs["Driver"] == "bridge" and not network.attrs["Internal"]
     addresses, hostnames = set(), set()
     for i in range(3):
-        container = engine.containers.get(f"{project}-broker-{i}")
+        container = engine.containers.get(container_name(project, f"broker-{i}"))
         attrs = container.attrs
         hostnames.add(attrs["Config"]["Hostname"])
-        addresses.add(attrs["NetworkSettings"]["Networks"][project]["IPAddress"])
+        addresses.add(attrs["NetworkSettings"]["Networks"][network_name(project)]["IPAddress"])
         bindings = [b for port in attrs["NetworkSettings"]["Ports"].values() for b in port or []]
         assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)  # never the LAN
         mounts = {m["Destination"]: m for m in attrs["Mounts"]}
@@ -103,7 +104,7 @@ def test_docker_kill_of_a_broker_acks_all_goes_on_and_up_brings_it_back(
     before = [b"before-%d" % i for i in range(100)]
     assert produce_all(cluster, "drill", before) == []
     leader = cluster.admin().list_topics(timeout=10).topics["drill"].partitions[0].leader
-    victim = engine.containers.get(f"{project_name(home)}-broker-{leader}")
+    victim = engine.containers.get(container_name(project_name(home), f"broker-{leader}"))
     victim.kill()  # `docker kill`: SIGKILL, no controlled shutdown
     victim.reload()
     assert victim.status == "exited"

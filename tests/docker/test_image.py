@@ -1,56 +1,68 @@
 """The project image: every shipped agent config passes `--check` inside it, so a renamed or
-broken config can never again break the image unnoticed; the roles it serves by command."""
+broken config can never again break the image unnoticed; the roles it serves by command. Each
+container is started by testcontainers and waited on by what it logs or its healthcheck."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import docker
 import pytest
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+from labctl.backends.compose import LAB_HOME
+from labctl.backends.container import AGENT_CONF
 from labctl.kafka.dist import KAFKA_VERSION
 from labctl.pilot.agent import AGENT_NAME, EXAMPLES, pilot_conf
+from labctl.spec import ClusterSpec
+from tests.docker.conftest import node
 
 
-def run(engine: docker.DockerClient, image: str, command: list[str], **options: object) -> str:
-    output = engine.containers.run(image, command, remove=True, stdout=True, stderr=True,
-                                   **options)  # fmt: skip
-    return output.decode()
+def output(container: DockerContainer, says: str) -> str:
+    """Start *container*, wait until its log says *says*, and return its whole output."""
+    with container.waiting_for(LogMessageWaitStrategy(says).with_startup_timeout(60)):
+        out, err = container.get_logs()
+        return (out + err).decode()
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_each_shipped_config_checks_clean_in_the_image(
-    engine: docker.DockerClient, lab_image: str, example: str, tmp_path: Path
+    lab_image: str, example: str, tmp_path: Path
 ) -> None:
     for folder in ("car-batch-log", "driver-realtime-log", "SmartCar"):
-        (tmp_path / folder).mkdir()
-    out = run(engine, lab_image,
-              ["agent", "--", "--conf-file", "/lab/agent.conf", "--name", AGENT_NAME, "--check"],
-              user=f"{os.getuid()}:{os.getgid()}",
-              environment={"SMARTCAR_WORKING": "/working", "SMARTCAR_BROKERS": "broker-0:19092"},
-              volumes={str(pilot_conf(example)): {"bind": "/lab/agent.conf", "mode": "ro"},
-                       str(tmp_path): {"bind": "/working", "mode": "rw"}})  # fmt: skip
-    assert "0 error(s)" in out, out
+        (tmp_path / "working" / folder).mkdir(parents=True)
+    check = (
+        DockerContainer(lab_image)
+        .with_command(["agent", "--", "--conf-file", AGENT_CONF, "--name", AGENT_NAME, "--check"])
+        .with_kwargs(user=f"{os.getuid()}:{os.getgid()}")
+        .with_env("SMARTCAR_WORKING", f"{LAB_HOME}/working")
+        .with_env("SMARTCAR_BROKERS", "broker-0:19092")
+        .with_volume_mapping(str(pilot_conf(example)), AGENT_CONF, "ro")
+        .with_volume_mapping(str(tmp_path), LAB_HOME, "rw")
+    )
+    assert "0 error(s)" in output(check, r"\d+ error\(s\)")
 
 
-def test_the_image_carries_the_pinned_kafka_and_a_plain_debian(
-    engine: docker.DockerClient, lab_image: str
-) -> None:
-    jars = run(engine, lab_image, ["-c", "import os; print(*os.listdir('/opt/kafka/libs'))"],
-               entrypoint=["python"]).split()  # fmt: skip
-    assert f"kafka_2.13-{KAFKA_VERSION}.jar" in jars
-    release = run(engine, lab_image, ["/etc/os-release"], entrypoint=["cat"])
-    assert "VERSION_CODENAME=bookworm" in release
-    java = run(engine, lab_image, ["-version"], entrypoint=["java"])
-    assert 'version "17' in java
-    user = run(engine, lab_image, ["-u"], entrypoint=["id"]).strip()
-    assert user != "0"  # servers do not run as root
+def test_the_image_carries_the_pinned_kafka_and_a_plain_debian(lab_image: str) -> None:
+    def run(*command: str) -> str:
+        probe = DockerContainer(lab_image).with_kwargs(entrypoint=["sh", "-c"])
+        return output(probe.with_command([f"{' '.join(command)}; echo END"]), "^END$")
+
+    assert f"kafka_2.13-{KAFKA_VERSION}.jar" in run("ls", "/opt/kafka/libs").split()
+    assert "VERSION_CODENAME=bookworm" in run("cat", "/etc/os-release")
+    assert 'version "17' in run("java", "-version", "2>&1")
+    assert run("id", "-u").split()[0] != "0"  # servers do not run as root
 
 
-def test_a_server_name_that_is_not_in_the_lab_is_refused(
-    engine: docker.DockerClient, lab_image: str
-) -> None:
-    with pytest.raises(docker.errors.ContainerError) as failed:
-        run(engine, lab_image, ["server", "broker-7", "--brokers", "3"])
-    assert failed.value.exit_status == 2
+def test_a_server_answers_its_healthcheck_and_a_stranger_name_is_refused(lab_image: str) -> None:
+    spec = ClusterSpec(brokers=1)
+    with node(lab_image, ["server", "zookeeper", "--brokers", "1"], "zookeeper") as zookeeper:
+        state = zookeeper.get_wrapped_container().attrs["State"]
+        assert state["Health"]["Status"] == "healthy"
+    refused = DockerContainer(lab_image).with_command(["server", "broker-7", "--brokers", "1"])
+    with refused.waiting_for(LogMessageWaitStrategy("is not a server of this lab")):
+        wrapped = refused.get_wrapped_container()
+        assert wrapped.wait(timeout=30)["StatusCode"] == 2
+        said = refused.get_logs()[0].decode()
+    assert f"({', '.join(spec.ports())})" in said

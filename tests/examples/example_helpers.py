@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from labctl.checks import Report
 from labctl.cluster import Cluster
 from labctl.examples import EXAMPLES, Scale
-from labctl.pilot.verify import Report
 
 
 def run_example(name: str, cluster: Cluster, cars: int = 1, exactly_once: bool = False) -> Report:

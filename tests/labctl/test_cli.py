@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port_block
 
 LABCTL = [sys.executable, "-m", "labctl"]
@@ -27,6 +29,7 @@ def one_sentence_error(result: subprocess.CompletedProcess[str]) -> str:
     return " ".join(result.stderr.split())
 
 
+@pytest.mark.kafka
 def test_up_status_idempotent_down(tmp_path: Path) -> None:
     home = str(tmp_path / "lab")
     base = free_port_block(2)

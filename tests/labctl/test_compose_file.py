@@ -1,5 +1,7 @@
-"""docker-compose.yml and the Dockerfile agree with the Docker backend and the local defaults
-(no engine needed to check this), and `--backend docker` without an engine is a clear exit 3."""
+"""One description of the lab: the shipped docker-compose.yml is `labctl compose` with the
+defaults (byte for byte), every shape `labctl up` takes renders, the Docker backend's containers
+come from the same services, and each Compose CLI installed accepts every rendering. No engine
+needed, except for `--backend docker` without one: a clear exit 3."""
 
 from __future__ import annotations
 
@@ -13,66 +15,142 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labctl.backends.docker import AGENT_CONF, AGENT_STATE, WORKING, container_port, healthcheck
-from labctl.backends.image import IMAGE
+from labctl.backends.compose import (
+    FILE,
+    LAB_HOME,
+    AgentService,
+    Target,
+    agent_service,
+    agent_variables,
+    port_variable,
+    render,
+    server_service,
+)
+from labctl.backends.container import (
+    AGENT_CONF,
+    AGENT_METRICS_PORT,
+    container_port,
+    read_server_command,
+)
+from labctl.backends.docker import run_options
 from labctl.kafka.config import CONTAINER_DATA, Bridge
 from labctl.kafka.dist import KAFKA_VERSION
-from labctl.node import AGENT_METRICS_PORT, server_command, spec_flags
 from labctl.pilot.agent import AGENT_NAME, pilot_conf
 from labctl.spec import TOPIC, ClusterSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-SECOND = 1_000_000_000
+# The shapes `labctl up` takes, as `labctl compose` flags.
+SHAPES = {
+    "1 broker": ["--brokers", "1"],
+    "3 brokers": [],
+    "3 ZooKeepers": ["--zookeepers", "3"],
+    "KRaft, 3 controllers": ["--kraft", "--controllers", "3"],
+    "flume-4's agents": ["--brokers", "1", "--example", "flume-4"],
+}
 
 
-def seconds(text: str) -> int:
-    return int(text.rstrip("s")) * SECOND
+def labctl_compose(*flags: str, cwd: Path = ROOT) -> str:
+    done = subprocess.run([sys.executable, "-m", "labctl", "compose", *flags], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def services() -> dict[str, dict]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 
-def test_compose_servers_are_the_backend_s_containers() -> None:
-    spec = ClusterSpec(backend="docker")  # the local defaults: 3 brokers, 2181, 9092..
-    found = services()
-    assert sorted(found) == sorted([*spec.ports(), "topic", "agent"])
-    for name, port in spec.ports().items():
-        service = found[name]
-        assert service["image"] == f"{IMAGE}:latest" and service["build"] == "."
-        assert service["command"] == server_command(spec, name)
-        assert service["hostname"] == name and service["init"] is True
-        assert service["ports"] == [f"127.0.0.1:{port}:{container_port(name)}"]
+def test_the_shipped_file_is_the_rendered_default() -> None:
+    assert (ROOT / "docker-compose.yml").read_text() == labctl_compose(), (
+        "docker-compose.yml is stale: .venv/bin/labctl compose -o docker-compose.yml"
+    )
+
+
+def with_defaults(command: list[str]) -> list[str]:
+    """A command as Compose runs it with no variable set (``${VAR:-N}`` is N)."""
+    return [re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", part) for part in command]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_shape_renders_servers_that_read_back_as_its_spec(shape: str) -> None:
+    project = yaml.safe_load(labctl_compose(*SHAPES[shape]))
+    found = project["services"]
+    read = {name: read_server_command(with_defaults(s["command"])) for name, s in found.items()}
+    servers = {name: found[name] for name, r in read.items() if r is not None}
+    specs = [r[1] for r in read.values() if r is not None]
+    spec = specs[0]
+    assert all(s.to_json() == spec.to_json() for s in specs)  # one shape, said by every server
+    assert set(servers) == set(spec.ports()) and all(read[n][0] == n for n in servers)  # type: ignore[index]
+    for name, service in servers.items():
+        port = spec.ports()[name]
+        published = f"127.0.0.1:${{{port_variable(name)}:-{port}}}:{container_port(name)}"
+        assert service["ports"] == [published] and service["hostname"] == name
         assert service["volumes"] == [f"{name}-data:{CONTAINER_DATA}"]
-        check = healthcheck(name)
-        ours = service["healthcheck"]
-        assert ours["test"] == check["test"]
-        assert [seconds(ours[k]) for k in ("interval", "timeout", "start_period")] == [
-            check[k] for k in ("interval", "timeout", "start_period")]  # fmt: skip
-        assert ours["retries"] == check["retries"]
-    assert found["topic"]["command"] == ["topic", *spec_flags(spec)]
+        assert f"{name}-data" in project["volumes"]
+    assert found["topic"]["command"][0] == "topic"
+    agents = {name: s for name, s in found.items() if name.startswith("agent")}
+    assert agents, "every rendering runs agents"
+    for name, agent in agents.items():
+        env = agent["environment"]
+        assert env["SMARTCAR_BROKERS"] == Bridge().bootstrap(spec) and env["SMARTCAR_BIND"]
+        assert env["SMARTCAR_WORKING"] == f"{LAB_HOME}/working"
+        assert env["SMARTCAR_STATE"].startswith(f"{LAB_HOME}/agents/")
+        assert f"{LAB_HOME}/logs/{name}.log" in agent["command"]  # its log in the lab home
+        conf = agent["volumes"][1].split(":")[0]
+        assert (ROOT / conf).is_file(), conf
 
 
-def test_compose_agent_is_the_pilot_s() -> None:
+def test_the_pilot_agent_is_the_same_in_the_file_and_in_the_docker_backend(tmp_path: Path) -> None:
+    """Both are rendered by one function: only the lab home, the image, the user and the
+    ports are values for the backend and variables for the file."""
     spec = ClusterSpec(backend="docker")
-    agent = services()["agent"]
-    env = agent["environment"]
-    assert env["SMARTCAR_BROKERS"] == Bridge().bootstrap(spec)
-    assert env["SMARTCAR_WORKING"] == WORKING
-    conf, _, target = agent["volumes"][1].rpartition(":ro")[0].partition(":")
-    assert (ROOT / conf).resolve() == pilot_conf().resolve() and target == AGENT_CONF
-    assert agent["volumes"][0].endswith(f":{WORKING}")
-    assert agent["ports"] == [f"127.0.0.1:{AGENT_METRICS_PORT}:{AGENT_METRICS_PORT}"]
-    command = agent["command"]
+    agent = AgentService("agent", AGENT_NAME, pilot_conf(), f"agents/{AGENT_NAME}")
+    in_file = services()["agent"]
+    backend = agent_service(spec, agent, Target.values(tmp_path, "smartcar-lab:x"))
+    for key in ("command", "environment", "healthcheck", "hostname", "init"):
+        assert in_file[key] == backend[key], key
+    assert in_file["environment"] == {"HOME": "/tmp", **agent_variables(spec, agent)}
+    assert in_file["volumes"][0] == f"{FILE.home}:{LAB_HOME}"
+    assert backend["volumes"][0] == f"{tmp_path}:{LAB_HOME}"
+    assert backend["volumes"][1] == f"{pilot_conf().resolve()}:{AGENT_CONF}:ro"
+    command = in_file["command"]
     assert command[command.index("--name") + 1] == AGENT_NAME
-    assert f"agent-state:{AGENT_STATE}" in agent["volumes"]
-    assert command[command.index("--state-dir") + 1] == AGENT_STATE
-    assert command[command.index("--conf-file") + 1] == AGENT_CONF
     sink_topic = re.search(r"KafkaSink\.topic = (\S+)", pilot_conf().read_text())
     assert sink_topic and sink_topic.group(1) == TOPIC == spec.topic.name
+    options = run_options("p", "agent", backend)  # what the SDK is given
+    assert options["ports"] == {f"{AGENT_METRICS_PORT}/tcp": ("127.0.0.1", AGENT_METRICS_PORT)}
+    assert options["volumes"][str(tmp_path)] == {"bind": LAB_HOME, "mode": "rw"}
+    assert options["healthcheck"]["interval"] == 5_000_000_000
 
 
-def test_dockerfile_builds_the_local_kafka_on_plain_debian() -> None:
+@pytest.mark.parametrize("name", ["zookeeper", "broker-0", "broker-2"])
+def test_a_server_is_the_same_in_the_file_and_in_the_docker_backend(
+    name: str, tmp_path: Path
+) -> None:
+    spec = ClusterSpec(backend="docker")
+    in_file, backend = services()[name], server_service(spec, name, Target.values(tmp_path, "i"))
+    assert [c.replace("${SMARTCAR_PORT_BROKER_0:-9092}", "9092") for c in in_file["command"]] == (
+        backend["command"]
+    )
+    for key in ("healthcheck", "hostname", "init", "volumes"):
+        assert in_file[key] == backend[key], key
+    options = run_options("p", name, backend)
+    assert options["volumes"] == {f"p_{name}-data": {"bind": str(CONTAINER_DATA), "mode": "rw"}}
+    assert options["ports"] == {f"{container_port(name)}/tcp": ("127.0.0.1", spec.ports()[name])}
+    assert options["name"] == f"p-{name}-1"
+
+
+def test_an_example_agent_reaches_its_peers_by_service_name() -> None:
+    found = yaml.safe_load(labctl_compose(*SHAPES["flume-4's agents"]))["services"]
+    collector = found["agent-flume-4-c1"]["environment"]
+    assert collector["AGG5_HOST"] == "agent-flume-4-agg5" in found
+    assert collector["AGG6_HOST"] == "agent-flume-4-agg6" in found
+    assert found["agent-flume-4-agg5"]["environment"]["AGG_PORT"] == collector["AGG5_PORT"]
+
+
+def test_render_is_pure_and_the_dockerfile_builds_the_local_kafka() -> None:
+    spec = ClusterSpec(brokers=1)
+    assert render(spec) == render(spec)
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"ARG KAFKA_VERSION={KAFKA_VERSION}\n" in dockerfile
     assert re.findall(r"^FROM (\S+)", dockerfile, re.M)[0] == "debian:bookworm-slim"
@@ -91,13 +169,16 @@ def compose_cli(version: str) -> list[str] | None:
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
-def test_compose_cli_accepts_the_file(version: str) -> None:
+def test_compose_cli_accepts_every_rendering(version: str, tmp_path: Path) -> None:
     cli = compose_cli(version)
     if cli is None:
         pytest.skip(f"Compose {version} is not installed")
-    result = subprocess.run([*cli, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    for shape, flags in SHAPES.items():
+        rendered = tmp_path / "docker-compose.yml"
+        rendered.write_text(labctl_compose(*flags))
+        result = subprocess.run([*cli, "-f", str(rendered), "config", "-q"], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert result.returncode == 0, (shape, result.stderr)
 
 
 def test_docker_backend_without_an_engine_is_a_clear_exit_3(tmp_path: Path) -> None:

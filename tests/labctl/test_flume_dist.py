@@ -6,7 +6,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from labctl.flume import FLUME_VERSION, ensure_flume
+
+pytestmark = pytest.mark.kafka
 
 SEQ_CONF = """\
 a.sources = s

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from labctl.cluster import Cluster
-from labctl.pilot.verify import _lost_why
+from labctl.pilot.collection import lost_why
 
 
 def leaders_and_preferred(cluster: Cluster) -> dict[int, tuple[int, int]]:
@@ -31,10 +31,10 @@ def test_up_after_a_restart_settles_every_partition_on_its_preferred_leader(
 
 
 def test_missing_records_are_explained_by_a_moved_leader() -> None:
-    hint = _lost_why({0: 0, 1: 1}, {0: 1, 1: 1}, agent_alive=True)
+    hint = lost_why({0: 0, 1: 1}, {0: 1, 1: 1}, agent_alive=True)
     assert "partition 0: broker 0 -> 1" in hint and "requiredAcks" in hint
-    assert "agent stopped" in _lost_why({0: 0}, {0: 1}, agent_alive=False)
-    assert _lost_why({0: 0}, {0: 0}, agent_alive=True) == "records were lost between log and topic"
+    assert "agent stopped" in lost_why({0: 0}, {0: 1}, agent_alive=False)
+    assert lost_why({0: 0}, {0: 0}, agent_alive=True) == "records were lost between log and topic"
 
 
 def test_up_after_every_server_was_killed_waits_out_the_old_registrations(

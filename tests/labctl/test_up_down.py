@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from labctl.paths import LabPaths
 from labctl.ports import port_free
@@ -50,6 +51,7 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.kafka
 def test_ctrl_c_during_up_stops_what_it_started(tmp_path: Path) -> None:
     base = free_port_block(4)
     home = tmp_path / "lab"
@@ -70,6 +72,7 @@ def test_ctrl_c_during_up_stops_what_it_started(tmp_path: Path) -> None:
     assert all(port_free(base + i) for i in range(4))
 
 
+@pytest.mark.kafka
 def test_up_refuses_another_shape_and_down_stops_the_agent(tmp_path: Path) -> None:
     home = str(tmp_path / "lab")
     base = free_port_block(2)

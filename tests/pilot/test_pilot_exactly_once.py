@@ -22,25 +22,24 @@ def test_the_drill_costs_nothing_exactly_once_and_something_at_least_once(
     lab_factory: Callable[..., Cluster],
 ) -> None:
     cluster = lab_factory(brokers=1)
-    paths, spec = cluster.paths, cluster.spec
-    lab_agent.start(paths, spec, conf=lab_agent.exactly_once_conf())
+    lab_agent.start(cluster, conf=lab_agent.exactly_once_conf())
     try:
-        drill = AgentKill(paths, spec, parse_share("50%"), duration=6)
+        drill = AgentKill(cluster, parse_share("50%"), duration=6)
         report = verify(cluster, {1, 4, 5}, cars=3, duration=6, seed=5, drill=drill)
     finally:
-        lab_agent.stop(paths)
+        lab_agent.stop(cluster)
     assert report.figures["killed_at_s"] == 3.0 and report.figures["agent_down_s"] > 0
     failed = [c for c in report.checks if not c.ok]
     assert report.ok, failed
     assert check(report, "0 duplicates").measured == "0"
     assert check(report, "0 missing").measured.startswith("0 of ")
     # the book's agent, same drill, same lab
-    lab_agent.start(paths, spec)
+    lab_agent.start(cluster)
     try:
-        drill = AgentKill(paths, spec, parse_share("50%"), duration=6)
+        drill = AgentKill(cluster, parse_share("50%"), duration=6)
         report = verify(cluster, {5}, cars=3, duration=6, seed=6, drill=drill)
     finally:
-        lab_agent.stop(paths)
+        lab_agent.stop(cluster)
     lost = not check(report, "0 missing").ok
     repeated = not check(report, "0 duplicates").ok
     assert lost or repeated, "killing an at-least-once exec agent mid-run should cost something"

@@ -28,7 +28,7 @@ def kill_once_delivering(
         except (OSError, KeyError, ValueError):
             continue
         if int(drained) > 0:
-            lab_agent.managed(cluster.paths).kill()
+            cluster.backend.kill_agent()
             killed.set()
             return
 
@@ -37,7 +37,7 @@ def test_agent_stopped_mid_run_fails_stage5_with_counts(
     lab_factory: Callable[..., Cluster],
 ) -> None:
     cluster = lab_factory(brokers=1)
-    lab_agent.start(cluster.paths, cluster.spec)
+    lab_agent.start(cluster)
     cancel, killed = threading.Event(), threading.Event()
     killer = threading.Thread(
         target=kill_once_delivering, args=(cluster, "DriverCarInfo_KafkaSink", cancel, killed)
@@ -48,7 +48,7 @@ def test_agent_stopped_mid_run_fails_stage5_with_counts(
     finally:
         cancel.set()
         killer.join()
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)
     assert killed.is_set(), "the agent was not killed mid-run"
     (missing,) = failed(report, "0 missing")
     assert "missing" in missing.measured and not missing.measured.startswith("0 ")
@@ -59,11 +59,11 @@ def test_wrong_regex_lets_garbage_through(lab_factory: Callable[..., Cluster], t
     cluster = lab_factory(brokers=1)
     conf = tmp_path / "wrong.conf"
     conf.write_text(lab_agent.pilot_conf().read_text().replace("^\\\\d{14}", ".*"))
-    lab_agent.start(cluster.paths, cluster.spec, conf)
+    lab_agent.start(cluster, conf)
     try:
         report = verify(cluster, {1, 3, 5}, cars=2, duration=3, seed=4)
     finally:
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)
     assert failed(report, "regex_filter ^\\d{14}")  # stage 1 sees the design is not realised
     assert failed(report, "no header line logged")
     (garbage,) = failed(report, "0 garbage let through")
@@ -74,12 +74,12 @@ def test_broker_down_with_rf1_fails_stage4_with_the_reason(
     lab_factory: Callable[..., Cluster],
 ) -> None:
     cluster = lab_factory(brokers=1)
-    lab_agent.start(cluster.paths, cluster.spec)
+    lab_agent.start(cluster)
     try:
         cluster.broker(0).kill()
         report = verify(cluster, {2, 4})
     finally:
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)
     assert failed(report, "every broker in metadata") or failed(report, "brokers in metadata")
     (stage4,) = [c for c in report.checks if c.stage == 4]
     assert not stage4.ok and "broker is down" in stage4.hint
@@ -88,14 +88,14 @@ def test_broker_down_with_rf1_fails_stage4_with_the_reason(
 def test_verify_json_schema(lab_factory: Callable[..., Cluster]) -> None:
     """The documented shape of `labctl verify --json` (docs/architecture.md)."""
     cluster = lab_factory(brokers=1)
-    lab_agent.start(cluster.paths, cluster.spec)
+    lab_agent.start(cluster)
     try:
         result = subprocess.run(
             [sys.executable, "-m", "labctl", "verify", "--stage", "1,2", "--json",
              "--home", str(cluster.paths.home)], capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     finally:
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["format"] == "labctl-verify/1" and data["ok"] is True

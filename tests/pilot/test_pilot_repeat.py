@@ -41,12 +41,12 @@ def test_pilot_passes_again_after_up_down_purge_and_a_killed_agent(
         pilot_passes(cluster, "with the lab still up")
         down = labctl(cluster, "down")
         assert down.returncode == 0, down.stdout + down.stderr
-        assert lab_agent.managed(cluster.paths).process() is None, "down left the agent running"
+        assert cluster.backend.agent_where() is None, "down left the agent running"
         pilot_passes(cluster, "after `labctl down`")
         purge = labctl(cluster, "down", "--purge")
         assert purge.returncode == 0, purge.stdout + purge.stderr
         pilot_passes(cluster, "after `labctl down --purge`")
-        lab_agent.managed(cluster.paths).kill()
+        cluster.backend.kill_agent()
         pilot_passes(cluster, "after the agent was SIGKILLed")
     finally:
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)

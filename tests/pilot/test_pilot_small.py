@@ -13,7 +13,7 @@ def test_pilot_stages_pass_then_a_deleted_topic_fails_stage2(
     lab_factory: Callable[..., Cluster],
 ) -> None:
     cluster = lab_factory(brokers=1)
-    lab_agent.start(cluster.paths, cluster.spec)
+    lab_agent.start(cluster)
     # tail -F must find the log at start, or GNU tail polls it once a second for good
     assert cluster.paths.realtime_log.exists()
     try:
@@ -29,4 +29,4 @@ def test_pilot_stages_pass_then_a_deleted_topic_fails_stage2(
         assert not broken.ok
         assert any(c.name.endswith("exists") and not c.ok for c in broken.checks)
     finally:
-        lab_agent.stop(cluster.paths)
+        lab_agent.stop(cluster)

@@ -15,7 +15,6 @@ import contextlib
 import re
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from agents.channels.filelog import FileChannelConfig, FileChannelStore
 from agents.event import EventBatch
 from labctl.cluster import free_port_block
 from labctl.flume import ensure_flume
-from tests.agents.agent_helpers import running, take_all
+from tests.agents.agent_helpers import running, take_all, wait_for
 
 SEQ_EVENTS = 2000
 FLUME_CONF = """\
@@ -65,19 +64,6 @@ a.sinks.fwd.compression-level = 6
 a.sinks.fwd.channel = c2
 """
 LOGGED = re.compile(r"Event: \{ headers:\{(.*?)\} body: ([0-9A-F ]*?) {2}")
-
-
-def wait_for(what: str, check, timeout: float = 90.0, proc=None, log: Path | None = None):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
 def logged_events(log: Path) -> list[tuple[bytes, dict[str, str]]]:
@@ -149,6 +135,7 @@ def flume(request, tmp_path: Path) -> Iterator[tuple[str, int, Receiver, AvroRpc
         receiver.store.close()
 
 
+@pytest.mark.kafka
 def test_our_client_to_flume_and_flume_sink_to_our_server(flume) -> None:  # type: ignore[no-untyped-def]
     compression, port, receiver, server, log = flume
     client = AvroRpcClient("127.0.0.1", port, compression=compression, connect_timeout=2)
@@ -160,7 +147,7 @@ def test_our_client_to_flume_and_flume_sink_to_our_server(flume) -> None:  # typ
         except AvroRpcError:
             return False
 
-    wait_for("Flume's avro source to listen", up, log=log)
+    wait_for(up, 90, "Flume's avro source to listen", log=log)
     assert client.server_match == "BOTH"  # Flume recognised its own protocol's MD5
     big = EventBatch([b"big-%05d" % i for i in range(1000)], {"car": "A01", "mode": compression})
     client.append_batch(big)  # one appendBatch of 1000 events
@@ -171,13 +158,13 @@ def test_our_client_to_flume_and_flume_sink_to_our_server(flume) -> None:  # typ
     client.close()
     want = [*((b, big.common) for b in big.bodies), *mixed.iter_events(),
             (b"single", {"one": "1"})]  # fmt: skip
-    got = wait_for("Flume's logger sink to log 1004 events",
-                   lambda: len(e := logged_events(log)) >= len(want) and e, log=log)  # fmt: skip
+    got = wait_for(lambda: len(e := logged_events(log)) >= len(want) and e, 90,
+                   "Flume's logger sink to log 1004 events", log=log)  # fmt: skip
     assert sorted(got, key=lambda e: e[0]) == sorted(want, key=lambda e: e[0])
 
     # Flume's avro sink -> our server -> a file channel
-    wait_for(f"{SEQ_EVENTS} events from Flume's avro sink",
-             lambda: server.stats.events_ok >= SEQ_EVENTS, log=log)  # fmt: skip
+    wait_for(lambda: server.stats.events_ok >= SEQ_EVENTS, 90,
+             f"{SEQ_EVENTS} events from Flume's avro sink", log=log)  # fmt: skip
     with receiver.store.transaction() as tx:
         batch = tx.take(SEQ_EVENTS + 1)
         tx.rollback()
@@ -198,7 +185,7 @@ def test_a_non_avro_peer_and_a_compression_mismatch_get_clear_errors(tmp_path: P
         client = AvroRpcClient("127.0.0.1", server.port, request_timeout=5)
         with pytest.raises(AvroRpcError):
             client.append_batch(EventBatch([b"x"]))
-        wait_for("the server to log the mismatch", lambda: server.stats.protocol_errors == 1)
+        wait_for(lambda: server.stats.protocol_errors == 1, 90, "the server to log the mismatch")
     with pytest.raises(AvroRpcError, match="cannot connect"):
         AvroRpcClient("127.0.0.1", free_port_block(1), connect_timeout=1).ping()
 
@@ -223,6 +210,7 @@ f.sinks.k.channel = c
 """
 
 
+@pytest.mark.kafka
 def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
     """Our agent -> (avro sink, deflate) -> Apache Flume (avro source -> memory -> avro sink)
     -> (plain) -> our agent's avro source. Each next hop starts only after its sender: the
@@ -252,15 +240,15 @@ def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
     conf.write_text(RELAY_CONF.format(relay_port=relay_port, our_port=our_port))
     log = tmp_path / "logs" / "relay.log"
     with running(sender, state_dir=tmp_path / "a") as a:
-        wait_for("our avro sink to fail to connect",
-                 lambda: a.sinks["k"].counters.get("ConnectionFailedCount") >= 1)  # fmt: skip
-        wait_for("every event kept while Flume is not up",
-                 lambda: a.channels["c"].size() == total)  # fmt: skip
+        wait_for(lambda: a.sinks["k"].counters.get("ConnectionFailedCount") >= 1, 90,
+                 "our avro sink to fail to connect")  # fmt: skip
+        wait_for(lambda: a.channels["c"].size() == total, 90,
+                 "every event kept while Flume is not up")  # fmt: skip
         with flume_agent(conf, "f", log) as proc:
-            wait_for("Flume to take every event", lambda: a.channels["c"].size() == 0,
+            wait_for(lambda: a.channels["c"].size() == 0, 90, "Flume to take every event",
                      proc=proc, log=log)  # fmt: skip
-            wait_for("Flume's avro sink to fail on our absent agent",
-                     lambda: "Unable to deliver event" in log.read_text(), log=log)  # fmt: skip
+            wait_for(lambda: "Unable to deliver event" in log.read_text(), 90,
+                     "Flume's avro sink to fail on our absent agent", log=log)  # fmt: skip
             with running(receiver, "b", state_dir=tmp_path / "b") as b:
                 got = take_all(b.channels["c"], total, timeout=90)
                 source = b.sources["r"]

@@ -1,0 +1,44 @@
+"""The one way tests wait: poll an observable condition, never sleep a fixed time.
+
+``wait_for(cond)`` returns ``cond()``'s first truthy value. When time runs out it returns the
+last (falsy) value, so ``assert wait_for(...)`` fails where the caller says; given ``what``, it
+fails the test itself, naming what it waited for, the last value (or what ``seen()`` shows then)
+and the tail of ``log``. ``proc``: stop at once when that process has exited.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def wait_for(
+    cond: Callable[[], Any],
+    timeout: float = 20.0,
+    what: str | None = None,
+    seen: Callable[[], Any] | None = None,
+    *,
+    step: float = 0.05,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        ended = proc is not None and proc.poll() is not None
+        if ended or time.monotonic() > deadline:
+            break
+        time.sleep(step)
+    if what is None:
+        return value
+    last = seen() if seen is not None else value
+    tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+    why = f"the process exited ({proc.returncode})" if ended and proc else f"waited {timeout} s"
+    pytest.fail(f"{why} for {what}; last seen:\n{last}" + (f"\n{tail}" if tail else ""))
