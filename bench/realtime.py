@@ -30,6 +30,7 @@ from bench.report import verdict
 from bench.systems.agent import STARTED, agent_command
 from bench.systems.base import daemon, log_says
 from labctl.cluster import Cluster
+from labctl.pilot.latency import percentiles
 
 RATE = 1000
 SECONDS = 10
@@ -73,18 +74,6 @@ def appended_ms(cluster: Cluster, topic: str, lines: int) -> dict[int, float]:
     finally:
         consumer.close()
     return appended
-
-
-def percentiles(latencies: list[float]) -> dict[str, float]:
-    """p50, p99, p99.9 and max of *latencies* (ms), as the bench prints them."""
-    ordered = sorted(latencies)
-    n = len(ordered)
-    return {
-        "p50_ms": round(ordered[n // 2], 1),
-        "p99_ms": round(ordered[min(n - 1, int(n * 0.99))], 1),
-        "p99_9_ms": round(ordered[min(n - 1, int(n * 0.999))], 1),
-        "max_ms": round(ordered[-1], 1),
-    }
 
 
 def warm_broker(topics: Topics, records: int = 50_000) -> None:

@@ -14,6 +14,7 @@ from labctl.commands.cluster import BackendName, BackendOption, HomeOption, reco
 from labctl.commands.verify import render, topology_tree
 from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.latency import latency_text
 from labctl.pilot.reports import flows
 from labctl.pilot.verify import agent_plan, verify
 from labctl.views.progress import shown_steps
@@ -28,8 +29,7 @@ def summary(f: dict, seconds: float) -> Table:
         table.add_row(flow.flow, f"{flow.generated:,}", f"{flow.filtered:,}",
                       f"{flow.delivered:,}", flow.where)  # fmt: skip
     table.caption = (
-        f"throughput {f.get('throughput_rps', '-')} records/s into Kafka; latency p50 "
-        f"{f.get('latency_p50_ms', '-')} ms, p99 {f.get('latency_p99_ms', '-')} ms; "
+        f"throughput {f.get('throughput_rps', '-')} records/s into Kafka; {latency_text(f)}; "
         f"pilot took {seconds:.0f} s"
     )
     return table

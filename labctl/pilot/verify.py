@@ -24,6 +24,7 @@ from agents.config.properties import load_properties
 from agents.config.topology import AgentPlan, build_plan
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
+from labctl.pilot.latency import percentiles
 from labctl.pilot.progress import Silent, Steps
 from labctl.pilot.simulation import simulate
 from simulator.manifest import Digest
@@ -468,12 +469,10 @@ class LineWatcher:
                     self.stop.wait(0.005)
 
     def latencies(self, got: list[tuple[int, bytes, int]]) -> dict[str, Any]:
-        """p50/p99 of the topic's append time minus the time the line was seen in the file."""
-        lat = sorted(ts - self.seen[v] for _, v, ts in got if v in self.seen)
-        if not lat:
-            return {}
-        return {"latency_p50_ms": round(lat[len(lat) // 2], 1),
-                "latency_p99_ms": round(lat[int(len(lat) * 0.99)], 1)}  # fmt: skip
+        """p50, p99, p99.9 and max of the topic's append time minus the time the line was seen
+        in the file."""
+        lat = percentiles(ts - self.seen[v] for _, v, ts in got if v in self.seen)
+        return {f"latency_{key}": value for key, value in lat.items()}
 
 
 def verify(cluster: Cluster, stages: set[int], cars: int = 5, duration: float = 10.0,

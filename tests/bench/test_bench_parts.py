@@ -15,7 +15,7 @@ import pytest
 
 from bench.__main__ import main
 from bench.options import Options
-from bench.realtime import Followed, percentiles
+from bench.realtime import Followed
 from bench.trace import HOPS, analyse
 
 
@@ -98,12 +98,6 @@ def test_ctrl_c_stops_the_run_and_still_writes_what_was_done(lab_home: Path) -> 
         )
     data = figures(lab_home)
     assert data["simulator"] == {"s": 1} and "peers" not in data and "scale" not in data
-
-
-def test_percentiles_name_the_tail() -> None:
-    p = percentiles([float(x) for x in range(1, 1001)])
-    assert p == {"p50_ms": 501.0, "p99_ms": 991.0, "p99_9_ms": 1000.0, "max_ms": 1000.0}
-    assert percentiles([3.0]) == {"p50_ms": 3.0, "p99_ms": 3.0, "p99_9_ms": 3.0, "max_ms": 3.0}
 
 
 def test_the_trace_blames_the_hop_where_the_tail_lines_waited(tmp_path: Path) -> None:
