@@ -4,9 +4,10 @@ Latency is from a line written (the writer's clock, just before ``write``) to th
 appended (the topic's LogAppendTime, the broker's clock: same machine); p50, p99, p99.9 and
 the worst line. The agent's CPU is measured idle (3 s, nothing to read) and busy (while lines
 arrive), in % of one core. Targets (issues 12 and 22): p99 <= 10 ms, idle <= 0.5 %, busy <=
-1.5 % (rsyslog on the same path: about 0.7 %). The load average is printed with the figures:
-on a shared machine the tail is partly the machine's. ``python -m bench trace`` takes the
-same run apart hop by hop.
+1.5 %. rsyslog (imfile -> omkafka, with our sink's librdkafka settings) follows the same file
+in the same lab right after, when it is installed: the control. What it shows of a tail is
+the lab's and the machine's (broker, scheduler, disk), not the agent's; the load average is
+printed too. ``python -m bench trace`` takes the agent's run apart hop by hop.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from bench.options import Options
 from bench.report import verdict
 from bench.systems.agent import STARTED, agent_command
 from bench.systems.base import daemon, log_says
+from bench.systems.rsyslog import RSYSLOGD, Rsyslog
+from bench.systems.rsyslog import STARTED as RSYSLOG_STARTED
+from bench.systems.rsyslog import config as rsyslog_config
 from labctl.cluster import Cluster
 from labctl.pilot.latency import percentiles
 
@@ -38,6 +42,8 @@ IDLE_SECONDS = 3
 TARGET_P99_MS = 10
 TARGET_IDLE_PCT = 0.5
 TARGET_BUSY_PCT = 1.5
+SINK_LINGER_MS = 1  # our Kafka sink's linger.ms, given to rsyslog's omkafka too
+KINDS = ("taildir", "exec")  # our agent's flows; rsyslog runs beside them as the control
 
 
 def _write_lines(log: Path, total: int) -> dict[int, float]:
@@ -129,22 +135,32 @@ def follow(
     wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
     extra: str = "",
 ) -> Followed:
-    """Run our agent on a *kind* flow (``exec`` or ``taildir``) into a new topic stamped with
-    LogAppendTime (as the pilot's), idle then at RATE lines/s for *seconds*. *wrap* changes
-    the agent's command line (``bench.trace`` runs it under its hook); *extra* is added to
-    its properties file."""
+    """Run a *kind* flow (our agent's ``exec`` or ``taildir``, or ``rsyslog``) into a new topic
+    stamped with LogAppendTime (as the pilot's), idle then at RATE lines/s for *seconds*.
+    *wrap* changes the agent's command line (``bench.trace`` runs it under its hook); *extra*
+    is added to its properties file."""
     topic = topics.create(f"rt-{kind}", configs={"message.timestamp.type": "LogAppendTime"})
     folder = work / f"rt-{kind}"
     folder.mkdir()
     log = folder / "SmartCarDriverInfo.log"
     log.write_bytes(b"")
-    conf = folder / "agent.conf"
-    conf.write_text(follow_to_kafka(kind, log, folder, topic, topics.cluster.spec.bootstrap)
-                    + extra)  # fmt: skip
-    agent_log = folder / "agent.log"
-    argv, env = agent_command(conf)
+    bootstrap = topics.cluster.spec.bootstrap
+    if kind == "rsyslog":
+        own = folder / "rsyslog"
+        own.mkdir()
+        conf = folder / "rsyslog.conf"
+        conf.write_text(rsyslog_config(str(log), own, bootstrap, topic, SINK_LINGER_MS))
+        argv, env = [RSYSLOGD, "-n", "-f", str(conf), "-i", str(own / "rsyslogd.pid")], None
+        out, ready = folder / "rsyslog.out", log_says(own / "rsyslogd.log", RSYSLOG_STARTED)
+    else:
+        conf = folder / "agent.conf"
+        conf.write_text(follow_to_kafka(kind, log, folder, topic, bootstrap) + extra)
+        argv, env = agent_command(conf)
+        argv = wrap(argv)
+        out = folder / "agent.log"
+        ready = log_says(out, STARTED)
     try:
-        with daemon(wrap(argv), agent_log, log_says(agent_log, STARTED), env) as agent:
+        with daemon(argv, out, ready, env) as agent:
             cpu0 = cpu_seconds(agent.ps)
             time.sleep(IDLE_SECONDS)
             cpu1 = cpu_seconds(agent.ps)
@@ -175,7 +191,8 @@ def line(kind: str, r: dict[str, Any]) -> str:
         f"(p99 target {TARGET_P99_MS}: {verdict(r['p99_ms'] <= TARGET_P99_MS)})  "
         f"CPU idle {r['idle_cpu_pct']:.2f} % ({verdict(r['idle_cpu_pct'] <= TARGET_IDLE_PCT)}), "
         f"busy {r['busy_cpu_pct']:.2f} % ({verdict(r['busy_cpu_pct'] <= TARGET_BUSY_PCT)}: "
-        f"Python threads {r['busy_threads_pct'].get('python', 0):.2f}, librdkafka's "
+        f"{'its own' if kind == 'rsyslog' else 'Python'} threads "
+        f"{r['busy_threads_pct'].get('python', 0):.2f}, librdkafka's "
         f"{r['busy_threads_pct'].get('librdkafka', 0):.2f})" + missing
     )
 
@@ -192,9 +209,12 @@ def run(options: Options) -> dict[str, Any]:
             topics = Topics(cluster)
             try:
                 warm_broker(topics)
-                for kind in ("taildir", "exec"):
+                control = () if Rsyslog().problem() else ("rsyslog",)
+                for kind in (*KINDS, *control):
                     r = results[kind] = follow(topics, work, kind, seconds).summary()
                     print(line(kind, r), flush=True)
+                if not control:
+                    print(f"  no control run: {Rsyslog().problem()}", flush=True)
             finally:
                 topics.close()
     return results

@@ -1,5 +1,5 @@
 """Benchmark of the status simulator: a 100-car day (2,160,100 records) against 10 s
-(``--quick``: a 10-car day against 1 s).
+(``--quick``: a 10-car day, not judged).
 
 Run with ``python -m bench simulator`` or ``python -m bench.simulator``. Writes into a
 temporary folder; measures in-process with 1 worker and with 2 worker processes, and the
@@ -23,20 +23,21 @@ TARGET_SECONDS = 10.0
 DATE = "20160101"
 
 
-def _row(label: str, seconds: float, records: int, size: int, target: float) -> str:
-    ratio = target / seconds
-    verdict = "ok" if seconds <= target else "MISSED"
-    return (
+def _row(label: str, seconds: float, records: int, size: int, target: float | None) -> str:
+    out = (
         f"{label:<26} {seconds:7.2f} s {records / seconds:12,.0f} rec/s "
-        f"{size / seconds / 1e6:7.1f} MB/s   target {target:.0f} s  "
-        f"ratio {ratio:5.2f}x  {verdict}"
+        f"{size / seconds / 1e6:7.1f} MB/s"
     )
+    if target is None:
+        return out + "   (a try-out: the target is judged on the 100-car day)"
+    verdict = "ok" if seconds <= target else "MISSED"
+    return out + f"   target {target:.0f} s  ratio {target / seconds:5.2f}x  {verdict}"
 
 
 def run(options: Options | None = None) -> dict[str, float]:
     """Print the figures; return ``{label: seconds}``."""
     cars = options.cars if options is not None else CARS
-    target = TARGET_SECONDS * cars / CARS
+    target = TARGET_SECONDS if cars == CARS else None
     print(f"simulator car-status: {cars} cars, one day, {os.cpu_count()} CPUs")
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
