@@ -120,9 +120,9 @@ def install(out: Path) -> None:
     else:
         write_positions = TaildirSource._write_positions
 
-        def traced_write(self: TaildirSource) -> None:
+        def traced_write(self: TaildirSource, *args: Any, **kwargs: Any) -> None:
             t = now()
-            write_positions(self)
+            write_positions(self, *args, **kwargs)
             add(("positions", t, now() - t))
 
         TaildirSource._write_positions = traced_write  # type: ignore[method-assign]
