@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bench.__main__ import parse
-from bench.peers import summarise, targets
 from bench.options import Options
+from bench.peers import summarise, targets
 from bench.profile import Profile
 from bench.scale import label, layouts, limit
 
