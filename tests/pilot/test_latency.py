@@ -22,3 +22,12 @@ def test_the_line_the_summary_and_the_dashboard_show() -> None:
                "latency_max_ms": 20.4}  # fmt: skip
     assert latency_text(figures) == "latency p50 6.1 ms, p99 9.0, p99.9 12.3, max 20.4 ms"
     assert latency_text({}) == "latency p50 - ms, p99 -, p99.9 -, max - ms"  # an older report
+
+
+def test_the_pilot_summary_prints_the_whole_tail() -> None:
+    from labctl.commands.pilot import summary
+
+    figures = {"throughput_rps": 1000.0, "latency_p50_ms": 4.0, "latency_p99_ms": 8.1,
+               "latency_p99_9_ms": 9.7, "latency_max_ms": 15.2}  # fmt: skip
+    caption = str(summary(figures, 63.0).caption)
+    assert "latency p50 4.0 ms, p99 8.1, p99.9 9.7, max 15.2 ms; pilot took 63 s" in caption
