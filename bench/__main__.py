@@ -46,12 +46,12 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
         "benchmarks",
         nargs="*",
         metavar="BENCHMARK",
-        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but profile)",
+        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but profile and trace)",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a 10-car day (216,010 records) and one round: a try-out, not figures",
+        help="a smoke run: 10-car days (216,010 records), one round, 1..2 flows, 3 s live",
     )
     p.add_argument("--rounds", type=int, help="peers: rounds (default 3, --quick 1)")
     p.add_argument(
