@@ -7,10 +7,12 @@ loop), realtime (TAILDIR / exec latency at 1,000 lines/s), scale (1..4 flows on 
 file_channel_pipeline (spooldir -> file -> kafka, our agent and Flume's file channel),
 file_channel, avro_rpc (micro-benchmarks; they print only), exactly_once (the Kafka sink's
 exactly-once mode beside at-least-once); none named runs them all.
-``profile`` (not in the default set) samples the agent with py-spy; ``hostile`` (not in it
-either) runs the hostile-input drill (peak RSS and a canary's stall under each attack).
-Targets are printed beside the measured figures; a missed target is shown, never hidden.
-The figures are also written to ``<lab home>/bench/bench-<time>.json``.
+Not in the default set: ``profile`` samples the agent with py-spy, ``trace`` times each
+hop of the live path, ``hostile`` runs the hostile-input drill (peak RSS and a canary's stall
+under each attack). Targets are printed beside the measured figures; a missed target is
+shown, never hidden. A part that fails is reported as failed, with its reason, and the others
+still run; the exit status is 1 if any failed. The figures (and the failures' reasons) are
+also written to ``<lab home>/bench/bench-<time>.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import importlib
 import signal
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from typing import Any
 
 from bench.options import Options
@@ -36,7 +40,7 @@ BENCHMARKS: tuple[str, ...] = (
     "avro_rpc",
     "exactly_once",
 )
-EXTRA: tuple[str, ...] = ("profile", "hostile")
+EXTRA: tuple[str, ...] = ("profile", "trace", "hostile")
 
 
 def parse(argv: list[str]) -> tuple[list[str], Options]:
@@ -45,12 +49,12 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
         "benchmarks",
         nargs="*",
         metavar="BENCHMARK",
-        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but profile)",
+        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but profile and trace)",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a 10-car day (216,010 records) and one round: a try-out, not figures",
+        help="a smoke run: 10-car days (216,010 records), one round, 1..2 flows, 3 s live",
     )
     p.add_argument("--rounds", type=int, help="peers: rounds (default 3, --quick 1)")
     p.add_argument(
@@ -78,7 +82,41 @@ def _stop_cleanly(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: list[str]) -> int:
+Part = Callable[[Options], Any]
+
+
+def load(name: str) -> Part:
+    """The ``run`` of benchmark *name* (its module is imported when it runs, so that one
+    part that cannot even be imported fails alone)."""
+    run: Part = importlib.import_module(f"bench.{name}").run
+    return run
+
+
+def run_parts(
+    chosen: list[str], options: Options, results: dict[str, Any], parts: Callable[[str], Part]
+) -> list[str]:
+    """Run each chosen part in turn into *results*; return the names of those that failed.
+
+    A part that raises is that part's failure: its reason is printed and kept in the JSON
+    (``{"failed": reason}``), its lab and temporary files are gone (each part cleans up in its
+    own ``finally``), and the next part runs. Ctrl-C and SIGTERM stop the whole run."""
+    failed: list[str] = []
+    for name in chosen:
+        began = time.monotonic()
+        try:
+            results[name] = parts(name)(options)
+        except Exception as exc:  # one part's failure, whatever it is, is that part's alone
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            results[name] = {"failed": reason, "traceback": traceback.format_exc()}
+            failed.append(name)
+            print(traceback.format_exc(), file=sys.stderr, flush=True)
+            print(f"bench: {name} FAILED after {time.monotonic() - began:.0f} s: {reason}",
+                  flush=True)  # fmt: skip
+        print(flush=True)
+    return failed
+
+
+def main(argv: list[str], parts: Callable[[str], Part] = load) -> int:
     chosen, options = parse(argv)
     signal.signal(signal.SIGTERM, _stop_cleanly)
     results: dict[str, Any] = {
@@ -87,22 +125,23 @@ def main(argv: list[str]) -> int:
         "machine": machine(),
     }
     began = time.monotonic()
+    failed: list[str] = []
     try:
-        for name in chosen:
-            results[name] = importlib.import_module(f"bench.{name}").run(options)
-            print(flush=True)
+        failed = run_parts(chosen, options, results, parts)
     finally:
         results["seconds"] = round(time.monotonic() - began, 1)
         results["load_average_after"] = machine()["load_average"]
+        results["failed"] = failed
         path = write_json(results)
-        done = [n for n in chosen if n in results]
+        done = [n for n in chosen if n in results and n not in failed]
         left = [n for n in chosen if n not in results]
         print(
             f"bench: {', '.join(done) or 'nothing'} done in {results['seconds']:.0f} s"
+            + (f"; FAILED: {', '.join(failed)}" if failed else "")
             + (f" ({', '.join(left)} not: stopped)" if left else "")
             + f"; figures in {path}"
         )
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import confluent_kafka as ck
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from labctl.cluster import Cluster, ClusterSpec, TopicSpec, free_port_block
 from labctl.paths import LabPaths
 
 POLL = 0.01  # seconds between end-offset looks: the clock's resolution
 STALL = 60.0  # a system that adds no record for this long has failed
+READY = 30.0  # s for a new topic to have a leader per partition, seen by every client used
 
 
 class Stalled(RuntimeError):
@@ -38,6 +39,18 @@ def bench_lab(work: Path, brokers: int = 1) -> Iterator[Cluster]:
         cluster.down(purge=True, timeout=10)
 
 
+def _leaderless(client: ck.Consumer | AdminClient, topic: str, partitions: int) -> str:
+    """What *client*'s fresh metadata lacks for *topic* to be used, or "" if nothing."""
+    found = client.list_topics(topic, timeout=5).topics.get(topic)
+    if found is None or found.error is not None:
+        return f"{topic}: {found.error if found is not None else 'not in the metadata'}"
+    parts = found.partitions
+    if len(parts) < partitions:
+        return f"{topic}: {len(parts)} of {partitions} partitions in the metadata"
+    missing = sorted(p for p, meta in parts.items() if meta.leader < 0)
+    return f"{topic}: no leader for partition(s) {missing}" if missing else ""
+
+
 class Topics:
     """Throw-away topics of one lab and their end offsets."""
 
@@ -47,19 +60,41 @@ class Topics:
         self._consumer = ck.Consumer({**cluster.client_config(), "group.id": "bench"})
         self._partitions: dict[str, int] = {}
 
-    def create(self, prefix: str, partitions: int = 1, replication: int = 1) -> str:
-        """A new topic, acks=1-friendly (min ISR 1), created and with leaders before return."""
+    def create(
+        self,
+        prefix: str,
+        partitions: int = 1,
+        replication: int = 1,
+        configs: dict[str, str] | None = None,
+    ) -> str:
+        """A new topic (min ISR 1, so acks=1 and acks=all both work on one broker, plus
+        *configs*), returned once its end offsets can be read.
+
+        Created is not readable yet: the brokers learn of a new topic and its leaders from the
+        controller one by one, and a client whose metadata came from a broker that had not
+        heard of it yet fails with ``_UNKNOWN_PARTITION`` (``make bench`` crashed on that in its
+        3-broker ``scale`` part). So this waits until the admin client *and* the consumer that
+        reads the end offsets both see a leader for every partition, and one read of the end
+        offsets answers."""
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        new = NewTopic(name, partitions, replication, config={"min.insync.replicas": "1"})
+        config = {"min.insync.replicas": "1", **(configs or {})}
+        new = NewTopic(name, partitions, replication, config=config)
         self.admin.create_topics([new], operation_timeout=30)[name].result()
         self._partitions[name] = partitions
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + READY
+        seen = "no metadata"
         while time.monotonic() < deadline:
-            parts = self.admin.list_topics(name, timeout=5).topics[name].partitions
-            if len(parts) == partitions and all(p.leader >= 0 for p in parts.values()):
-                return name
+            try:
+                seen = _leaderless(self.admin, name, partitions) or _leaderless(
+                    self._consumer, name, partitions
+                )
+                if not seen:
+                    self.end_offset(name)
+                    return name
+            except ck.KafkaException as exc:
+                seen = str(exc)
             time.sleep(0.1)
-        raise Stalled(f"topic {name} got no leaders in 30 s")
+        raise Stalled(f"topic {name} not readable in {READY:.0f} s: {seen}")
 
     def delete(self, name: str) -> None:
         self.admin.delete_topics([name], operation_timeout=30)[name].result()

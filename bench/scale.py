@@ -1,5 +1,6 @@
-"""Scale: one agent, 1..4 spooldir flows, each with its own channel and Kafka sink, into one
-3-partition topic on 3 brokers (replication 1, acks=1).
+"""Scale: one agent, 1..4 spooldir flows (``--quick``: 1..2), each with its own channel and
+Kafka sink, into one 3-partition topic on 3 brokers (replication 1, acks=1); then two flows in
+two agent processes, one each: what flows in processes of their own would give.
 
 Every flow gets the day file at the same moment; total events/s is all records over the time
 until the topic holds them all. What limits it is measured, not guessed: the agent's CPU
@@ -16,6 +17,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from bench.options import Options
 from bench.pyspy import INSTALL, Recording, py_spy
 from bench.report import table
 from bench.systems.agent import STARTED, agent_command
-from bench.systems.base import daemon, log_says
+from bench.systems.base import Running, daemon, log_says
 from bench.systems.oneshot import warm_up
 from labctl.cluster import Cluster
 
@@ -70,36 +73,53 @@ def _brokers(cluster: Cluster) -> list[psutil.Process]:
     return out
 
 
-def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) -> dict[str, Any]:
-    """One agent with *n* flows moving *n* copies of the day into one topic."""
+def flows(
+    cluster: Cluster, topics: Topics, day: DayFile, work: Path, layout: tuple[int, ...]
+) -> dict[str, Any]:
+    """Agents with ``layout[i]`` flows each (``(2,)``: one agent, two flows; ``(1, 1)``: two
+    agents, one flow each) moving one copy of the day per flow into one topic."""
     topic = topics.create("scale", PARTITIONS, 1)
-    folder = work / f"flows-{n}"
-    spools = [folder / f"spool-{i}" for i in range(1, n + 1)]
-    for spool in spools:
-        spool.mkdir(parents=True)
-    conf = folder / "agent.conf"
-    conf.write_text(spool_to_kafka([Flow(s, topic) for s in spools], cluster.spec.bootstrap))
-    log = folder / "agent.log"
-    argv, env = agent_command(conf)
+    n = sum(layout)
+    folder = work / f"flows-{'-'.join(map(str, layout))}"
+    spools: list[Path] = []
+    commands = []
+    for a, count in enumerate(layout):
+        own = folder / f"agent-{a}"
+        mine = [own / f"spool-{i}" for i in range(1, count + 1)]
+        for spool in mine:
+            spool.mkdir(parents=True)
+        spools += mine
+        conf = own / "agent.conf"
+        conf.write_text(spool_to_kafka([Flow(s, topic) for s in mine], cluster.spec.bootstrap))
+        commands.append((*agent_command(conf), own / "agent.log"))
     records = day.records * n
     brokers = _brokers(cluster)
     try:
-        with daemon(argv, log, log_says(log, STARTED), env) as agent:
-            threads0 = thread_cpu(agent.ps.pid)
-            cpu0 = cpu_seconds(agent.ps)
+        with ExitStack() as stack:
+            agents = [stack.enter_context(daemon(argv, log, log_says(log, STARTED), env))
+                      for argv, env, log in commands]  # fmt: skip
+            pids = [agent.ps.pid for agent in agents]
+            threads0 = {pid: thread_cpu(pid) for pid in pids}
+            cpu0 = sum(cpu_seconds(agent.ps) for agent in agents)
             brokers0 = sum(cpu_seconds(b) for b in brokers)
             machine0 = psutil.cpu_times()
             me0 = _own_cpu()
-            spy = Recording(agent.ps.pid, folder / "gil.txt", GIL_RATE, False) if py_spy() else None
+            spy = None  # the GIL's share: of the one agent's one GIL
+            if py_spy() and len(agents) == 1:
+                spy = Recording(pids[0], folder / "gil.txt", GIL_RATE, False)
             began = time.perf_counter()
             for spool in spools:
                 day.link_into(spool)
-            ended = topics.wait_for(topic, records, agent.alive)
+            ended = topics.wait_for(topic, records, _all_alive(agents))
             seconds = ended - began
             if spy is not None:
                 spy.stop()
-            used = thread_cpu_delta(threads0, thread_cpu(agent.ps.pid))
-            cpu = cpu_seconds(agent.ps) - cpu0
+            used = sorted(
+                (t for pid in pids for t in thread_cpu_delta(threads0[pid], thread_cpu(pid))),
+                key=lambda t: t.seconds,
+                reverse=True,
+            )
+            cpu = sum(cpu_seconds(agent.ps) for agent in agents) - cpu0
             broker_cpu = sum(cpu_seconds(b) for b in brokers) - brokers0
             machine1 = psutil.cpu_times()
             me = _own_cpu() - me0
@@ -111,6 +131,7 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
     )
     return {
         "flows": n,
+        "agents": len(layout),
         "records": records,
         "final_offset": final,
         "seconds": round(seconds, 3),
@@ -128,13 +149,39 @@ def flows(cluster: Cluster, topics: Topics, day: DayFile, work: Path, n: int) ->
     }
 
 
+def _all_alive(agents: list[Running]) -> Callable[[], str | None]:
+    def check() -> str | None:
+        for agent in agents:
+            reason = agent.alive()
+            if reason is not None:
+                return reason
+        return None
+
+    return check
+
+
+def layouts(options: Options) -> list[tuple[int, ...]]:
+    """One agent with 1..MAX_FLOWS flows (1..2 with --quick), then two flows in two agents:
+    what running each flow in a process of its own would give (issue 22), before a
+    supervisor's cost."""
+    most = 2 if options.quick else MAX_FLOWS
+    return [(n,) for n in range(1, most + 1)] + [(1, 1)]
+
+
+def label(r: dict[str, Any]) -> str:
+    flows = f"{r['flows']} flow{'s' if r['flows'] > 1 else ''}"
+    agents = r.get("agents", 1)
+    return f"{flows} in {agents} agents" if agents > 1 else flows
+
+
 def limit(r: dict[str, Any]) -> str:
     """What the figures say held this run back: the GIL (held nearly all the time, or the
     agent's Python threads near one core), else the machine's cores (all near busy), else
     waiting (neither)."""
     cores = r["cores"] or 1
     gil = r["gil_held"]
-    if (gil is not None and gil >= 0.9) or r["threads_cores"]["python"] >= 0.85:
+    per_gil = r["threads_cores"]["python"] / r.get("agents", 1)  # one GIL per agent process
+    if (gil is not None and gil >= 0.9) or per_gil >= 0.85:
         return "the GIL"
     if r["machine_busy_cores"] >= 0.9 * cores:
         return f"the machine's {cores} cores"
@@ -157,18 +204,18 @@ def run(options: Options) -> dict[str, Any]:
             topics = Topics(cluster)
             try:
                 warm_up(topics, day, work, PARTITIONS)
-                for n in range(1, MAX_FLOWS + 1):
-                    r = flows(cluster, topics, day, work, n)
+                for layout in layouts(options):
+                    r = flows(cluster, topics, day, work, layout)
                     r["limit"] = limit(r)
                     results.append(r)
                     exact = "" if r["final_offset"] == r["records"] else "  NOT EXACT"
-                    print(f"  {n} flow(s): {r['events_per_s']:,} events/s{exact}", flush=True)
+                    print(f"  {label(r)}: {r['events_per_s']:,} events/s{exact}", flush=True)
             finally:
                 topics.close()
     base = results[0]["events_per_s"]
     rows = [
         [
-            str(r["flows"]),
+            label(r),
             f"{r['events_per_s']:,}",
             f"{r['events_per_s'] / base:.2f}x",
             f"{r['agent_cores']:.2f}",

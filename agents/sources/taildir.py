@@ -18,7 +18,9 @@ Linux, the watch limit reached) the source looks every ``pollInterval`` ms inste
 Positions are written to ``positionFile`` (Flume's JSON shape: inode, pos, file; Flume and
 this agent read each other's) every ``writePosInterval`` ms and at stop, only for lines sinks
 committed and only at line boundaries: after a crash the lines since the last write are read
-again (at least once, never lost, never a fragment). Beside it, ``<positionFile>.fingerprints``
+again (at least once, never lost, never a fragment). As Flume's, the periodic writes are not
+fsynced (they are on the reading thread, and a busy disk's fsync stalled reading for up to a
+second); the write at stop is. Beside it, ``<positionFile>.fingerprints``
 keeps a hash of each file's first bytes: a file deleted while the agent was down whose inode a
 new file got (ext4 reuses inodes at once) is recognised as new and read from its start.
 While the source runs it locks ``<positionFile>.lock``: a second agent (or source) on the same
@@ -207,7 +209,7 @@ class TaildirSource(Source):
             raise
 
     def stop(self) -> None:
-        self._write_positions()
+        self._write_positions(durable=True)
         for tail in self._tails.values():
             self._close(tail)
         if self._watch is not None:
@@ -226,7 +228,7 @@ class TaildirSource(Source):
 
     def checkpoint(self) -> None:
         if self._lock is not None:  # else never started, or the file is another agent's
-            self._write_positions()
+            self._write_positions(durable=True)
 
     def max_event_bytes(self) -> tuple[str, int] | None:
         return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
@@ -300,15 +302,20 @@ class TaildirSource(Source):
                 self.log.info("%s (inode %d): no fingerprint recorded (a position file Flume "
                               "wrote?); trusting the inode", path, inode)  # fmt: skip
 
-    def _write_positions(self) -> None:
+    def _write_positions(self, durable: bool = False) -> None:
+        """Write the positions; between stops without fsync (``write_json``): an OS crash may
+        then leave older positions, and the lines since are read again, as after an agent
+        crash."""
         tails = list(self._tails.values())
         for tail in tails:
             self._fingerprint(tail)
         try:
             write_json(self._heads_file, [{"inode": t.inode, "bytes": t.head[0], "sha1": t.head[1]}
-                                          for t in tails if t.head])  # fmt: skip
+                                          for t in tails if t.head], durable)  # fmt: skip
             write_json(
-                self._posfile, [{"inode": t.inode, "pos": t.safe, "file": t.path} for t in tails]
+                self._posfile,
+                [{"inode": t.inode, "pos": t.safe, "file": t.path} for t in tails],
+                durable,
             )
         except OSError as exc:
             self.counters.error(f"cannot write {self._posfile}: {exc.strerror}")

@@ -33,7 +33,8 @@ def _omkafka() -> Path | None:
     return None
 
 
-def config(watch: Path, work: Path, bootstrap: str, topic: str) -> str:
+def config(files: str, work: Path, bootstrap: str, topic: str, linger_ms: float = 5) -> str:
+    """rsyslog reading the files matching *files* (imfile, inotify) into *topic*."""
     brokers = ", ".join(f'"{b}"' for b in bootstrap.split(","))
     return f"""\
 global(workDirectory="{work}" maxMessageSize="64k" processInternalMessages="on")
@@ -50,11 +51,11 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="20000"
   if re_match($msg, "^[0-9]{{14}}") then {{
     action(type="omkafka" broker=[{brokers}] topic="{topic}" template="line"
            partitions.auto="on"
-           confParam=["linger.ms=5", "queue.buffering.max.messages=1000000"]
+           confParam=["linger.ms={linger_ms:g}", "queue.buffering.max.messages=1000000"]
            topicConfParam=["request.required.acks=1"])
   }}
 }}
-input(type="imfile" file="{watch}/*.txt" tag="day" ruleset="tokafka" freshStartTail="off"
+input(type="imfile" file="{files}" tag="day" ruleset="tokafka" freshStartTail="off"
       addMetadata="off")
 """
 
@@ -75,7 +76,7 @@ class Rsyslog(System):
         watch.mkdir()
         work.mkdir()
         conf = job.work / "rsyslog.conf"
-        conf.write_text(config(watch, work, job.bootstrap, job.topic))
+        conf.write_text(config(f"{watch}/*.txt", work, job.bootstrap, job.topic))
         argv = [RSYSLOGD, "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")]
         ready = log_says(work / "rsyslogd.log", STARTED)
         return run_daemon(job, argv, job.work / "rsyslog.out", watch, ready)

@@ -17,6 +17,7 @@ from labctl.paths import LabPaths, resolve_home
 from labctl.pilot import agent as lab_agent
 from labctl.pilot.design import agent_plan
 from labctl.pilot.drill import AgentKill, parse_share
+from labctl.pilot.latency import latency_text
 from labctl.pilot.reports import flows
 from labctl.pilot.verify import verify
 from labctl.views.progress import shown_steps
@@ -32,8 +33,7 @@ def summary(f: dict, seconds: float) -> Table:
         table.add_row(flow.flow, f"{flow.generated:,}", f"{flow.filtered:,}",
                       f"{flow.delivered:,}", flow.where)  # fmt: skip
     table.caption = (
-        f"throughput {f.get('throughput_rps', '-')} records/s into Kafka; latency p50 "
-        f"{f.get('latency_p50_ms', '-')} ms, p99 {f.get('latency_p99_ms', '-')} ms; "
+        f"throughput {f.get('throughput_rps', '-')} records/s into Kafka; {latency_text(f)}; "
         f"pilot took {seconds:.0f} s"
     )
     return table

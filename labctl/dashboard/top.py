@@ -27,6 +27,7 @@ from rich.tree import Tree
 
 from labctl.dashboard.collector import HISTORY_S, Collector
 from labctl.dashboard.model import AgentView, ClusterView, Edge, Node, PilotView, Snapshot
+from labctl.pilot.latency import latency_text
 
 SPARKS = "▁▂▃▄▅▆▇█"
 FIRST_SAMPLE_TIMEOUT_S = 15.0
@@ -172,9 +173,7 @@ def pilot_part(pilot: PilotView | None) -> RenderableType:
         table.add_row(f.flow, count(f.generated), count(f.filtered), count(f.delivered), f.where)
     fig = pilot.figures
     line = (f"{'PASSED' if pilot.ok else 'FAILED'} {pilot.at} · throughput "
-            f"{fig.get('throughput_rps', '-')} records/s · latency p50 "
-            f"{fig.get('latency_p50_ms', '-')} ms, p99 "
-            f"{fig.get('latency_p99_ms', '-')} ms")  # fmt: skip
+            f"{fig.get('throughput_rps', '-')} records/s · {latency_text(fig)}")  # fmt: skip
     return Group(Text(line, style="green" if pilot.ok else "red"), table)
 
 

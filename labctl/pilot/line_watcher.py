@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.kafka.reader import Record
+from labctl.pilot.latency import percentiles
 
 
 class LineWatcher:
@@ -57,9 +58,7 @@ class LineWatcher:
                     self.stop.wait(0.005)
 
     def latencies(self, got: list[Record]) -> dict[str, Any]:
-        """p50/p99 of the topic's append time minus the time the line was seen in the file."""
-        lat = sorted(r.timestamp_ms - self.seen[r.value] for r in got if r.value in self.seen)
-        if not lat:
-            return {}
-        return {"latency_p50_ms": round(lat[len(lat) // 2], 1),
-                "latency_p99_ms": round(lat[int(len(lat) * 0.99)], 1)}  # fmt: skip
+        """p50, p99, p99.9 and max of the topic's append time minus the time the line was seen
+        in the file."""
+        lat = percentiles(r.timestamp_ms - self.seen[r.value] for r in got if r.value in self.seen)
+        return {f"latency_{key}": value for key, value in lat.items()}

@@ -69,7 +69,7 @@ def test_follow_config_is_one_our_agent_runs(tmp_path: Path, kind: str) -> None:
 @pytest.mark.skipif(Rsyslog().problem() is not None, reason=str(Rsyslog().problem()))
 def test_rsyslog_accepts_its_private_config(tmp_path: Path) -> None:
     conf = tmp_path / "rsyslog.conf"
-    conf.write_text(config(tmp_path / "in", tmp_path, "127.0.0.1:1,127.0.0.1:2", "t"))
+    conf.write_text(config(f"{tmp_path}/in/*.txt", tmp_path, "127.0.0.1:1,127.0.0.1:2", "t"))
     done = subprocess.run([RSYSLOGD, "-N1", "-f", str(conf)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from bench.__main__ import parse
+from bench.options import Options
 from bench.peers import summarise, targets
 from bench.profile import Profile
+from bench.scale import label, layouts, limit
 
 
 def run(
@@ -84,3 +86,13 @@ def test_command_line() -> None:
         with pytest.raises(SystemExit) as exc:
             parse(wrong)
         assert exc.value.code == 2
+
+
+def test_scale_runs_one_agent_then_two_agents_and_reads_each_gil_apart() -> None:
+    assert layouts(Options(quick=True)) == [(1,), (2,), (1, 1)]
+    assert layouts(Options()) == [(1,), (2,), (3,), (4,), (1, 1)]
+    one = {"flows": 2, "agents": 1, "cores": 2, "gil_held": None, "machine_busy_cores": 1.0,
+           "threads_cores": {"python": 0.9, "librdkafka": 0.1}}  # fmt: skip
+    assert label(one) == "2 flows" and limit(one) == "the GIL"
+    two = {**one, "agents": 2}  # 0.45 of a core per GIL: not the GIL
+    assert label(two) == "2 flows in 2 agents" and limit(two) == "waiting, not CPU"

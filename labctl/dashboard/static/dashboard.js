@@ -214,7 +214,8 @@ function renderPilot(p) {
     el("td", { class: "num" }, int(f.delivered)), el("td", {}, f.where))));
   const f = p.figures;
   fill("figures", `${f.cars} cars, ${f.duration_s} s · throughput ${f.throughput_rps ?? "–"} records/s · ` +
-       `latency p50 ${f.latency_p50_ms ?? "–"} ms, p99 ${f.latency_p99_ms ?? "–"} ms · ${p.report}`);
+       `latency p50 ${f.latency_p50_ms ?? "–"} ms, p99 ${f.latency_p99_ms ?? "–"}, ` +
+       `p99.9 ${f.latency_p99_9_ms ?? "–"}, max ${f.latency_max_ms ?? "–"} ms · ${p.report}`);
 }
 
 // -- the stream ----------------------------------------------------------------------------
