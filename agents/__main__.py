@@ -175,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     if monitor is not None:
         monitor.stop()
     if agent.fatal is not None:
-        log.error("agent %s: %s; stopped", args.name, agent.fatal)
+        # the component said why, in one line; this says only that the agent stopped for it
+        log.error("agent %s stopped (exit %d)", args.name, agent.fatal.exit_code)
         return agent.fatal.exit_code
     return 0
 
