@@ -96,6 +96,12 @@ class Backend(ABC):
     def check(self) -> None:
         """PrerequisiteError unless what this backend needs is there (java, a Docker engine)."""
 
+    def require_free(self, ports: dict[str, int]) -> None:
+        """PortInUseError naming every port (by server) that is taken where it would listen."""
+        from labctl.ports import require_free
+
+        require_free(ports)
+
     @abstractmethod
     def prepare(self, progress: Progress) -> None:
         """Get what starting needs (Kafka, the image), once the ports are known to be free."""
