@@ -64,6 +64,7 @@ class AgentRun:
     where: str
     monitoring_port: int
     pid: int | None = None  # a local process's
+    host: str = "127.0.0.1"  # where the metrics port answers (a Swarm node's address)
 
 
 class Backend(ABC):

@@ -19,6 +19,10 @@ network to the other brokers, and ``<its node's address>:<its port>`` (a host-mo
 port) to clients outside the swarm; its data is a volume local to its node, kept when Swarm
 restarts it there.
 
+The pilot's agent is a service too, on the node holding the lab home at the same path (node
+label ``smartcar-lab.<component>``, else ``smartcar-lab.home``, else the first node), its config
+a swarm config, its metrics port published in host mode on that node.
+
 The image reaches the nodes without a registry: labctl builds (or finds) it on this machine's
 engine and, for every node whose engine it can reach (the node label ``smartcar-lab.engine``,
 for example ``ssh://admin@server02`` or ``tcp://10.0.0.2:2375``), streams ``docker save`` into
@@ -28,6 +32,8 @@ that engine's ``docker load`` when the node lacks it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import random
 import socket
 import time
 from collections.abc import Iterator
@@ -38,7 +44,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl.backends.base import AGENT, AgentLaunch, AgentRun, Backend, ComponentState, Progress
-from labctl.backends.compose import SECOND, Target, render, server_service, to_yaml
+from labctl.backends.compose import (
+    AGENT_CONF,
+    AGENT_METRICS_PORT,
+    LAB_HOME,
+    SECOND,
+    AgentService,
+    Target,
+    agent_service,
+    render,
+    server_service,
+    to_yaml,
+)
+from labctl.backends.compose import agent_variables as compose_agent_variables
 from labctl.backends.container import (
     BY_ADDRESS_VARIABLE,
     EXTERNAL_HOST_VARIABLE,
@@ -51,11 +69,14 @@ from labctl.kafka.config import CONTAINER_DATA
 
 if TYPE_CHECKING:
     import docker
+    from docker.models.containers import Container
     from docker.models.nodes import Node
     from docker.models.services import Service
 
 STACK_LABEL = "com.docker.stack.namespace"  # what `docker stack deploy` labels its objects with
 PLACEMENT_LABEL = "smartcar-lab"  # node label prefix: smartcar-lab.<server>=true pins a server
+HOME_NODE_LABEL = "smartcar-lab.home"  # the node holding the lab home (agents run there)
+AGENT_LABEL = "smartcar-lab.agent"  # a service's label: the agent component it runs
 ENGINE_LABEL = "smartcar-lab.engine"  # a node's engine as labctl may reach it (image loading)
 FAILED = ("failed", "rejected", "orphaned")
 
@@ -392,10 +413,14 @@ class SwarmBackend(Backend):
             self._wait_gone(name, time.monotonic() + timeout + 10)
             if running:
                 stopped.append(name)
-        if names is None:
+        if names is None:  # the whole lab: its agents' services and configs too, its network
             for service in self._services():
                 service.remove()
             self._remove_network()
+            for config in self.client.configs.list(
+                filters={"label": f"{STACK_LABEL}={self.project}"}
+            ):
+                config.remove()
         return stopped
 
     def _wait_gone(self, name: str, deadline: float) -> None:
@@ -455,7 +480,9 @@ class SwarmBackend(Backend):
         shutil.rmtree(self.paths.logs_dir, ignore_errors=True)
 
     def states(self) -> list[ComponentState]:
-        nodes = self._node_names()
+        """Each server's latest task and its node; a task Swarm still counts as running on a
+        node that stopped answering (engine stopped, host down) is shown as not running."""
+        nodes = {str(n.id): n for n in self.client.nodes.list()}
         rows = []
         for name, port in self.spec.ports().items():
             tasks = self._tasks(name)
@@ -464,9 +491,15 @@ class SwarmBackend(Backend):
             if latest is None:
                 rows.append(ComponentState(name, port, False, None, None))
                 continue
-            node = nodes.get(str(latest.get("NodeID", "")), "no node")
+            node = nodes.get(str(latest.get("NodeID", "")))
+            hostname = node.attrs["Description"]["Hostname"] if node else "no node"
+            node_state = node.attrs["Status"].get("State", "unknown") if node else "gone"
             state = latest["Status"]["State"]
-            where = f"node {node}" + ("" if running else f" ({state})")
+            if running is not None and node_state != "ready":
+                running, state = None, f"node {node_state}"
+            if node is None and latest["Status"].get("Err"):  # not placed: Swarm says why
+                state = f"{state}: {latest['Status']['Err']}"
+            where = f"node {hostname}" + ("" if running else f" ({state})")
             rows.append(ComponentState(name, port, running is not None, where,
                                        _uptime(latest) if running else None))  # fmt: skip
         return rows
@@ -500,31 +533,165 @@ class SwarmBackend(Backend):
             yield b"".join(chunks)
 
     # -- the agent ------------------------------------------------------------------------
+    # An agent is a service too, on the node that holds the lab home at the same path (its
+    # working dirs and driving log: a node labelled smartcar-lab.<component>=true, else
+    # smartcar-lab.home=true, else the first node by host name), with its config handed over
+    # as a swarm config and its metrics published in host mode on that node.
+    def _agent_node(self, component: str) -> SwarmNode:
+        nodes = sorted(self._nodes(), key=lambda n: n.hostname)
+        if not nodes:
+            raise UsageError("the swarm has no ready node to run the agent on.")
+        for label in (placement_label(component), HOME_NODE_LABEL):
+            holders = [n for n in nodes if n.labels.get(label) == "true"]
+            if holders:
+                return holders[0]
+        return nodes[0]
+
+    def _free_port_on(self, node: SwarmNode) -> int:
+        for _ in range(100):
+            port = random.randrange(20000, 40000)
+            with socket.socket() as sock:
+                sock.settimeout(1)
+                if sock.connect_ex((node.address, port)) != 0:
+                    return port
+        raise LabError(f"no free port found on node {node.hostname}.")
+
+    def _conf(self, component: str, conf: Path) -> tuple[str, str]:
+        """(id, name) of a swarm config holding the agent's config file."""
+        import docker.errors
+
+        data = conf.read_bytes()
+        name = f"{self.project}_{component}-{hashlib.sha256(data).hexdigest()[:12]}"
+        try:
+            found = self.client.configs.get(name)
+        except docker.errors.NotFound:
+            found = self.client.configs.create(name=name, data=data,
+                                               labels={STACK_LABEL: self.project})  # fmt: skip
+        return str(found.id), name
+
     def start_agent(self, launch: AgentLaunch) -> AgentRun:
-        raise UsageError("the swarm backend runs the servers only for now; run the agent on "
-                         "this machine with a local lab's tools, pointed at the brokers "
-                         f"({self.spec.bootstrap}).")  # fmt: skip
+        from docker.types import (
+            ConfigReference,
+            EndpointSpec,
+            Mount,
+            NetworkAttachmentConfig,
+            RestartPolicy,
+        )
+
+        if self._image is None:
+            self._image = ensure_image(_local_engine() or self.client, lambda _: None)
+        component = launch.component
+        self.paths.logs_dir.mkdir(parents=True, exist_ok=True)
+        launch.state_dir.mkdir(parents=True, exist_ok=True)
+        node = self._agent_node(component)
+        self._placed = {component: node}
+        self._pin(lambda _: None)
+        port = launch.monitoring_port or self._free_port_on(node)
+        agent = AgentService.of(launch, self.paths.home)
+        rendered = agent_service(self.spec, agent, self._target())
+        conf_id, conf_name = self._conf(component, launch.conf_file)
+        labels = {STACK_LABEL: self.project, AGENT_LABEL: component}
+        old = self._service(component)
+        if old is not None:
+            old.remove()
+            self._wait_gone(component, time.monotonic() + 60)
+        self.client.services.create(
+            rendered["image"], args=rendered["command"], name=self._service_name(component),
+            hostname=component, user=rendered["user"], labels=labels, container_labels=labels,
+            env=[f"{k}={v}" for k, v in rendered["environment"].items()], init=True,
+            constraints=[f"node.labels.{placement_label(component)}==true"],
+            endpoint_spec=EndpointSpec(mode="dnsrr",
+                                       ports={port: (AGENT_METRICS_PORT, "tcp", "host")}),
+            networks=[NetworkAttachmentConfig(self._network(), aliases=[component])],
+            mounts=[Mount(LAB_HOME, str(self.paths.home.resolve()), type="bind")],
+            configs=[ConfigReference(conf_id, conf_name, filename=AGENT_CONF, mode=0o444)],
+            restart_policy=RestartPolicy(condition="on-failure", delay=2 * SECOND),
+            stop_grace_period=40 * SECOND,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            problem = self.died(component)
+            if problem:
+                raise LabError(problem)
+            if self.agent_where(component) is not None:
+                return AgentRun(f"node {node.hostname}", port, host=node.address)
+            time.sleep(0.3)
+        raise LabError(f"the agent {component} did not start on node {node.hostname} in time; "
+                       f"see {self.agent_log_of(component)}.")  # fmt: skip
 
     def agent_where(self, component: str = AGENT) -> str | None:
-        return None
+        tasks = self._tasks(component)
+        running = next((t for t in tasks if t["Status"]["State"] == "running"), None)
+        if running is None:
+            return None
+        return f"node {self._node_names().get(str(running.get('NodeID', '')), '?')}"
+
+    def _agent_container(self, component: str) -> Container | None:
+        """The running agent's container, through its node's engine (the manager's, or the
+        ``smartcar-lab.engine`` label); None where labctl cannot reach it."""
+        import docker.errors
+
+        task = next((t for t in self._tasks(component) if t["Status"]["State"] == "running"),
+                    None)  # fmt: skip
+        if task is None:
+            return None
+        node = self.client.nodes.get(task["NodeID"])
+        url = (node.attrs["Spec"].get("Labels") or {}).get(ENGINE_LABEL)
+        manager = self.client.info()["Swarm"].get("NodeID")
+        engine = _engine(url, 60) if url else (self.client if node.id == manager else None)
+        if engine is None:
+            return None
+        try:
+            return engine.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+        except (docker.errors.NotFound, KeyError):
+            return None
 
     def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
-        return False
+        """Asked inside the agent's container (its processes' open files), the path as the
+        container sees it; True where labctl cannot look (no engine label on that node)."""
+        container = self._agent_container(component)
+        if container is None:
+            return self.agent_where(component) is not None
+        inside = f"{LAB_HOME}/{path.resolve().relative_to(self.paths.home.resolve())}"
+        probe = ("import os,sys\n"
+                 "for p in os.listdir('/proc'):\n"
+                 " d=f'/proc/{p}/fd'\n"
+                 " try: fds=os.listdir(d)\n"
+                 " except OSError: continue\n"
+                 " for f in fds:\n"
+                 "  try:\n"
+                 "   if os.readlink(f'{d}/{f}')==sys.argv[1]: sys.exit(0)\n"
+                 "  except OSError: pass\n"
+                 "sys.exit(1)\n")  # fmt: skip
+        result = container.exec_run(["python", "-c", probe, inside])
+        return bool(result.exit_code == 0)
 
     def stop_agent(self, timeout: float = 40.0, component: str = AGENT) -> bool:
-        return False
+        service = self._service(component)
+        if service is None:
+            return False
+        running = self.agent_where(component) is not None
+        service.remove()
+        self._wait_gone(component, time.monotonic() + timeout + 10)
+        return running
 
     def kill_agent(self, component: str = AGENT) -> None:
-        return None
+        container = self._agent_container(component)
+        if container is None:
+            raise LabError(f"killing {component} needs its node's engine (the "
+                           f"{ENGINE_LABEL} node label).")  # fmt: skip
+        container.kill()
 
     def agent_components(self) -> list[str]:
-        return []
+        services = self.client.services.list(
+            filters={"label": [f"{STACK_LABEL}={self.project}", AGENT_LABEL]})  # fmt: skip
+        return sorted(str(s.attrs["Spec"]["Labels"][AGENT_LABEL]) for s in services)
 
     def agent_host(self, component: str) -> str:
-        return component
+        return component  # its alias on the stack's overlay network
 
     def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
-        return dict(launch.env)
+        return compose_agent_variables(self.spec, AgentService.of(launch, self.paths.home))
 
 
 def _local_engine() -> docker.DockerClient | None:

@@ -1,6 +1,7 @@
 """`labctl up --backend swarm` on a simulated three-host swarm (``tests.docker.swarm_hosts``):
 the project image handed to each host without a registry, ZooKeeper and one broker per host as
-services of a stack, clients on this machine at the hosts' addresses, and `down` leaving nothing.
+services of a stack, clients on this machine at the hosts' addresses, the pilot with its agent on
+a host, and `down` leaving nothing.
 The refusals (not a manager, fewer hosts than brokers) leave nothing behind either.
 """
 
@@ -98,6 +99,50 @@ def test_records_written_here_are_read_back_over_the_hosts(home: str) -> None:
     values = [f"swarm-{i}".encode() for i in range(200)]
     assert produce_all(cluster, "SmartCar-Topic", values) == []
     assert sorted(read_all(cluster, "SmartCar-Topic", len(values))) == sorted(values)
+
+
+def test_pilot_passes_every_stage_with_the_agent_on_a_host(swarm: SimulatedSwarm,
+                                                           home: str) -> None:  # fmt: skip
+    began = time.monotonic()
+    result = on(swarm, "pilot", "--home", home, "--cars", "3", "--duration", "10", "--seed", "7")
+    print(f"swarm pilot took {time.monotonic() - began:.1f} s")  # docs/multi-host.md cites it
+    text = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert "pilot PASSED" in text and "FAIL" not in text
+    agent = json.loads(on(swarm, "agent", "status", "--json", "--home", home).stdout)
+    assert agent["where"] in {f"node {host}" for host in swarm.hosts}
+
+
+def test_a_host_lost_and_back(engine: docker.DockerClient, swarm: SimulatedSwarm,
+                              home: str) -> None:  # fmt: skip
+    """host2 frozen (its container paused: its engine and broker-2 stop at once, as a hung
+    server): status shows its node down, acks=all writes go on with two brokers, and once it
+    is back broker-2 rejoins and the ISR is full again."""
+    cluster = Cluster.open(LabPaths(Path(home)))
+    host = engine.containers.get(f"{swarm.name}-host2")
+    values = [f"while-host2-is-down-{i}".encode() for i in range(100)]
+    host.pause()
+    try:
+        began = time.monotonic()
+        while time.monotonic() - began < 90:
+            status = json.loads(on(swarm, "status", "--json", "--home", home).stdout)
+            broker = next(c for c in status["components"] if c["component"] == "broker-2")
+            if broker["state"] == "stopped":
+                break
+        print(f"node loss shown in status after {time.monotonic() - began:.1f} s")
+        assert broker["state"] == "stopped", broker
+        print(f"status says: broker-2 {broker['where']}")
+        assert produce_all(cluster, "SmartCar-Topic", values) == []  # RF 3, min ISR 2
+    finally:
+        host.unpause()
+    deadline = time.monotonic() + 180
+    isr: list[int] = []
+    while time.monotonic() < deadline:
+        status = json.loads(on(swarm, "status", "--json", "--home", home).stdout)
+        isr = sorted(status["partitions"][0]["isr"]) if status["partitions"] else []
+        if isr == [0, 1, 2] and all(c["state"] == "running" for c in status["components"]):
+            break
+    assert isr == [0, 1, 2], status
 
 
 def test_down_leaves_nothing(swarm: SimulatedSwarm, home: str) -> None:
