@@ -515,6 +515,11 @@ class SwarmBackend(Backend):
             return None
         node = self._node_names().get(str(latest.get("NodeID", "")), "no node")
         error = latest["Status"].get("Err") or latest["Status"].get("Message") or "?"
+        if "No such image" in error:
+            return (f"{name} failed on node {node}: {error}; label that node with "
+                    f"{ENGINE_LABEL}=<its engine, e.g. ssh://user@{node}> so labctl hands "
+                    "it the image, or `docker save | docker load` it there "
+                    "(docs/multi-host.md).")  # fmt: skip
         return (f"{name} failed on node {node}: {error} (`labctl logs {name}`, "
                 f"`docker service ps {self._service_name(name)}`).")  # fmt: skip
 
