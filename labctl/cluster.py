@@ -22,7 +22,7 @@ from labctl.errors import LabHomeError, NotRunningError, ReadinessTimeout
 from labctl.kafka.config import SESSION_TIMEOUT_MS
 from labctl.kafka.zookeeper import zk_four_letters
 from labctl.paths import LabPaths
-from labctl.ports import free_port_block, port_free, require_free
+from labctl.ports import free_port_block, port_free
 from labctl.spec import (
     STATE_FORMAT,
     TOOL,
@@ -48,8 +48,13 @@ class Cluster:
     def __init__(self, paths: LabPaths, spec: ClusterSpec, bootstrap: str | None = None) -> None:
         self.paths = paths
         self.spec = spec
-        self.bootstrap = bootstrap or spec.bootstrap  # other than 127.0.0.1 inside containers
+        self._bootstrap = bootstrap  # other than the spec's inside containers
         self._backend: Backend | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The brokers' addresses (the spec's, which a Swarm lab's `up` records on the way)."""
+        return self._bootstrap or self.spec.bootstrap
 
     @property
     def backend(self) -> Backend:
@@ -75,7 +80,7 @@ class Cluster:
         backend.check()
         missing = backend.not_running()
         ports = self.spec.ports()
-        require_free({name: ports[name] for name in missing})
+        backend.require_free({name: ports[name] for name in missing})
         backend.prepare(progress)
         self._write_home()
         deadline = time.monotonic() + (timeout or backend.ready_timeout)
@@ -142,7 +147,9 @@ class Cluster:
 
     def zk_four_letters(self, word: str, port: int | None = None) -> str:
         """A ZooKeeper four-letter command's answer ('' if ZooKeeper does not answer)."""
-        return zk_four_letters(word, port or self.spec.zookeeper_port)
+        port = port or self.spec.zookeeper_port
+        names = dict(zip(self.spec.quorum_ports, self.spec.quorum_names, strict=True))
+        return zk_four_letters(word, port, self.spec.host_of(names.get(port, "")))
 
     def admin(self) -> AdminClient:
         return AdminClient(self.client_config())

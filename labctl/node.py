@@ -22,7 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-from labctl.backends.container import AGENT_METRICS_PORT, add_shape_arguments, spec_from
+from labctl.backends.container import (
+    AGENT_METRICS_PORT,
+    BY_ADDRESS_VARIABLE,
+    EXTERNAL_HOST_VARIABLE,
+    add_shape_arguments,
+    spec_from,
+)
 from labctl.kafka.config import (
     CONTROLLER_PORT,
     INTERNAL_PORT,
@@ -63,7 +69,8 @@ def run_server(spec: ClusterSpec, name: str) -> int:
     if name not in spec.ports():
         print(f"error: {name} is not a server of this lab ({', '.join(spec.ports())}).")
         return 2
-    net = Bridge()
+    own = socket.gethostbyname(socket.gethostname()) if os.environ.get(BY_ADDRESS_VARIABLE) else ""
+    net = Bridge(os.environ.get(EXTERNAL_HOST_VARIABLE) or "127.0.0.1", own)
     CONF_DIR.mkdir(parents=True, exist_ok=True)
     config, log4j = CONF_DIR / f"{name}.properties", CONF_DIR / "log4j.properties"
     config.write_text(server_properties(spec, name, net))

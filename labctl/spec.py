@@ -1,8 +1,9 @@
 """The shape of a lab, as ``lab.json`` records it: brokers, quorum, ports, topic, backend.
 
 Every backend reads the same spec; only where the servers run differs. Host-side clients
-(``labctl``, ``verify``, the tests) always reach the brokers at ``127.0.0.1:<base_port + i>``:
-the local backend listens there, the Docker backend publishes its containers' ports there.
+(``labctl``, ``verify``, the tests) reach the brokers at ``127.0.0.1:<base_port + i>``: the
+local backend listens there, the Docker backend publishes its containers' ports there; a Swarm
+lab's brokers publish the same ports on their nodes, whose addresses ``hosts`` records.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class ClusterSpec:
     # that `docker compose up` started is adopted with its project and compose files.
     project: str = ""
     compose_files: list[str] = field(default_factory=list)
+    # Where host-side clients reach each server, by name: "" (127.0.0.1) on one host; a
+    # Swarm lab's servers answer at their node's address (recorded by `up`).
+    hosts: dict[str, str] = field(default_factory=dict)
+    allow_colocated: bool = False  # Swarm: several brokers may share a node
 
     def __post_init__(self) -> None:
         if self.topic.replication_factor <= 0:
@@ -111,10 +116,15 @@ class ClusterSpec:
         return dict(zip([*self.quorum_names, *self.broker_names],
                         [*self.quorum_ports, *self.broker_ports], strict=True))  # fmt: skip
 
+    def host_of(self, name: str) -> str:
+        """The address a host-side client reaches a server at (127.0.0.1 unless recorded)."""
+        return self.hosts.get(name) or "127.0.0.1"
+
     @property
     def bootstrap(self) -> str:
         """The brokers as clients on this host reach them."""
-        return ",".join(f"127.0.0.1:{port}" for port in self.broker_ports)
+        pairs = zip(self.broker_names, self.broker_ports, strict=True)
+        return ",".join(f"{self.host_of(name)}:{port}" for name, port in pairs)
 
     def describe(self) -> str:
         quorum = (f"{self.quorum} KRaft controller(s)" if self.mode == "kraft"

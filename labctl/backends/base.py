@@ -64,6 +64,7 @@ class AgentRun:
     where: str
     monitoring_port: int
     pid: int | None = None  # a local process's
+    host: str = "127.0.0.1"  # where the metrics port answers (a Swarm node's address)
 
 
 class Backend(ABC):
@@ -95,6 +96,12 @@ class Backend(ABC):
     @abstractmethod
     def check(self) -> None:
         """PrerequisiteError unless what this backend needs is there (java, a Docker engine)."""
+
+    def require_free(self, ports: dict[str, int]) -> None:
+        """PortInUseError naming every port (by server) that is taken where it would listen."""
+        from labctl.ports import require_free
+
+        require_free(ports)
 
     @abstractmethod
     def prepare(self, progress: Progress) -> None:

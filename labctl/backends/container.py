@@ -18,6 +18,12 @@ from labctl.spec import ClusterSpec, TopicSpec
 AGENT_METRICS_PORT = 41414  # the book's monitoring port, inside the agent's container
 WORKING, AGENT_CONF, LOGS = "/working", "/lab/agent.conf", "/lab/logs"
 AGENT_STATE = "/lab/state"
+# Where clients outside reach a broker's published port (Bridge.external_host): a Swarm
+# node's address; unset on one host (127.0.0.1).
+EXTERNAL_HOST_VARIABLE = "SMARTCAR_EXTERNAL_HOST"
+# Set (to 1): a broker advertises its own address to the other brokers instead of its name
+# (Bridge.internal_host); a Swarm service's name resolves only once its task is healthy.
+BY_ADDRESS_VARIABLE = "SMARTCAR_ADVERTISE_ADDRESS"
 SECOND = 1_000_000_000  # healthcheck durations are in nanoseconds
 # A grace period only (healthy at the first check that passes): 3 JVMs starting at once on 2
 # busy cores took 2.5 min to open a KRaft controller's port here, and Compose gives up on a

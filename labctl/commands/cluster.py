@@ -52,6 +52,13 @@ def up(
         int, typer.Option(min=0, help="SmartCar-Topic RF (0: min(3, brokers)).")
     ] = 0,
     backend: BackendOption = DEFAULT_BACKEND,
+    allow_colocated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-colocated",
+            help="Swarm: let brokers share a node when the swarm has fewer nodes than brokers.",
+        ),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Start ZooKeeper and the brokers (idempotent) and wait until the cluster is ready."""
@@ -60,9 +67,12 @@ def up(
         raise typer.BadParameter("a quorum of 1 or 3 (an even count adds nothing)")
     topic = TopicSpec(partitions=partitions, replication_factor=replication_factor)
     wanted = ClusterSpec(brokers, zookeeper_port, base_port, topic, backend=backend,
-                         mode="kraft" if kraft else "zookeeper", quorum=quorum)  # fmt: skip
+                         mode="kraft" if kraft else "zookeeper", quorum=quorum,
+                         allow_colocated=allow_colocated)  # fmt: skip
     paths = LabPaths(resolve_home(home))
     spec = recorded_or(paths, wanted, ctx)
+    if allow_colocated:
+        spec.allow_colocated = True
     bring_up(Cluster(paths, spec))
 
 

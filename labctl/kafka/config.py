@@ -66,7 +66,15 @@ class Loopback:
 
 @dataclass(frozen=True)
 class Bridge:
-    """Each server its own host on a bridge network; data in the container's volume."""
+    """Each server its own host on a bridge (or Swarm overlay) network; data in the
+    container's volume. ``external_host``: where clients outside reach the published ports
+    (127.0.0.1 on one host; a Swarm node's address). ``internal_host``: the address a broker
+    advertises to the other brokers, where its name will not do (a Swarm service's name
+    resolves only once it is healthy, and it is healthy only once the controller reached it);
+    empty: its name."""
+
+    external_host: str = "127.0.0.1"
+    internal_host: str = ""
 
     def data_dir(self, name: str) -> Path:
         return CONTAINER_DATA
@@ -84,8 +92,9 @@ class Bridge:
         kraft = ",CONTROLLER:PLAINTEXT" if spec.mode == "kraft" else ""
         return {
             "listeners": f"INTERNAL://0.0.0.0:{INTERNAL_PORT},EXTERNAL://0.0.0.0:{EXTERNAL_PORT}",
-            "advertised.listeners": f"INTERNAL://{spec.broker_names[index]}:{INTERNAL_PORT},"
-                                    f"EXTERNAL://127.0.0.1:{spec.broker_ports[index]}",
+            "advertised.listeners": f"INTERNAL://{self.internal_host or spec.broker_names[index]}:"
+                                    f"{INTERNAL_PORT},"
+                                    f"EXTERNAL://{self.external_host}:{spec.broker_ports[index]}",
             "listener.security.protocol.map": f"INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT{kraft}",
             "inter.broker.listener.name": "INTERNAL",
         }  # fmt: skip

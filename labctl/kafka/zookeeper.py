@@ -10,10 +10,10 @@ from collections.abc import Callable
 from labctl.spec import ClusterSpec
 
 
-def zk_four_letters(word: str, port: int) -> str:
-    """A ZooKeeper four-letter command's answer on 127.0.0.1 ('' if nothing answers)."""
+def zk_four_letters(word: str, port: int, host: str = "127.0.0.1") -> str:
+    """A ZooKeeper four-letter command's answer ('' if nothing answers)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), 3) as sock:
+        with socket.create_connection((host, port), 3) as sock:
             sock.sendall(word.encode())
             chunks = []
             while chunk := sock.recv(65536):

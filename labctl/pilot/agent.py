@@ -73,7 +73,8 @@ def metrics(paths: LabPaths, timeout: float = 3.0) -> dict[str, dict[str, str]]:
     port = state(paths).get("monitoring_port")
     if not port:
         raise NotRunningError("the agent is not running (no monitoring port recorded).")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+    host = state(paths).get("host") or "127.0.0.1"
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
@@ -97,7 +98,7 @@ def start(cluster: Cluster, conf: Path | None = None, name: str = AGENT_NAME,
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     launch = AgentLaunch(conf, name, paths.agents_dir / name, monitoring_port, log_level)
     run = backend.start_agent(launch)
-    record(paths, run.where, run.monitoring_port, str(conf), name, run.pid)
+    record(paths, run.where, run.monitoring_port, str(conf), name, run.pid, run.host)
     deadline = time.monotonic() + START_TIMEOUT
     waiting_for = "its metrics endpoint to answer"
     while time.monotonic() < deadline:
@@ -119,11 +120,11 @@ def start(cluster: Cluster, conf: Path | None = None, name: str = AGENT_NAME,
 
 
 def record(paths: LabPaths, where: str, monitoring_port: int, conf: str, name: str,
-           pid: int | None = None) -> None:  # fmt: skip
+           pid: int | None = None, host: str = "127.0.0.1") -> None:  # fmt: skip
     """Note where the lab's agent runs and answers (``run/agent.json``), for every command."""
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     found = {"pid": pid, "where": where, "conf_file": conf, "name": name,
-             "monitoring_port": monitoring_port}  # fmt: skip
+             "monitoring_port": monitoring_port, "host": host}  # fmt: skip
     (paths.run_dir / "agent.json").write_text(json.dumps(found))
 
 

@@ -1,5 +1,6 @@
 """Fixtures of the Docker tests: a real engine, the project image built once per session, and
-containers of it started with testcontainers (``node``, ``kafka_container``).
+containers of it started with testcontainers (``node``, ``kafka_container``), and a simulated
+three-host swarm (``swarm``: Docker engines in containers, ``tests.docker.swarm_hosts``).
 
 Every test here needs a Docker engine; where none answers (a laptop without Docker), they skip
 with that one reason. `.ci/run` provisions an engine on CI, so there they run. testcontainers'
@@ -27,6 +28,7 @@ from testcontainers.core.wait_strategies import HealthcheckWaitStrategy
 from labctl.backends.container import container_port, healthcheck, server_command
 from labctl.spec import ClusterSpec
 from tests.conftest import free_port_block
+from tests.docker.swarm_hosts import SimulatedSwarm, simulated_swarm
 
 if TYPE_CHECKING:
     import docker
@@ -89,3 +91,13 @@ def kafka_container(lab_image: str) -> Iterator[str]:
                          container_port("broker-0"), base)  # fmt: skip
         with zookeeper, broker:
             yield f"127.0.0.1:{base}"
+
+
+@pytest.fixture(scope="session")
+def swarm(engine: docker.DockerClient, lab_image: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedSwarm]:  # fmt: skip
+    """Three simulated hosts joined as one swarm (``tests.docker.swarm_hosts``), sharing a
+    folder for lab homes (``swarm.shared[0]``) at the same path, as an NFS export would."""
+    homes = tmp_path_factory.mktemp("swarm-homes")
+    with simulated_swarm(engine, f"smartcar-swarm-test-{os.getpid()}", mounts=(homes,)) as hosts:
+        yield hosts
