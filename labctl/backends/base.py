@@ -74,6 +74,7 @@ class Backend(ABC):
     help: ClassVar[str]  # what `--backend <kind>` runs, in a few words
     ready_timeout: ClassVar[float]  # s from start to ready (after any build)
     own_nodes: ClassVar[bool]  # each server a node of its own (host name, filesystem, address)
+    runs_examples: ClassVar[bool] = True  # `labctl example run` can start its agents here
     compose_project: str | None = None  # the Compose project the lab's containers belong to
 
     def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:

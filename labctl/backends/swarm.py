@@ -144,6 +144,7 @@ class SwarmBackend(Backend):
     help = "services of a Docker Swarm stack, each broker on its own node (DOCKER_HOST: a manager)"
     ready_timeout = 600.0  # images loaded first; JVMs on busy nodes take minutes
     own_nodes = True
+    runs_examples = False  # the examples' agents answer on 127.0.0.1 (labctl/examples/base.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
