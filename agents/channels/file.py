@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.acks import Ack
-from agents.channels.base import Channel, Transaction
+from agents.channels.base import Channel
 from agents.channels.filelog import (
     DiskSpaceError,
     FileChannelConfig,
@@ -35,7 +34,6 @@ from agents.channels.filelog import _config as defaults
 from agents.config.spec import Prop
 from agents.counters import Counters
 from agents.errors import ChannelClosedError
-from agents.event import EventBatch
 
 DEFAULT_DIRS = "<state dir>/file-channel/<channel>"
 # What the store counts beside Flume's channel counters, shown in /metrics too.
@@ -220,7 +218,7 @@ class FileChannel(Channel):
     def transaction(self) -> FileChannelTransaction:
         if self.store is None:
             raise ChannelClosedError(f"channel {self.name} is not started")
-        return FileChannelTransaction(self, self.store.transaction())
+        return FileChannelTransaction(self, self.store)
 
     def size(self) -> int:
         return self.store.size() if self.store is not None else 0
@@ -248,34 +246,21 @@ class FileChannel(Channel):
             self.refusing = None
 
 
-class FileChannelTransaction(Transaction):
-    """A store transaction. A put needs no acknowledgement count: it is safe once committed."""
+class FileChannelTransaction(FileTransaction):
+    """A store transaction that tells its channel when the disk refuses puts, and when it
+    takes them again."""
 
-    __slots__ = ("_channel", "_puts", "_tx")
+    __slots__ = ("_channel",)
 
-    def __init__(self, channel: FileChannel, tx: FileTransaction) -> None:
+    def __init__(self, channel: FileChannel, store: FileChannelStore) -> None:
+        super().__init__(store)
         self._channel = channel
-        self._tx = tx
-        self._puts = False
 
-    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
-        self._tx.put(batch)
-        self._puts = True
-
-    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
-        return self._tx.take(max_events, timeout)
-
-    def commit(self) -> None:
+    def _commit(self) -> None:
         try:
-            self._tx.commit()
+            super()._commit()
         except DiskSpaceError as exc:
             self._channel._refused(exc)
             raise
         if self._puts:
             self._channel._accepted()
-
-    def rollback(self) -> None:
-        self._tx.rollback()
-
-    def close(self) -> None:
-        self._tx.close()

@@ -12,7 +12,7 @@ import threading
 from collections import deque
 
 from agents.acks import Ack
-from agents.channels.base import Channel, Transaction
+from agents.channels.base import Channel, Transaction, TransactionStateError
 from agents.config.spec import Prop
 from agents.errors import ChannelClosedError, ChannelFullError
 from agents.event import EventBatch
@@ -204,11 +204,12 @@ class MemoryChannel(Channel):
 
 
 class MemoryTransaction(Transaction):
-    """Either puts or takes (Flume's rule); commit/rollback once."""
+    """Either puts or takes (Flume's rule), one take at most."""
 
-    __slots__ = ("_ch", "_done", "_put_bytes", "_put_events", "_puts", "_taken", "_taken_bytes")
+    __slots__ = ("_ch", "_parts", "_put_bytes", "_put_events", "_puts", "_taken", "_taken_bytes")
 
     def __init__(self, channel: MemoryChannel) -> None:
+        super().__init__()
         self._ch = channel
         self._puts: list[tuple[EventBatch, Ack | None]] = []
         self._parts: list[tuple[EventBatch, Ack | None]] = []
@@ -216,9 +217,8 @@ class MemoryTransaction(Transaction):
         self._put_bytes = 0
         self._taken: EventBatch | None = None
         self._taken_bytes = 0
-        self._done = False
 
-    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
+    def _put(self, batch: EventBatch, ack: Ack | None) -> None:
         n = len(batch)
         if self._put_events + n > self._ch.transaction_capacity:
             raise ChannelFullError(
@@ -233,9 +233,9 @@ class MemoryTransaction(Transaction):
         if ack is not None:
             ack.add(n)
 
-    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
+    def _take(self, max_events: int, timeout: float | None) -> EventBatch:
         if self._taken is not None:
-            raise RuntimeError("one take per memory-channel transaction")
+            raise TransactionStateError("one take per memory-channel transaction")
         limit = min(max_events, self._ch.transaction_capacity)
         batch, self._parts = self._ch._take(limit, timeout)
         # as Flume counts its take() calls: one per event, and one more that found none
@@ -245,19 +245,13 @@ class MemoryTransaction(Transaction):
             self._taken_bytes = batch.byte_size()
         return batch
 
-    def commit(self) -> None:
-        if self._done:
-            return
+    def _commit(self) -> None:
         if self._puts:
             self._ch._commit_put(self._puts, self._put_events, self._put_bytes)
         if self._taken is not None:
             self._ch._commit_take(self._taken, self._parts, self._taken_bytes)
-        self._done = True
 
-    def rollback(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    def _rollback(self) -> None:
         if self._puts:
             for batch, ack in self._puts:  # never stored: these events are not pending
                 if ack is not None:
@@ -266,7 +260,3 @@ class MemoryTransaction(Transaction):
             self._ch._rollback_take(self._taken, self._parts)
         elif self._taken is not None:
             self._ch._commit_take(self._taken, [], 0)
-
-    def close(self) -> None:
-        if not self._done:
-            self.rollback()
