@@ -31,6 +31,7 @@ from agents.channels.filelog import (
     ReplayReport,
 )
 from agents.channels.filelog import _config as defaults
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.counters import Counters
 from agents.errors import ChannelClosedError
@@ -171,7 +172,7 @@ class FileChannel(Channel):
         self.replay: ReplayReport | None = None
         self.refusing: str | None = None  # why puts are refused (disk space), while they are
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         for key, message in self.config(Path("/<state dir>")).problems():
             context.problem(key, message)
         for key in ("checkpointDir", "backupCheckpointDir"):

@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
@@ -105,7 +106,7 @@ class RegexFilterInterceptor(Interceptor):
         Prop("excludeEvents", "bool", False, "Drop matching events instead of keeping them."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         # on bytes where that gives the text's answer (javaregex.JavaPattern): no decode
         self._bytes_search: Callable[[bytes], object] | None = self.conf["regex"].search_bytes
         self._text_search = self.conf["regex"].search

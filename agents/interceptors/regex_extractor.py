@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agents.config.context import Context
 from agents.config.javafmt import DatePattern
 from agents.config.spec import Prop
 from agents.event import EventBatch
@@ -41,7 +42,7 @@ class RegexExtractorInterceptor(Interceptor):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         regex = self.conf["regex"]
         if not regex.pattern:
             context.problem("regex", "may not be empty")

@@ -8,6 +8,7 @@ whole name matches the regex. Bodies are untouched.
 from __future__ import annotations
 
 from agents.config import javaregex
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
@@ -22,7 +23,7 @@ class RemoveHeaderInterceptor(Interceptor):
         Prop("matching", "str", "", "Remove every header whose whole name matches this regex."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         names = set(self.conf["fromListSeparator"].split(self.conf["fromList"]))
         names.discard("")
         if self.conf["withName"]:

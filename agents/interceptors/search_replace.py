@@ -8,6 +8,7 @@ them) and written back in it. Headers are untouched.
 
 from __future__ import annotations
 
+from agents.config.context import Context
 from agents.config.javafmt import java_replacement
 from agents.config.spec import Prop
 from agents.event import EventBatch
@@ -22,7 +23,7 @@ class SearchReplaceInterceptor(Interceptor):
         Prop("charset", "charset", "UTF-8", "Charset of the bodies."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         if not self.conf["searchPattern"].pattern:
             context.problem("searchPattern", "may not be empty")
         try:

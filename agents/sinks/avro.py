@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from agents.avro import COMPRESSIONS, AvroRpcClient, AvroRpcError
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.sinks.simple import BatchSink
@@ -55,7 +56,7 @@ class AvroSink(BatchSink):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self.conf["batchSize"] = self.conf["batch-size"]
         if self.conf["ssl"]:
             context.problem("ssl", "TLS is not provided by this agent's avro sink")

@@ -33,6 +33,7 @@ import confluent_kafka as ck
 from agents.channels.base import Transaction
 from agents.committed import DEFAULT_TOPIC, KEY_SEP
 from agents.component import Status, growing_pause
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.sinks.base import Sink
@@ -145,7 +146,7 @@ class KafkaSink(Sink):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         for server in self.conf["kafka.bootstrap.servers"].split(","):
             if not _BOOTSTRAP.match(server.strip()):
                 context.problem("kafka.bootstrap.servers",
@@ -197,7 +198,7 @@ class KafkaSink(Sink):
         for key in ("KafkaEventSendTimer", "DeadLetterCount"):
             self.counters.values.setdefault(key, 0)
 
-    def _transactional(self, context) -> TransactionalWriter:  # type: ignore[no-untyped-def]
+    def _transactional(self, context: Context) -> TransactionalWriter:
         """The exactly-once mode's writer; problems with settings it overrides or ignores."""
         agent = context.where.split(".", 1)[0]
         tid = self.conf["transactionalId"] or f"{agent}-{self.name}"

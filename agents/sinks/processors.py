@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from agents.component import Component, Status, growing_pause
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.sinks.base import Sink
@@ -169,7 +170,7 @@ class FailoverSinkProcessor(SinkGroupProcessor):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self._max_penalty = self.conf["maxpenalty"] / 1000
         names = [s.name for s in self.sinks]
         priorities: dict[str, int] = {}
@@ -318,7 +319,7 @@ class LoadBalancingSinkProcessor(SinkGroupProcessor):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self._max_out = self.conf["selector.maxTimeOut"] / 1000
         self._next = 0
         self._out: dict[str, tuple[int, float, str]] = {}  # sink -> (failures, until, why)

@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from agents import locks
 from agents.component import Status, growing_pause
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.event import EventBatch
@@ -120,7 +121,7 @@ class LoggerSink(BatchSink):
         Prop("maxBytesToLog", "int", 16, "Body bytes shown per event.", minimum=0),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self._events_log = logging.getLogger("agents.events")
 
     def write(self, batch: EventBatch) -> None:
@@ -196,7 +197,7 @@ class RollingFileSink(BatchSink):
         ),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self.conf["batchSize"] = self.conf["sink.batchSize"]
         self._dir = Path(self.conf["sink.directory"])
         context.check_dir("sink.directory", self._dir)

@@ -26,6 +26,7 @@ import subprocess
 import time
 
 from agents.component import Status
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.sources.base import Source
@@ -56,7 +57,7 @@ class ExecSource(Source):
         STREAM_LINE_CAP,
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         try:
             self._argv = (
                 [*shlex.split(self.conf["shell"]), self.conf["command"]]

@@ -31,6 +31,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import ByteBudget, Reader
@@ -164,7 +165,7 @@ class HttpSource(ListeningSource):
         *request_props("Request", " Flume: no limit."),
     )  # fmt: skip
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         if self.conf["enableSSL"]:
             context.problem("enableSSL", "HTTPS is not provided by this agent",
                             "terminate TLS in front of it, or use plain HTTP")  # fmt: skip

@@ -39,6 +39,7 @@ from pathlib import Path
 from agents import locks
 from agents.acks import Progress
 from agents.component import Status
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.sources.base import Source
 from agents.sources.lines import (
@@ -168,7 +169,7 @@ class SpoolDirSource(Source):
         Prop("bufferMaxLineLength", "int", 0, "Deprecated in Flume; accepted and unused."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         spool = Path(self.conf["spoolDir"])
         if not spool.is_dir():
             hint = (

@@ -48,6 +48,7 @@ from agents import locks
 from agents.acks import Progress
 from agents.component import Status
 from agents.config import javaregex
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
@@ -148,7 +149,7 @@ class TaildirSource(Source):
         Prop("cachePatternMatching", "bool", True, "Accepted for compatibility."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self._groups: dict[str, tuple[Path, javaregex.JavaPattern]] = {}
         paths = self.conf["filegroups."]
         for group in self.conf["filegroups"]:
