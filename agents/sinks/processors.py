@@ -32,6 +32,9 @@ from agents.errors import DeliveryError
 from agents.sinks.base import Sink
 
 PENALTY_UNIT = 1.0  # s: a failed sink's first penalty is 2 units, doubling (Flume's 1000 ms)
+# s after a load_balance penalty ends within which a new failure still counts as one more in a
+# row (Flume's OrderSelector: CONSIDER_SEQUENTIAL_RANGE); a later one starts the count over
+SEQUENTIAL_GRACE = 2.0
 IDLE_PAUSE = 1.0  # s a group with no usable sink waits at most before looking again
 
 
@@ -297,7 +300,9 @@ class FailoverSinkProcessor(SinkGroupProcessor):
 class LoadBalancingSinkProcessor(SinkGroupProcessor):
     """Flume's load-balancing sink processor: each call goes to the next sink in round-robin or
     random order, and to the one after if it fails; ``backoff`` leaves a failed sink out for a
-    while."""
+    while: 2 s, doubling with each failure in a row up to ``selector.maxTimeOut``. As in Flume, a
+    failure counts as one more in a row only if it comes before the last penalty ended plus
+    2 s; a sink that then worked a while starts again at 2 s."""
 
     TYPE = "load_balance"
     MIN_SINKS = 2
@@ -359,7 +364,9 @@ class LoadBalancingSinkProcessor(SinkGroupProcessor):
         if not self.conf["backoff"]:
             self._report(sink, exc, "trying the next sink")
             return
-        failures = self._out.get(sink.name, (0, 0.0, ""))[0] + 1
+        failures, until, _ = self._out.get(sink.name, (0, 0.0, ""))
+        # in a row if it failed again before its last penalty ended + the grace (Flume's rule)
+        failures = failures + 1 if failures and now < until + SEQUENTIAL_GRACE else 1
         pause = _penalty(failures, self._max_out)
         self._out[sink.name] = (failures, now + pause, str(exc))
         self._report(sink, exc, f"trying the next sink; it is left out for {pause:.0f} s")
