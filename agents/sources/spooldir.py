@@ -40,7 +40,8 @@ from agents import locks
 from agents.acks import Progress
 from agents.component import Status
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.javaregex import JavaPattern
+from agents.config.settings import Settings, prop
 from agents.sources.base import Source
 from agents.sources.lines import (
     MAX_BYTES_PER_CHAR,
@@ -79,98 +80,127 @@ class _Open:
     fate: str = ""  # why it is rejected once its delivered lines are safe ("" = consumed)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SpoolDirSettings(Settings):
+    spool_dir: str = prop("spoolDir", "str", doc="Directory to read files from.")
+    file_suffix: str = prop(
+        "fileSuffix", "str", ".COMPLETED", "Suffix appended to a consumed file."
+    )
+    delete_policy: str = prop(
+        "deletePolicy",
+        "choice",
+        "never",
+        "never: rename with fileSuffix; immediate: delete once consumed.",
+        choices=("never", "immediate"),
+    )
+    tracking_policy: str = prop(
+        "trackingPolicy",
+        "choice",
+        "rename",
+        "rename: mark a consumed file by its "
+        "suffix; tracker_dir: leave it and record it in trackerDir.",
+        choices=("rename", "tracker_dir"),
+    )
+    tracker_dir: str = prop(
+        "trackerDir", "str", ".flumespool", "Where progress is kept (relative to spoolDir)."
+    )
+    file_header: bool = prop(
+        "fileHeader", "bool", False, "Add the file's absolute path as a header."
+    )
+    file_header_key: str = prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
+    basename_header: bool = prop(
+        "basenameHeader", "bool", False, "Add the file's name as a header."
+    )
+    basename_header_key: str = prop(
+        "basenameHeaderKey", "str", "basename", "Header name for basenameHeader."
+    )
+    include_pattern: JavaPattern = prop(
+        "includePattern", "regex", "^.*$", "Only file names it matches whole are read."
+    )
+    ignore_pattern: JavaPattern = prop(
+        "ignorePattern", "regex", "^$", "File names it matches whole are never read."
+    )
+    consume_order: str = prop(
+        "consumeOrder",
+        "choice",
+        "oldest",
+        "Which ready file goes first (by mtime).",
+        choices=("oldest", "youngest", "random"),
+    )
+    poll_delay: int = prop(
+        "pollDelay", "int", 500, "Milliseconds between looks at an idle directory.", minimum=1
+    )
+    ready_after: int = prop(
+        "readyAfter",
+        "int",
+        1000,
+        "Milliseconds a file's size and mtime must hold still "
+        "before it is read (ours, not Flume's).",
+        minimum=0,
+    )
+    batch_size: int = prop(
+        "batchSize", "int", 100, "Lines per batch put into the channel.", minimum=1
+    )
+    input_charset: str = prop("inputCharset", "str", "UTF-8", "Charset of the files.")
+    decode_error_policy: str = prop(
+        "decodeErrorPolicy",
+        "choice",
+        "FAIL",
+        "What to do with text invalid in "
+        "inputCharset: FAIL (reject the file), REPLACE (U+FFFD), IGNORE (drop the bytes).",
+        choices=POLICIES,
+    )
+    deserializer: str = prop(
+        "deserializer",
+        "choice",
+        "LINE",
+        "How a file becomes events (LINE only).",
+        choices=("LINE",),
+    )
+    deserializer_max_line_length: int = prop(
+        "deserializer.maxLineLength",
+        "int",
+        2048,
+        "Most characters per event; a longer line becomes several events, as in Flume.",
+        minimum=1,
+    )
+    deserializer_output_charset: str = prop(
+        "deserializer.outputCharset",
+        "choice",
+        "UTF-8",
+        "Charset of event bodies.",
+        choices=("UTF-8",),
+    )
+    recursive_directory_search: bool = prop(
+        "recursiveDirectorySearch", "bool", False, "Not supported: must stay false."
+    )
+    follow_links: bool = prop(
+        "followLinks",
+        "bool",
+        False,
+        "Read files through symbolic links in spoolDir (ours); when false each link is "
+        "skipped with a log line. The link, never its target, is renamed or deleted.",
+    )
+    max_backoff: int = prop(
+        "maxBackoff", "int", 4000, "Accepted for compatibility; unused.", minimum=0
+    )
+    buffer_max_lines: int = prop(
+        "bufferMaxLines", "int", 0, "Deprecated in Flume; accepted and unused."
+    )
+    buffer_max_line_length: int = prop(
+        "bufferMaxLineLength", "int", 0, "Deprecated in Flume; accepted and unused."
+    )
+
+
 class SpoolDirSource(Source):
     TYPE = "spooldir"
     REPLAYABLE = True
-    PROPERTIES = (
-        Prop("spoolDir", "str", doc="Directory to read files from."),
-        Prop("fileSuffix", "str", ".COMPLETED", "Suffix appended to a consumed file."),
-        Prop(
-            "deletePolicy",
-            "choice",
-            "never",
-            "never: rename with fileSuffix; immediate: delete once consumed.",
-            choices=("never", "immediate"),
-        ),
-        Prop(
-            "trackingPolicy",
-            "choice",
-            "rename",
-            "rename: mark a consumed file by its "
-            "suffix; tracker_dir: leave it and record it in trackerDir.",
-            choices=("rename", "tracker_dir"),
-        ),
-        Prop("trackerDir", "str", ".flumespool", "Where progress is kept (relative to spoolDir)."),
-        Prop("fileHeader", "bool", False, "Add the file's absolute path as a header."),
-        Prop("fileHeaderKey", "str", "file", "Header name for fileHeader."),
-        Prop("basenameHeader", "bool", False, "Add the file's name as a header."),
-        Prop("basenameHeaderKey", "str", "basename", "Header name for basenameHeader."),
-        Prop("includePattern", "regex", "^.*$", "Only file names it matches whole are read."),
-        Prop("ignorePattern", "regex", "^$", "File names it matches whole are never read."),
-        Prop(
-            "consumeOrder",
-            "choice",
-            "oldest",
-            "Which ready file goes first (by mtime).",
-            choices=("oldest", "youngest", "random"),
-        ),
-        Prop(
-            "pollDelay", "int", 500, "Milliseconds between looks at an idle directory.", minimum=1
-        ),
-        Prop(
-            "readyAfter",
-            "int",
-            1000,
-            "Milliseconds a file's size and mtime must hold still "
-            "before it is read (ours, not Flume's).",
-            minimum=0,
-        ),
-        Prop("batchSize", "int", 100, "Lines per batch put into the channel.", minimum=1),
-        Prop("inputCharset", "str", "UTF-8", "Charset of the files."),
-        Prop(
-            "decodeErrorPolicy",
-            "choice",
-            "FAIL",
-            "What to do with text invalid in "
-            "inputCharset: FAIL (reject the file), REPLACE (U+FFFD), IGNORE (drop the bytes).",
-            choices=POLICIES,
-        ),
-        Prop(
-            "deserializer",
-            "choice",
-            "LINE",
-            "How a file becomes events (LINE only).",
-            choices=("LINE",),
-        ),
-        Prop(
-            "deserializer.maxLineLength",
-            "int",
-            2048,
-            "Most characters per event; a longer line becomes several events, as in Flume.",
-            minimum=1,
-        ),
-        Prop(
-            "deserializer.outputCharset",
-            "choice",
-            "UTF-8",
-            "Charset of event bodies.",
-            choices=("UTF-8",),
-        ),
-        Prop("recursiveDirectorySearch", "bool", False, "Not supported: must stay false."),
-        Prop(
-            "followLinks",
-            "bool",
-            False,
-            "Read files through symbolic links in spoolDir (ours); when false each link is "
-            "skipped with a log line. The link, never its target, is renamed or deleted.",
-        ),
-        Prop("maxBackoff", "int", 4000, "Accepted for compatibility; unused.", minimum=0),
-        Prop("bufferMaxLines", "int", 0, "Deprecated in Flume; accepted and unused."),
-        Prop("bufferMaxLineLength", "int", 0, "Deprecated in Flume; accepted and unused."),
-    )
+    SETTINGS = SpoolDirSettings
+    PROPERTIES = SpoolDirSettings.props()
+    settings: SpoolDirSettings
 
     def setup(self, context: Context) -> None:
-        spool = Path(self.conf["spoolDir"])
+        spool = Path(self.settings.spool_dir)
         if not spool.is_dir():
             hint = (
                 "the path contains a space; is it a typo?"
@@ -191,15 +221,15 @@ class SpoolDirSource(Source):
                 "fix its permissions",
             )
         try:
-            check_charset(self.conf["inputCharset"])
+            check_charset(self.settings.input_charset)
         except LookupError:
-            context.problem("inputCharset", f"unknown charset {self.conf['inputCharset']!r}")
+            context.problem("inputCharset", f"unknown charset {self.settings.input_charset!r}")
         except ValueError as exc:
             context.problem("inputCharset", str(exc))
-        if self.conf["recursiveDirectorySearch"]:
+        if self.settings.recursive_directory_search:
             context.problem("recursiveDirectorySearch", "is not supported", "set it to false")
         self.spool = spool
-        self.tracker = spool / self.conf["trackerDir"]
+        self.tracker = spool / self.settings.tracker_dir
         self.files_done = 0
         self.files_rejected = 0
         self.scans = 0  # directory looks so far (tests wait on it)
@@ -207,7 +237,7 @@ class SpoolDirSource(Source):
         self._skip: set[str] = set()  # files that could not be renamed: never read again
         self._links: set[str] = set()  # links already reported
         self._file: _Open | None = None
-        self._pause = self.conf["pollDelay"] / 1000
+        self._pause = self.settings.poll_delay / 1000
         self._lock: locks.Lock | None = None
 
     def start(self) -> None:
@@ -234,9 +264,9 @@ class SpoolDirSource(Source):
             self._lock = None
 
     def max_event_bytes(self) -> tuple[str, int] | None:
-        return "deserializer.maxLineLength", self.conf[
-            "deserializer.maxLineLength"
-        ] * MAX_BYTES_PER_CHAR
+        return "deserializer.maxLineLength", (
+            self.settings.deserializer_max_line_length * MAX_BYTES_PER_CHAR
+        )
 
     def backoff_pause(self, attempt: int) -> float:
         return self._pause
@@ -259,7 +289,7 @@ class SpoolDirSource(Source):
         progress = current.reader.progress
         assert progress is not None
         if not progress.idle:  # sinks have not committed every line yet: wait to be woken
-            self._pause = self.conf["pollDelay"] / 1000
+            self._pause = self.settings.poll_delay / 1000
             return Status.BACKOFF
         self._save_progress(current)
         self._close()
@@ -274,26 +304,26 @@ class SpoolDirSource(Source):
         ready = self._ready_files()
         if not ready:
             return None
-        order = self.conf["consumeOrder"]
+        order = self.settings.consume_order
         if order == "random":
             return random.choice(ready)
         ready.sort(key=lambda c: (c.mtime_ns, c.path.name), reverse=order == "youngest")
         return ready[0]
 
     def _eligible(self, name: str) -> bool:
-        c = self.conf
+        c = self.settings
         return not (
             name.startswith(".")
-            or name.endswith(c["fileSuffix"])
+            or name.endswith(c.file_suffix)
             or name.endswith(REJECTED)
             or name in self._skip
-            or not c["includePattern"].matches(name)
-            or (c["ignorePattern"].pattern != "^$" and c["ignorePattern"].matches(name))
+            or not c.include_pattern.matches(name)
+            or (c.ignore_pattern.pattern != "^$" and c.ignore_pattern.matches(name))
         )
 
     def _ready_files(self) -> list[_Candidate]:
         """Files whose size and mtime held still for readyAfter."""
-        ready_after = self.conf["readyAfter"] / 1000
+        ready_after = self.settings.ready_after / 1000
         now = time.monotonic()
         seen: dict[str, tuple[int, int, float]] = {}
         ready = []
@@ -301,7 +331,7 @@ class SpoolDirSource(Source):
         with os.scandir(self.spool) as it:
             entries = [e for e in it if self._eligible(e.name)]
         for entry in entries:
-            if entry.is_symlink() and not self.conf["followLinks"]:
+            if entry.is_symlink() and not self.settings.follow_links:
                 if entry.name not in self._links:
                     self._links.add(entry.name)
                     self.log.warning("%s is a symbolic link; skipped (followLinks = false)",
@@ -321,8 +351,8 @@ class SpoolDirSource(Source):
                 ready.append(_Candidate(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino))
         self._seen = seen
         waiting = len(seen) - len(ready)
-        self._pause = min(ready_after, self.conf["pollDelay"] / 1000) if waiting else (
-            self.conf["pollDelay"] / 1000)  # fmt: skip
+        self._pause = min(ready_after, self.settings.poll_delay / 1000) if waiting else (
+            self.settings.poll_delay / 1000)  # fmt: skip
         return ready
 
     # progress --------------------------------------------------------------------------------
@@ -378,7 +408,7 @@ class SpoolDirSource(Source):
             return None
         path = self.spool / name.name
         try:
-            st = path.lstat() if not self.conf["followLinks"] else path.stat()
+            st = path.lstat() if not self.settings.follow_links else path.stat()
         except FileNotFoundError:
             return None
         if st.st_ino != inode or not stat.S_ISREG(st.st_mode) or not 0 <= offset <= st.st_size:
@@ -392,7 +422,7 @@ class SpoolDirSource(Source):
 
     def _tracked_as_done(self, name: str, st: os.stat_result) -> bool:
         """tracker_dir policy: is this very file (not just its name) recorded as consumed?"""
-        if self.conf["trackingPolicy"] != "tracker_dir" or self.conf["deletePolicy"] != "never":
+        if self.settings.tracking_policy != "tracker_dir" or self.settings.delete_policy != "never":
             return False
         try:
             recorded = (self.tracker / "completed" / name).read_text()
@@ -401,10 +431,10 @@ class SpoolDirSource(Source):
         return recorded == _identity(st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _already_consumed(self, cand: _Candidate) -> bool:
-        if self.conf["deletePolicy"] == "immediate":
+        if self.settings.delete_policy == "immediate":
             return False
-        if self.conf["trackingPolicy"] == "rename":
-            return os.path.lexists(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
+        if self.settings.tracking_policy == "rename":
+            return os.path.lexists(cand.path.with_name(cand.path.name + self.settings.file_suffix))
         return (self.tracker / "completed" / cand.path.name).exists()
 
     # reading one file --------------------------------------------------------------------------
@@ -412,7 +442,7 @@ class SpoolDirSource(Source):
         if not cand.offset and self._already_consumed(cand):
             self._reject(cand, "a file of this name was already consumed")
             return
-        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.conf["followLinks"] else os.O_NOFOLLOW)
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.settings.follow_links else os.O_NOFOLLOW)
         try:
             fd = os.open(cand.path, flags)
         except OSError as exc:
@@ -433,17 +463,17 @@ class SpoolDirSource(Source):
                                   "Kafka (the tracker said %d)", cand.path, start,
                                   cand.offset)  # fmt: skip
                 cand.offset = start
-        c = self.conf
+        c = self.settings
         common: dict[str, str] = {}
-        if c["fileHeader"]:
-            common[c["fileHeaderKey"]] = str(cand.path.absolute())
-        if c["basenameHeader"]:
-            common[c["basenameHeaderKey"]] = cand.path.name
-        splitter = LineSplitter(c["deserializer.maxLineLength"], c["inputCharset"],
-                                c["decodeErrorPolicy"], "LF", start=cand.offset,
+        if c.file_header:
+            common[c.file_header_key] = str(cand.path.absolute())
+        if c.basename_header:
+            common[c.basename_header_key] = cand.path.name
+        splitter = LineSplitter(c.deserializer_max_line_length, c.input_charset,
+                                c.decode_error_policy, "LF", start=cand.offset,
                                 offsets=self.origin is not None)  # fmt: skip
         progress = Progress(cand.offset, self.wake.set)
-        reader = LineReader(splitter, c["batchSize"], common, self.counters, self.log,
+        reader = LineReader(splitter, c.batch_size, common, self.counters, self.log,
                             str(cand.path), progress)  # fmt: skip
         if self.origin is not None:
             reader.origin = f"{self.origin}/{stream}"
@@ -478,7 +508,7 @@ class SpoolDirSource(Source):
     def _finish(self, cand: _Candidate) -> None:
         """Every line is safe: delete, rename or record the file. Never read it again."""
         try:
-            st = cand.path.lstat() if not self.conf["followLinks"] else cand.path.stat()
+            st = cand.path.lstat() if not self.settings.follow_links else cand.path.stat()
         except FileNotFoundError:
             self.counters.add("GenericProcessingFail")
             self.log.error("%s vanished while it was read; its lines so far were delivered",
@@ -490,10 +520,10 @@ class SpoolDirSource(Source):
                                f"{st.st_size}); the lines read were delivered")  # fmt: skip
             return
         try:
-            if self.conf["deletePolicy"] == "immediate":
+            if self.settings.delete_policy == "immediate":
                 cand.path.unlink()
-            elif self.conf["trackingPolicy"] == "rename":
-                cand.path.rename(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
+            elif self.settings.tracking_policy == "rename":
+                cand.path.rename(cand.path.with_name(cand.path.name + self.settings.file_suffix))
             else:
                 write_done = self.tracker / "completed" / cand.path.name
                 write_done.parent.mkdir(parents=True, exist_ok=True)
