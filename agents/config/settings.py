@@ -48,6 +48,11 @@ def prop(name: str, kind: str = "str", default: Any = REQUIRED, doc: str = "", *
     return dataclasses.field(metadata={"prop": Prop(name, kind, default, doc, **more)})
 
 
+def shared(declared: Prop) -> Any:
+    """A settings field for a ``Prop`` several components share (e.g. ``STREAM_LINE_CAP``)."""
+    return dataclasses.field(metadata={"prop": declared})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Base of a component's typed settings (see the module's docstring)."""

@@ -49,7 +49,7 @@ from agents.acks import Progress
 from agents.component import Status
 from agents.config import javaregex
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import Settings, prop, shared
 from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
 from agents.sources.reader import LineReader
@@ -91,68 +91,80 @@ class _Tail:
         return progress.safe
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaildirSettings(Settings):
+    filegroups: list[str] = prop(
+        "filegroups", "list", doc="Names of the file groups (space separated)."
+    )
+    filegroup_paths: dict[str, str] = prop(
+        "filegroups.",
+        "prefix",
+        doc="filegroups.<group> = absolute path; the file name part is a regex.",
+    )
+    headers: dict[str, str] = prop(
+        "headers.", "prefix", doc="headers.<group>.<key> = value added to its events."
+    )
+    position_file: str = prop(
+        "positionFile", "str", "~/.flume/taildir_position.json", "JSON file of read positions."
+    )
+    file_header: bool = prop("fileHeader", "bool", False, "Add the file's path as a header.")
+    file_header_key: str = prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
+    byte_offset_header: bool = prop(
+        "byteOffsetHeader", "bool", False, "Add each line's byte offset as header 'byteoffset'."
+    )
+    skip_to_end: bool = prop(
+        "skipToEnd", "bool", False, "Start files with no recorded position at their end."
+    )
+    idle_timeout: int = prop(
+        "idleTimeout",
+        "int",
+        120000,
+        "Milliseconds without new lines before a file is closed (it is reopened when it grows).",
+        minimum=0,
+    )
+    write_pos_interval: int = prop(
+        "writePosInterval", "int", 3000, "Milliseconds between position file writes.", minimum=0
+    )
+    batch_size: int = prop("batchSize", "int", 100, "Most lines per batch.", minimum=1)
+    max_batch_count: int = prop(
+        "maxBatchCount",
+        "int",
+        2**63 - 1,
+        "Batches read from one file before the next file gets a turn.",
+        minimum=1,
+    )
+    poll_interval: int = prop(
+        "pollInterval",
+        "int",
+        20,
+        "Milliseconds between looks when nothing is new and inotify cannot watch the "
+        "directories (ours: Flume backs off up to 5 s); with inotify, a look per second.",
+        minimum=1,
+    )
+    max_line_length: int = shared(STREAM_LINE_CAP)
+    follow_links: bool = prop(
+        "followLinks",
+        "bool",
+        False,
+        "Follow symbolic links that match a file group (ours); when false each link is "
+        "skipped with a log line.",
+    )
+    cache_pattern_matching: bool = prop(
+        "cachePatternMatching", "bool", True, "Accepted for compatibility."
+    )
+
+
 class TaildirSource(Source):
     TYPE = "TAILDIR"
     REPLAYABLE = True
-    PROPERTIES = (
-        Prop("filegroups", "list", doc="Names of the file groups (space separated)."),
-        Prop(
-            "filegroups.",
-            "prefix",
-            doc="filegroups.<group> = absolute path; the file name part is a regex.",
-        ),
-        Prop("headers.", "prefix", doc="headers.<group>.<key> = value added to its events."),
-        Prop(
-            "positionFile", "str", "~/.flume/taildir_position.json", "JSON file of read positions."
-        ),
-        Prop("fileHeader", "bool", False, "Add the file's path as a header."),
-        Prop("fileHeaderKey", "str", "file", "Header name for fileHeader."),
-        Prop(
-            "byteOffsetHeader", "bool", False, "Add each line's byte offset as header 'byteoffset'."
-        ),
-        Prop("skipToEnd", "bool", False, "Start files with no recorded position at their end."),
-        Prop(
-            "idleTimeout",
-            "int",
-            120000,
-            "Milliseconds without new lines before a file is "
-            "closed (it is reopened when it grows).",
-            minimum=0,
-        ),
-        Prop(
-            "writePosInterval", "int", 3000, "Milliseconds between position file writes.", minimum=0
-        ),
-        Prop("batchSize", "int", 100, "Most lines per batch.", minimum=1),
-        Prop(
-            "maxBatchCount",
-            "int",
-            2**63 - 1,
-            "Batches read from one file before the next file gets a turn.",
-            minimum=1,
-        ),
-        Prop(
-            "pollInterval",
-            "int",
-            20,
-            "Milliseconds between looks when nothing is new and inotify cannot watch the "
-            "directories (ours: Flume backs off up to 5 s); with inotify, a look per second.",
-            minimum=1,
-        ),
-        STREAM_LINE_CAP,
-        Prop(
-            "followLinks",
-            "bool",
-            False,
-            "Follow symbolic links that match a file group (ours); when false each link is "
-            "skipped with a log line.",
-        ),
-        Prop("cachePatternMatching", "bool", True, "Accepted for compatibility."),
-    )
+    SETTINGS = TaildirSettings
+    PROPERTIES = TaildirSettings.props()
+    settings: TaildirSettings
 
     def setup(self, context: Context) -> None:
         self._groups: dict[str, tuple[Path, javaregex.JavaPattern]] = {}
-        paths = self.conf["filegroups."]
-        for group in self.conf["filegroups"]:
+        paths = self.settings.filegroup_paths
+        for group in self.settings.filegroups:
             if group not in paths:
                 context.problem(
                     "filegroups",
@@ -176,10 +188,10 @@ class TaildirSource(Source):
                     severity="warning",
                 )
         self._headers: dict[str, dict[str, str]] = {}
-        for key, value in self.conf["headers."].items():
+        for key, value in self.settings.headers.items():
             group, _, hkey = key.partition(".")
             self._headers.setdefault(group, {})[hkey] = value
-        self._posfile = Path(os.path.expanduser(self.conf["positionFile"]))
+        self._posfile = Path(os.path.expanduser(self.settings.position_file))
         self._heads_file = self._posfile.with_name(self._posfile.name + ".fingerprints")
         self._tails: dict[int, _Tail] = {}
         self._links: set[str] = set()
@@ -232,14 +244,14 @@ class TaildirSource(Source):
             self._write_positions(durable=True)
 
     def max_event_bytes(self) -> tuple[str, int] | None:
-        return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
+        return "maxLineLength", self.settings.max_line_length * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
-        return GATHER if self._gathering else self.conf["pollInterval"] / 1000
+        return GATHER if self._gathering else self.settings.poll_interval / 1000
 
     def process(self) -> Status:
         if self._dirty and time.monotonic() - self._last_write >= (
-            self.conf["writePosInterval"] / 1000
+            self.settings.write_pos_interval / 1000
         ):
             self._write_positions()
         self.flush()
@@ -262,7 +274,7 @@ class TaildirSource(Source):
             return Status.BACKOFF  # the runner waits GATHER, or pollInterval (polling)
         wait = RESCAN
         if self._dirty:
-            due = self._last_write + self.conf["writePosInterval"] / 1000 - time.monotonic()
+            due = self._last_write + self.settings.write_pos_interval / 1000 - time.monotonic()
             wait = min(wait, due)
         watch.wait(wait)  # until a file changes (inotify), a stop, or the next look
         return Status.READY
@@ -270,14 +282,14 @@ class TaildirSource(Source):
     # positions -------------------------------------------------------------------------------
     def _new_reader(self, path: str, group: str, pos: int) -> LineReader:
         common = dict(self._headers.get(group, {}))
-        if self.conf["fileHeader"]:
-            common[self.conf["fileHeaderKey"]] = path
-        splitter = LineSplitter(self.conf["maxLineLength"], "UTF-8", "RAW", "CRLF", start=pos,
-                                offsets=self.conf["byteOffsetHeader"] or bool(self.origin),
+        if self.settings.file_header:
+            common[self.settings.file_header_key] = path
+        splitter = LineSplitter(self.settings.max_line_length, "UTF-8", "RAW", "CRLF", start=pos,
+                                offsets=self.settings.byte_offset_header or bool(self.origin),
                                 )  # fmt: skip
-        return LineReader(splitter, self.conf["batchSize"], common, self.counters, self.log,
+        return LineReader(splitter, self.settings.batch_size, common, self.counters, self.log,
                           path, Progress(pos, self._moved),
-                          byteoffset_header=self.conf["byteOffsetHeader"])  # fmt: skip
+                          byteoffset_header=self.settings.byte_offset_header)  # fmt: skip
 
     def _moved(self) -> None:
         self._dirty = True  # called on a sink's thread: just note it
@@ -344,7 +356,7 @@ class TaildirSource(Source):
     # discovery -------------------------------------------------------------------------------
     def _scan(self) -> None:
         current: dict[int, tuple[str, str]] = {}
-        follow = self.conf["followLinks"]
+        follow = self.settings.follow_links
         for group, (directory, pattern) in self._groups.items():
             try:
                 entries = list(os.scandir(directory))
@@ -368,7 +380,7 @@ class TaildirSource(Source):
         for inode, (path, group) in current.items():
             tail = self._tails.get(inode)
             if tail is None:
-                pos = os.stat(path).st_size if self.conf["skipToEnd"] else 0
+                pos = os.stat(path).st_size if self.settings.skip_to_end else 0
                 self._tails[inode] = _Tail(inode, path, group, self._new_reader(path, group, pos))
                 self._dirty = True
                 self.log.info("following %s (inode %d) from byte %d", path, inode, pos)
@@ -400,7 +412,7 @@ class TaildirSource(Source):
 
     # reading ---------------------------------------------------------------------------------
     def _open(self, tail: _Tail) -> bool:
-        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.conf["followLinks"] else os.O_NOFOLLOW)
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.settings.follow_links else os.O_NOFOLLOW)
         try:
             fd = os.open(tail.path, flags)
         except OSError:
@@ -496,7 +508,7 @@ class TaildirSource(Source):
             return False
         chunks = 0
         read = False
-        while tail.position < size and chunks < self.conf["maxBatchCount"]:
+        while tail.position < size and chunks < self.settings.max_batch_count:
             chunk = os.pread(tail.fd, min(READ_SIZE, size - tail.position), tail.position)
             if not chunk:
                 break
@@ -521,7 +533,7 @@ class TaildirSource(Source):
         self.log.info("finished rotated file %s (inode %d)", tail.path, tail.inode)
 
     def _close_idle(self) -> None:
-        idle = self.conf["idleTimeout"] / 1000
+        idle = self.settings.idle_timeout / 1000
         now = time.monotonic()
         for tail in self._tails.values():
             if tail.fd is not None and not tail.rotated and now - tail.last_read > idle:
