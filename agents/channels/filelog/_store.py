@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from pathlib import Path
 
 from agents.acks import Ack
 from agents.channels.base import Transaction, TransactionStateError
 from agents.channels.filelog import _checkpoint
+from agents.channels.filelog._background import Periodic
 from agents.channels.filelog._checkpoint import Checkpoint, Slice
 from agents.channels.filelog._config import FileChannelConfig
 from agents.channels.filelog._records import (
@@ -90,8 +90,7 @@ class FileChannelStore:
         self._closed = True
         self._checkpoint_lock = threading.Lock()
         self._last_checkpoint: tuple[int, int] | None = None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._background: list[Periodic] = []  # checkpoint (and fsync) threads while open
         self._locks: list[Lock] = []
         self.log: SegmentLog | None = None
         self.report: ReplayReport | None = None
@@ -130,7 +129,6 @@ class FileChannelStore:
         self.counts["EventsLostToCorruption"] += report.events_lost
         self._closed = False
         self._interrupts = 0  # interrupt_takes() so far
-        self._stop.clear()
         self.logger.info("file channel %s replayed: %s", self.name, report.summary())
         try:
             self.checkpoint()  # the next start replays from here, and spent segments go
@@ -139,9 +137,24 @@ class FileChannelStore:
             log.close()
             self._unlock()
             raise
-        self._spawn(self._checkpoint_loop, "checkpoint")
+        self._background.append(
+            Periodic(
+                f"{self.name}-checkpoint",
+                cfg.checkpoint_interval,
+                self._checkpoint_if_moved,
+                self._checkpoint_failed,
+            )
+        )
         if not cfg.fsync_per_transaction:
-            self._spawn(self._fsync_loop, "fsync")
+            self._background.append(
+                Periodic(
+                    f"{self.name}-fsync",
+                    cfg.fsync_interval,
+                    self._fsync_all,
+                    self._fsync_failed,
+                    (FileChannelIOError, ChannelClosedError),
+                )
+            )
         return report
 
     def close(self) -> None:
@@ -151,10 +164,11 @@ class FileChannelStore:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._stop.set()
-        for t in self._threads:
-            t.join()
-        self._threads.clear()
+        for job in self._background:
+            job.signal()
+        for job in self._background:
+            job.join()
+        self._background.clear()
         assert self.log is not None
         try:
             if self.config.checkpoint_on_close:
@@ -188,11 +202,6 @@ class FileChannelStore:
         for lock in self._locks:
             lock.release()
         self._locks.clear()
-
-    def _spawn(self, target: Callable[[], None], what: str) -> None:
-        t = threading.Thread(target=target, name=f"{self.name}-{what}", daemon=True)
-        t.start()
-        self._threads.append(t)
 
     # ---- reading state -------------------------------------------------------------------
 
@@ -440,22 +449,20 @@ class FileChannelStore:
                 self.logger.info("channel %s: %d spent segments deleted (%d bytes)",
                                  self.name, len(spent), freed)  # fmt: skip
 
-    def _checkpoint_loop(self) -> None:
-        while not self._stop.wait(self.config.checkpoint_interval):
-            log = self.log
-            if log is None or log.position() == self._last_checkpoint:
-                continue
-            try:
-                self.checkpoint()
-            except Exception as e:  # logged and counted; the next interval tries again
-                self.logger.error("channel %s: checkpoint failed: %s", self.name, e)
+    def _checkpoint_if_moved(self) -> None:
+        log = self.log
+        if log is not None and log.position() != self._last_checkpoint:
+            self.checkpoint()
 
-    def _fsync_loop(self) -> None:
-        while not self._stop.wait(self.config.fsync_interval):
-            try:
-                self._seglog().sync_all()
-            except (FileChannelIOError, ChannelClosedError) as e:
-                self.logger.error("channel %s: %s", self.name, e)
+    def _checkpoint_failed(self, e: Exception) -> None:
+        """Logged and counted; the next interval tries again."""
+        self.logger.error("channel %s: checkpoint failed: %s", self.name, e)
+
+    def _fsync_all(self) -> None:
+        self._seglog().sync_all()
+
+    def _fsync_failed(self, e: Exception) -> None:
+        self.logger.error("channel %s: %s", self.name, e)
 
 
 class FileTransaction(Transaction):
