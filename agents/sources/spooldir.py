@@ -52,28 +52,18 @@ from agents.sources.lines import (
 )
 from agents.sources.reader import LineReader
 from agents.sources.resume import line_start
-from agents.sources.state import read_json, write_json
+from agents.sources.spool_tracker import SpoolFile, SpoolTracker
 
 CHUNK = 1 << 20
 REJECTED = ".REJECTED"
-META = ".flumespool-main.meta"
 RESUME_WAIT = 120.0  # s start waits for the exactly-once sinks' committed positions
-
-
-@dataclass
-class _Candidate:
-    path: Path
-    size: int
-    mtime_ns: int
-    inode: int
-    offset: int = 0  # where an earlier run stopped reading
 
 
 @dataclass
 class _Open:
     """The file being read: its descriptor, reader and what happens once it is all safe."""
 
-    cand: _Candidate
+    cand: SpoolFile
     fd: int
     reader: LineReader
     eof: bool = False
@@ -230,6 +220,8 @@ class SpoolDirSource(Source):
             context.problem("recursiveDirectorySearch", "is not supported", "set it to false")
         self.spool = spool
         self.tracker = spool / self.settings.tracker_dir
+        self._tracker = SpoolTracker(spool, self.tracker, self.settings.follow_links, self.log,
+                                     self.counters)  # fmt: skip
         self.files_done = 0
         self.files_rejected = 0
         self.scans = 0  # directory looks so far (tests wait on it)
@@ -278,7 +270,7 @@ class SpoolDirSource(Source):
             self._save_progress(current)
         self.flush()
         if current is None:
-            chosen = self._resume() or self._choose()
+            chosen = self._tracker.resume() or self._choose()
             if chosen is None:
                 return Status.BACKOFF
             self._open(chosen)
@@ -300,7 +292,7 @@ class SpoolDirSource(Source):
         return Status.READY
 
     # choosing files --------------------------------------------------------------------------
-    def _choose(self) -> _Candidate | None:
+    def _choose(self) -> SpoolFile | None:
         ready = self._ready_files()
         if not ready:
             return None
@@ -321,7 +313,7 @@ class SpoolDirSource(Source):
             or (c.ignore_pattern.pattern != "^$" and c.ignore_pattern.matches(name))
         )
 
-    def _ready_files(self) -> list[_Candidate]:
+    def _ready_files(self) -> list[SpoolFile]:
         """Files whose size and mtime held still for readyAfter."""
         ready_after = self.settings.ready_after / 1000
         now = time.monotonic()
@@ -348,7 +340,7 @@ class SpoolDirSource(Source):
             since = before[2] if before is not None and before[:2] == key else now
             seen[entry.name] = (*key, since)
             if now - since >= ready_after:
-                ready.append(_Candidate(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino))
+                ready.append(SpoolFile(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino))
         self._seen = seen
         waiting = len(seen) - len(ready)
         self._pause = min(ready_after, self.settings.poll_delay / 1000) if waiting else (
@@ -356,89 +348,29 @@ class SpoolDirSource(Source):
         return ready
 
     # progress --------------------------------------------------------------------------------
-    def _meta_path(self) -> Path:
-        return self.tracker / META
-
     def _save_progress(self, current: _Open) -> None:
         progress = current.reader.progress
         assert progress is not None
         if progress.safe == current.cand.offset:
             return
-        cand = current.cand
-        cand.offset = progress.safe
-        try:
-            write_json(self._meta_path(), {"file": cand.path.name, "inode": cand.inode,
-                                           "size": cand.size, "mtime_ns": cand.mtime_ns,
-                                           "offset": cand.offset})  # fmt: skip
-        except OSError as exc:  # the position is for a restart only; reading goes on
-            self.counters.error(f"cannot write {self._meta_path()}: {exc.strerror}")
-            self.log.error("cannot record the read position in %s (%s); a restart would read "
-                           "%s again", self._meta_path(), exc.strerror, cand.path.name)  # fmt: skip
-
-    def _resume(self) -> _Candidate | None:
-        """The file an earlier run was part-way through, if it is still there unchanged."""
-        try:
-            meta = read_json(self._meta_path())
-        except (ValueError, OSError) as exc:
-            self.log.warning("ignoring the tracker %s: %s", self._meta_path(), exc)
-            meta = None
-        if meta is None:
-            return None
-        cand = self._trusted(meta)
-        if cand is None:
-            self._meta_path().unlink(missing_ok=True)
-        return cand
-
-    def _trusted(self, meta: object) -> _Candidate | None:
-        """The tracked file if the tracker names a file of the spool dir sensibly, else None."""
-        try:
-            assert isinstance(meta, dict)
-            name = Path(str(meta["file"]))
-            inode, size, mtime, offset = (int(meta[k]) for k in
-                                          ("inode", "size", "mtime_ns", "offset"))  # fmt: skip
-        except (AssertionError, KeyError, TypeError, ValueError):
-            self.log.warning("ignoring the tracker %s: not a position this agent wrote",
-                             self._meta_path())  # fmt: skip
-            return None
-        if name.is_absolute() and name.parent.resolve() == self.spool.resolve():
-            name = Path(name.name)  # written by an older version: an absolute path
-        if name.name != str(name) or name.name in ("", ".", ".."):
-            self.log.warning("ignoring the tracker %s: it names %s, which is not a file of the "
-                             "spool dir", self._meta_path(), meta["file"])  # fmt: skip
-            return None
-        path = self.spool / name.name
-        try:
-            st = path.lstat() if not self.settings.follow_links else path.stat()
-        except FileNotFoundError:
-            return None
-        if st.st_ino != inode or not stat.S_ISREG(st.st_mode) or not 0 <= offset <= st.st_size:
-            return None
-        if offset and not _ends_a_line(path, offset):
-            self.log.warning("ignoring the tracker %s: byte %d of %s is not a line boundary; "
-                             "reading the file from its start", self._meta_path(), offset,
-                             path.name)  # fmt: skip
-            offset = 0
-        return _Candidate(path, size, mtime, inode, offset)
+        current.cand.offset = progress.safe
+        self._tracker.save(current.cand)
 
     def _tracked_as_done(self, name: str, st: os.stat_result) -> bool:
         """tracker_dir policy: is this very file (not just its name) recorded as consumed?"""
         if self.settings.tracking_policy != "tracker_dir" or self.settings.delete_policy != "never":
             return False
-        try:
-            recorded = (self.tracker / "completed" / name).read_text()
-        except OSError:
-            return False
-        return recorded == _identity(st.st_ino, st.st_size, st.st_mtime_ns)
+        return self._tracker.recorded_as_done(name, st)
 
-    def _already_consumed(self, cand: _Candidate) -> bool:
+    def _already_consumed(self, cand: SpoolFile) -> bool:
         if self.settings.delete_policy == "immediate":
             return False
         if self.settings.tracking_policy == "rename":
             return os.path.lexists(cand.path.with_name(cand.path.name + self.settings.file_suffix))
-        return (self.tracker / "completed" / cand.path.name).exists()
+        return self._tracker.name_recorded(cand.path.name)
 
     # reading one file --------------------------------------------------------------------------
-    def _open(self, cand: _Candidate) -> None:
+    def _open(self, cand: SpoolFile) -> None:
         if not cand.offset and self._already_consumed(cand):
             self._reject(cand, "a file of this name was already consumed")
             return
@@ -505,7 +437,7 @@ class SpoolDirSource(Source):
             self._save_progress(self._file)
 
     # the file's fate -------------------------------------------------------------------------
-    def _finish(self, cand: _Candidate) -> None:
+    def _finish(self, cand: SpoolFile) -> None:
         """Every line is safe: delete, rename or record the file. Never read it again."""
         try:
             st = cand.path.lstat() if not self.settings.follow_links else cand.path.stat()
@@ -525,9 +457,7 @@ class SpoolDirSource(Source):
             elif self.settings.tracking_policy == "rename":
                 cand.path.rename(cand.path.with_name(cand.path.name + self.settings.file_suffix))
             else:
-                write_done = self.tracker / "completed" / cand.path.name
-                write_done.parent.mkdir(parents=True, exist_ok=True)
-                write_done.write_text(_identity(cand.inode, cand.size, cand.mtime_ns))
+                self._tracker.record_done(cand)
         except OSError as exc:
             self._skip.add(cand.path.name)
             self.counters.add("GenericProcessingFail")
@@ -539,14 +469,11 @@ class SpoolDirSource(Source):
         self.files_done += 1
         self.log.info("consumed %s", cand.path)
 
-    def _forget(self, cand: _Candidate) -> None:
-        try:
-            self._meta_path().unlink(missing_ok=True)
-        except OSError as exc:
-            self.log.error("cannot remove the tracker %s: %s", self._meta_path(), exc.strerror)
+    def _forget(self, cand: SpoolFile) -> None:
+        self._tracker.forget()
         self._seen.pop(cand.path.name, None)
 
-    def _reject(self, cand: _Candidate, why: str) -> None:
+    def _reject(self, cand: SpoolFile, why: str) -> None:
         self.files_rejected += 1
         self.counters.add("GenericProcessingFail")
         self.counters.error(f"{cand.path.name}: {why}")
@@ -559,14 +486,3 @@ class SpoolDirSource(Source):
             self._skip.add(cand.path.name)
         self._forget(cand)
         self.log.error("%s %s; %s", cand.path, why, where)
-
-
-def _ends_a_line(path: Path, offset: int) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(offset - 1)
-        return fh.read(1) == b"\n"
-
-
-def _identity(inode: int, size: int, mtime_ns: int) -> str:
-    """What tells a consumed file from a new one of the same name (inodes get reused)."""
-    return f"{inode} {size} {mtime_ns}"
