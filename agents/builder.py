@@ -22,7 +22,7 @@ from agents import exactly_once
 from agents.channels.base import Channel
 from agents.channels.selectors import ChannelSelector
 from agents.component import Component
-from agents.config.topology import AgentPlan, ComponentPlan
+from agents.config.plan import AgentPlan, ComponentPlan
 from agents.errors import Problem
 from agents.interceptors.base import Interceptor
 from agents.processor import ChannelProcessor

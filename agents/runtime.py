@@ -27,7 +27,7 @@ from pathlib import Path
 from agents.builder import AgentBuild, build
 from agents.channels.base import Channel
 from agents.component import Component
-from agents.config.topology import AgentPlan
+from agents.config.plan import AgentPlan
 from agents.errors import AgentError, ConfigError, FatalError
 from agents.health import Watchdog
 from agents.runners import Runner
