@@ -19,13 +19,14 @@ exactly-once sink's transactional.id (this one was fenced: docs/exactly-once.md)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
+from agents.builder import build
 from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from agents.errors import AgentError, ConfigError, Problem
@@ -85,17 +86,13 @@ def setup_logging(level: str) -> None:
 
 
 def check(conf_file: str, name: str, lenient: bool = False) -> int:
-    from agents.runtime import Agent
-
-    plan = build_plan(load_properties(conf_file), name)
-    agent = None
-    with contextlib.suppress(ConfigError):
-        agent = Agent(plan)
-    problems = _sorted(plan.problems)
+    """Build the agent (configured, never started: no side effects) and say what it found."""
+    built = build(build_plan(load_properties(conf_file), name))
+    problems = _sorted(built.problems)
     for problem in problems:
         print(_say(problem, lenient))
     blocking = sum(p.blocks(lenient) for p in problems)
-    flows = plan.describe() if not any(p.lenient == "refuse" and p.blocks(lenient)
+    flows = built.plan.describe() if not any(p.lenient == "refuse" and p.blocks(lenient)
                                        for p in problems) else []  # fmt: skip
     print(
         f"{conf_file}: agent {name}: {blocking} error(s), "
@@ -105,7 +102,7 @@ def check(conf_file: str, name: str, lenient: bool = False) -> int:
     )  # fmt: skip
     for line in flows:
         print(f"  {line}")
-    for line in agent.notes if agent is not None else []:
+    for line in built.notes if built.runnable else []:
         print(f"  {line}")
     return 1 if blocking else 0
 
@@ -117,7 +114,7 @@ def _say(problem: Problem, lenient: bool) -> str:
     return f"warning: {problem.lenient_str() if lenient else problem}"
 
 
-def _sorted(problems: list[Problem]) -> list[Problem]:
+def _sorted(problems: Iterable[Problem]) -> list[Problem]:
     return sorted(set(problems), key=lambda p: (p.line or 0, str(p)))
 
 
@@ -126,12 +123,12 @@ def run(args: argparse.Namespace) -> int:
     from agents.runtime import Agent
 
     log = logging.getLogger("agents")
-    plan = build_plan(load_properties(args.conf_file), args.name)
+    built = build(build_plan(load_properties(args.conf_file), args.name))
     try:
-        agent = Agent(plan, Path(args.state_dir) if args.state_dir else None, args.stall_after)
+        agent = Agent(built, Path(args.state_dir) if args.state_dir else None, args.stall_after)
     except ConfigError:
         agent = None
-    problems = _sorted(plan.problems)
+    problems = _sorted(built.problems)
     for p in problems:
         said = _say(p, args.lenient)
         level, _, text = said.partition(": ")

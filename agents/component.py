@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agents.config.context import Context
+from agents.config.settings import Settings
 from agents.config.spec import Prop
 from agents.counters import Counters
 
@@ -33,6 +34,8 @@ class Component:
 
     A subclass declares ``PROPERTIES`` and ``KIND``; ``configure`` resolves them into
     ``self.conf`` (typed values by property name) and calls ``setup`` for what depends on them.
+    A subclass that declares its properties as typed ``SETTINGS`` (``agents.config.settings``;
+    ``PROPERTIES = SETTINGS.props()``) reads them as ``self.settings.<field>``.
     ``start``/``stop`` must be idempotent; ``stop`` must return only when the component's
     threads have ended and what it holds is safe (committed or rolled back).
     """
@@ -41,6 +44,8 @@ class Component:
     TYPE: ClassVar[str] = ""  # the Flume type alias, e.g. "spooldir"
     PROPERTIES: ClassVar[tuple[Prop, ...]] = ()
     PREFIXES: ClassVar[tuple[str, ...]] = ()  # undeclared key families accepted as-is
+    SETTINGS: ClassVar[type[Settings] | None] = None  # typed view of PROPERTIES, if declared
+    settings: Any  # a SETTINGS instance once configured (a subclass narrows the type)
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -57,6 +62,8 @@ class Component:
         """
         self.conf = context.resolve(self.PROPERTIES, self.PREFIXES)
         if not any(p.drops for p in context.problems):
+            if self.SETTINGS is not None:
+                self.settings = self.SETTINGS.from_conf(self.conf)
             self.setup(context)
 
     def setup(self, context: Context) -> None:

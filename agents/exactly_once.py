@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from agents.committed import Committed
 
 if TYPE_CHECKING:
-    from agents.config.topology import AgentPlan
+    from agents.config.plan import AgentPlan
     from agents.sinks.base import Sink
 
 

@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from agents.servers import send_reply
+
 if TYPE_CHECKING:
     from agents.runtime import Agent
 
@@ -140,11 +142,7 @@ def _handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_error(404, "try /metrics or /metrics/prometheus")
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_reply(self, 200, ctype, body, close=False)
 
         def log_message(self, format: str, *args: object) -> None:
             return None

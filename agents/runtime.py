@@ -1,4 +1,5 @@
-"""An agent at run time: components built from a plan, run by runners, watched, drained.
+"""An agent at run time: the components ``agents.builder`` built from a plan, run by runners,
+watched, drained. The agent only runs what it is given; it changes nothing of the build.
 
 Start order is channels, sink runners, source runners (nothing is put before someone can take).
 A sink runs on its own runner (``DefaultSinkProcessor``) unless a sink group puts it behind a
@@ -11,8 +12,7 @@ flight), then sinks stop, sources record their committed positions, and channels
 a channel still holds is said: a file channel keeps it for the next start, a memory channel's
 is lost. A watchdog thread checks health once a second (``agents.health``) and starts a new
 thread for a runner whose thread ended (``Runner.revive``).
-Exactly-once flows are checked and wired by ``agents.exactly_once`` between building the sinks
-and the sources. A ``FatalError`` that ``stops_agent`` (a spool dir another agent owns, a
+A ``FatalError`` that ``stops_agent`` (a spool dir another agent owns, a
 fenced exactly-once sink) sets ``fatal`` and calls ``on_fatal``: whoever runs the agent stops it.
 """
 
@@ -23,17 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
-from agents import exactly_once
+from agents.builder import AgentBuild, build
 from agents.channels.base import Channel
-from agents.channels.selectors import ChannelSelector
 from agents.component import Component
-from agents.config.topology import AgentPlan, ComponentPlan
-from agents.errors import AgentError, ConfigError, FatalError, Problem
+from agents.config.plan import AgentPlan
+from agents.errors import AgentError, ConfigError, FatalError
 from agents.health import Watchdog
-from agents.interceptors.base import Interceptor
-from agents.processor import ChannelProcessor
 from agents.runners import Runner
 from agents.sinks.base import Sink
 from agents.sinks.processors import DefaultSinkProcessor, SinkGroupProcessor
@@ -44,182 +40,40 @@ DEFAULT_STATE_DIR = Path("~/.flume/agents")
 
 
 class Agent:
+    """Runs an ``AgentBuild`` (``agents.builder.build``): starts, watches and stops it."""
+
     def __init__(
-        self, plan: AgentPlan, state_dir: Path | None = None, stall_after: float = 10.0
+        self, built: AgentBuild, state_dir: Path | None = None, stall_after: float = 10.0
     ) -> None:
-        self.plan = plan
-        self.name = plan.agent
-        self.state_dir = Path(state_dir or DEFAULT_STATE_DIR / plan.agent).expanduser()
-        self.channels: dict[str, Channel] = {}
-        self.sources: dict[str, Source] = {}
-        self.sinks: dict[str, Sink] = {}
-        self.interceptors: dict[str, list[Interceptor]] = {}
-        self.groups: dict[str, SinkGroupProcessor] = {}
+        if not built.runnable:
+            raise ConfigError(list(built.problems))
+        self.built = built
+        self.plan = built.plan  # what runs, with every problem found
+        self.name = built.plan.agent
+        self.state_dir = Path(state_dir or DEFAULT_STATE_DIR / self.name).expanduser()
+        self.channels = dict(built.channels)
+        self.sources = dict(built.sources)
+        self.sinks = dict(built.sinks)
+        self.interceptors = {name: list(chain) for name, chain in built.interceptors.items()}
+        self.groups = dict(built.groups)
+        self.notes = list(built.notes)  # what exactly-once covers here
+        for comp in [*self.components(), *(i for c in self.interceptors.values() for i in c)]:
+            comp.state_dir = self.state_dir
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
         self.sink_runners: dict[str, Runner] = {}  # by sink name (a group's sinks share one)
         self.watchdog = Watchdog(stall_after)
         self.fatal: FatalError | None = None  # why the agent must stop (exit fatal.exit_code)
         self.on_fatal: Callable[[], None] = lambda: None  # whoever runs the agent stops it
-        self.notes: list[str] = []  # what exactly-once covers here (--check prints them)
         self._stop = threading.Event()
         self._health_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
-        self._build()
 
-    def _configure(self, cp: ComponentPlan) -> Component:
-        comp: Component = cp.cls(cp.name)
-        comp.configure(cp.context)
-        comp.state_dir = self.state_dir
-        return comp
-
-    def _build(self) -> None:
-        """Configure every planned component; leave out those with errors that drop them
-        (as Flume does: see ``agents.config.topology``)."""
-        plan = self.plan
-        built = [*plan.channels.values(), *plan.sinks.values(), *plan.sources.values()]
-        for name, cp in list(plan.channels.items()):
-            ch = self._configure(cp)
-            if not _drops(cp) and isinstance(ch, Channel):
-                self.channels[name] = ch
-            else:
-                del plan.channels[name]
-        for name, cp in list(plan.sinks.items()):
-            sink = self._configure(cp)
-            if not _drops(cp) and cp.channels[0] not in self.channels:
-                cp.context.problem("channel", f"names channel {cp.channels[0]!r}, which was "
-                                   "dropped", flume=cp.context.removes)  # fmt: skip
-            if _drops(cp):
-                del plan.sinks[name]
-                continue
-            assert isinstance(sink, Sink), f"{cp.cls} is not a sink"
-            sink.channel = self.channels[cp.channels[0]]
-            self.sinks[name] = sink
-        roles = exactly_once.plan(plan, self.sinks)
-        for name in [n for n in self.sinks if _drops(plan.sinks[n])]:
-            del self.sinks[name], plan.sinks[name]
-        for name, cp in list(plan.sources.items()):
-            source = self._configure(cp)
-            interceptors = [self._configure(i) for i in cp.interceptors]
-            gone = [c for c in cp.channels if c not in self.channels]
-            if gone and not _drops(cp):  # Flume's loadSources keeps the channels that loaded
-                kept = len(gone) < len(cp.channels)
-                cp.context.problem("channels", f"names channel(s) {', '.join(gone)}, which "
-                                   "were dropped", lenient="run" if kept else "drop",
-                                   flume=f"leaves out {', '.join(gone)}" if kept
-                                   else cp.context.removes)  # fmt: skip
-                cp.channels = [c for c in cp.channels if c in self.channels]
-            broken = _drops(cp) or any(_drops(i) for i in cp.interceptors)
-            if broken:
-                if cp.selector is not None:  # still report its misspelt keys (--check)
-                    cp.selector.context.resolve(cp.selector.cls.PROPERTIES)
-                del plan.sources[name]
-                continue
-            channels = [self.channels[c] for c in cp.channels]
-            selector = self._selector(cp, channels)
-            if selector is None:
-                del plan.sources[name]
-                continue
-            assert isinstance(source, Source), f"{cp.cls} is not a source"
-            chain = [i for i in interceptors if isinstance(i, Interceptor)]
-            source.connect(ChannelProcessor(channels, chain, selector))
-            self.sources[name] = source
-            self.interceptors[name] = chain
-        self._wire_exactly_once(roles)
-        self._build_groups()
-        self._check_event_sizes()
-        for cp in built:
-            plan.problems.extend(cp.context.problems)
-            for i in cp.interceptors:
-                plan.problems.extend(i.context.problems)
-            if cp.selector is not None:
-                plan.problems.extend(cp.selector.context.problems)
-        if not self.sources and not self.sinks:
-            plan.problems.append(
-                Problem(
-                    plan.file, None, plan.agent, "has no component that can run", lenient="refuse"
-                )
-            )
-            raise ConfigError(plan.problems)
-
-    def _wire_exactly_once(self, roles: exactly_once.Roles) -> None:
-        from agents.sources.resume import Resume
-
-        live = {id(w.committed) for s in self.sinks.values() if (w := getattr(s, "writer", None))}
-        for name in roles.marks & set(self.sources):
-            source = self.sources[name]
-            source.origin = f"{self.name}/{name}"
-            committed = [c for c in roles.resume.get(name, []) if id(c) in live]  # --lenient
-            if committed:
-                source.resume = Resume(committed, source.origin + "/")
-            if name in roles.waits:
-                source.commit_waits = roles.waits[name]  # type: ignore[attr-defined]
-        for name in roles.eager & set(self.sinks):
-            self.sinks[name].writer.eager = True  # type: ignore[attr-defined]
-        self.notes = roles.notes
-
-    def _selector(self, cp: ComponentPlan, channels: list[Channel]) -> ChannelSelector | None:
-        """The source's selector, configured against its channels; None if it has errors."""
-        if cp.selector is None:
-            return ChannelProcessor(channels, []).selector
-        # the plan keeps a selector's class like a component's; it is a ChannelSelector
-        selector_cls = cast("type[ChannelSelector]", cp.selector.cls)
-        selector = selector_cls(channels)
-        selector.configure(cp.selector.context)
-        return None if _drops(cp.selector) else selector
-
-    def _build_groups(self) -> None:
-        """Sink groups over the sinks that were built. As in Flume, a group whose processor
-        cannot be configured is left out with its sinks, a sink the processor leaves out
-        (a failover priority taken twice) does not run, and a group sink that could not be
-        configured leaves nothing running at all (Flume's InstantiationException)."""
-        plan = self.plan
-        for name, group in list(plan.groups.items()):
-            missing = [s for s in group.sinks if s not in self.sinks]
-            if missing:
-                group.context.problem(None, f"its sink(s) {', '.join(missing)} could not be "
-                                      "configured", lenient="refuse",
-                                      flume="runs nothing at all (InstantiationException: sink "
-                                      "does not exist or is not properly configured)")  # fmt: skip
-            proc: SinkGroupProcessor = group.cls(name)
-            proc.sinks = [self.sinks[s] for s in group.sinks if s in self.sinks]
-            proc.configure(group.context)
-            plan.problems.extend(group.context.problems)
-            left_out = [s for s in group.sinks if s in self.sinks and
-                        s not in {k.name for k in proc.sinks}]  # fmt: skip
-            broken = missing or any(p.drops for p in group.context.problems)
-            for sink in group.sinks if broken else left_out:
-                self.sinks.pop(sink, None)
-                plan.sinks.pop(sink, None)
-            if broken:
-                del plan.groups[name]
-                continue
-            group.sinks = [k.name for k in proc.sinks]
-            self.groups[name] = proc
-
-    def _check_event_sizes(self) -> None:
-        """Warn where a source's line cap lets an event exceed what a sink of its channel takes
-        (such records would go to the dead-letter file)."""
-        for name, source in self.sources.items():
-            cap = source.max_event_bytes()
-            if cap is None:
-                continue
-            key, most = cap
-            channels = set(self.plan.sources[name].channels)
-            for sink in self.sinks.values():
-                limit = getattr(sink, "max_record_bytes", None)
-                if (
-                    limit
-                    and sink.channel is not None
-                    and sink.channel.name in channels
-                    and (most > limit)
-                ):
-                    self.plan.sources[name].context.problem(
-                        key,
-                        f"lets an event reach {most:,} bytes (4 a character), more than sink "
-                        f"{sink.name} sends ({limit:,}); such records go to its dead-letter file",
-                        f"keep it at most {limit // 4:,}",
-                        severity="warning",
-                    )
+    @classmethod
+    def from_plan(
+        cls, plan: AgentPlan, state_dir: Path | None = None, stall_after: float = 10.0
+    ) -> Agent:
+        """Build *plan* and run it (``ConfigError`` if nothing of it can run)."""
+        return cls(build(plan), state_dir, stall_after)
 
     def components(self) -> list[Component]:
         return [*self.sources.values(), *self.channels.values(), *self.sinks.values()]
@@ -335,8 +189,3 @@ class Agent:
                         else "a memory channel loses them")  # fmt: skip
                 log.warning("stopping with %d events in channel %s: %s; %s", ch.size(),
                             ch.name, why, fate)  # fmt: skip
-
-
-def _drops(cp: ComponentPlan) -> bool:
-    """Whether the component has an error that leaves it out (see ``Problem.drops``)."""
-    return any(p.drops for p in cp.context.problems)

@@ -11,6 +11,8 @@ collector on an open network needs.
   request that does not fit waits for room (up to its request timeout), then is refused.
 - ``RateLimitedLog``: what every listening source logs about bad input and refused
   connections, one line per kind of trouble and per window however fast it repeats.
+- ``send_reply``: one whole HTTP answer from an ``http.server`` handler (the http source's,
+  the monitoring endpoint's).
 
 A connection's end is never a traceback: a client that hangs up, times out or sends what the
 protocol does not allow costs one (rate-limited) log line.
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 
 ServeConnection = Callable[[socket.socket, tuple[str, int], "Reader"], None]
 ServeDatagrams = Callable[[list[tuple[bytes, tuple[str, int]]]], None]
@@ -313,3 +316,17 @@ class UdpServer:
             self._thread.join(timeout=10)
         if self._sock is not None:
             self._sock.close()
+
+
+def send_reply(
+    handler: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes, close: bool
+) -> None:
+    """Answer *status* with *body*, its type and length (and ``Connection: close`` if
+    *close*)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    if close:
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(body)

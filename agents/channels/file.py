@@ -20,10 +20,10 @@ agent on the machine).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from agents.acks import Ack
-from agents.channels.base import Channel, Transaction
+from agents.channels.base import Channel
 from agents.channels.filelog import (
     DiskSpaceError,
     FileChannelConfig,
@@ -32,10 +32,10 @@ from agents.channels.filelog import (
     ReplayReport,
 )
 from agents.channels.filelog import _config as defaults
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.settings import Settings, prop
 from agents.counters import Counters
 from agents.errors import ChannelClosedError
-from agents.event import EventBatch
 
 DEFAULT_DIRS = "<state dir>/file-channel/<channel>"
 # What the store counts beside Flume's channel counters, shown in /metrics too.
@@ -68,103 +68,116 @@ class _StoreCounters(Counters):
         return super().snapshot()
 
 
+@dataclass(frozen=True, kw_only=True)
+class FileChannelSettings(Settings):
+    checkpoint_dir: str = prop(
+        "checkpointDir",
+        "str",
+        "",
+        "Directory of the checkpoint (and its lock). Empty: "
+        f"{DEFAULT_DIRS}/checkpoint (Flume: ~/.flume/file-channel/checkpoint).",
+    )
+    data_dirs: str = prop(
+        "dataDirs",
+        "str",
+        "",
+        "Comma-separated directories of the log segments (segment N in dataDirs[N % k]). "
+        f"Empty: {DEFAULT_DIRS}/data.",
+    )
+    capacity: int = prop(
+        "capacity",
+        "int",
+        defaults.DEFAULT_CAPACITY,
+        "Most events stored (taken-but-uncommitted included).",
+        minimum=1,
+    )
+    transaction_capacity: int = prop(
+        "transactionCapacity",
+        "int",
+        defaults.DEFAULT_TRANSACTION_CAPACITY,
+        "Most events one put or take transaction holds.",
+        minimum=1,
+    )
+    checkpoint_interval: int = prop(
+        "checkpointInterval",
+        "int",
+        defaults.DEFAULT_CHECKPOINT_INTERVAL_MS,
+        "Milliseconds between checkpoints (when the log moved); spent segments go then.",
+        minimum=1,
+    )
+    max_file_size: int = prop(
+        "maxFileSize",
+        "bytes",
+        defaults.DEFAULT_MAX_FILE_SIZE,
+        "A segment is sealed and a new one started past this many bytes.",
+    )
+    minimum_required_space: int = prop(
+        "minimumRequiredSpace",
+        "bytes",
+        defaults.DEFAULT_MINIMUM_REQUIRED_SPACE,
+        "Puts are refused when one would leave less free space on the data disk "
+        "(at least 1 MiB, as Flume).",
+    )
+    keep_alive: float = prop(
+        "keep-alive",
+        "float",
+        defaults.DEFAULT_KEEP_ALIVE,
+        "Seconds a put waits for room before it is refused.",
+        minimum=0,
+    )
+    use_dual_checkpoints: bool = prop(
+        "useDualCheckpoints", "bool", False, "Write every checkpoint twice."
+    )
+    backup_checkpoint_dir: str = prop(
+        "backupCheckpointDir", "str", "", "Where the second checkpoint goes."
+    )
+    checkpoint_on_close: bool = prop(
+        "checkpointOnClose",
+        "bool",
+        True,
+        "Checkpoint at stop, so the next start replays nothing.",
+    )
+    fsync_per_transaction: bool = prop(
+        "fsyncPerTransaction",
+        "bool",
+        True,
+        "true: a commit returns once on stable storage (group commit); false: once "
+        "written (safe against a killed process, not a power loss), fsynced every "
+        "fsyncInterval.",
+    )
+    fsync_interval: float = prop(
+        "fsyncInterval",
+        "float",
+        defaults.DEFAULT_FSYNC_INTERVAL,
+        "Seconds between fsyncs when fsyncPerTransaction = false.",
+        minimum=0.001,
+    )
+    use_log_replay_v1: bool = prop(
+        "use-log-replay-v1", "bool", False, "Accepted for compatibility; no effect here."
+    )
+    use_fast_replay: bool = prop(
+        "use-fast-replay", "bool", False, "Accepted for compatibility; no effect here."
+    )
+    compress_backup_checkpoint: bool = prop(
+        "compressBackupCheckpoint",
+        "bool",
+        False,
+        "Accepted for compatibility; the backup is not compressed.",
+    )
+    encryption: dict[str, str] = prop(
+        "encryption.",
+        "prefix",
+        doc="Flume's encryption settings: not provided; setting any is an error (data "
+        "would be written in clear).",
+    )
+
+
 class FileChannel(Channel):
     TYPE = "file"
     DURABLE = True
-    PROPERTIES = (
-        Prop(
-            "checkpointDir",
-            "str",
-            "",
-            "Directory of the checkpoint (and its lock). Empty: "
-            f"{DEFAULT_DIRS}/checkpoint (Flume: ~/.flume/file-channel/checkpoint).",
-        ),
-        Prop(
-            "dataDirs",
-            "str",
-            "",
-            "Comma-separated directories of the log segments (segment N in dataDirs[N % k]). "
-            f"Empty: {DEFAULT_DIRS}/data.",
-        ),
-        Prop(
-            "capacity",
-            "int",
-            defaults.DEFAULT_CAPACITY,
-            "Most events stored (taken-but-uncommitted included).",
-            minimum=1,
-        ),
-        Prop(
-            "transactionCapacity",
-            "int",
-            defaults.DEFAULT_TRANSACTION_CAPACITY,
-            "Most events one put or take transaction holds.",
-            minimum=1,
-        ),
-        Prop(
-            "checkpointInterval",
-            "int",
-            defaults.DEFAULT_CHECKPOINT_INTERVAL_MS,
-            "Milliseconds between checkpoints (when the log moved); spent segments go then.",
-            minimum=1,
-        ),
-        Prop(
-            "maxFileSize",
-            "bytes",
-            defaults.DEFAULT_MAX_FILE_SIZE,
-            "A segment is sealed and a new one started past this many bytes.",
-        ),
-        Prop(
-            "minimumRequiredSpace",
-            "bytes",
-            defaults.DEFAULT_MINIMUM_REQUIRED_SPACE,
-            "Puts are refused when one would leave less free space on the data disk "
-            "(at least 1 MiB, as Flume).",
-        ),
-        Prop(
-            "keep-alive",
-            "float",
-            defaults.DEFAULT_KEEP_ALIVE,
-            "Seconds a put waits for room before it is refused.",
-            minimum=0,
-        ),
-        Prop("useDualCheckpoints", "bool", False, "Write every checkpoint twice."),
-        Prop("backupCheckpointDir", "str", "", "Where the second checkpoint goes."),
-        Prop(
-            "checkpointOnClose",
-            "bool",
-            True,
-            "Checkpoint at stop, so the next start replays nothing.",
-        ),
-        Prop(
-            "fsyncPerTransaction",
-            "bool",
-            True,
-            "true: a commit returns once on stable storage (group commit); false: once "
-            "written (safe against a killed process, not a power loss), fsynced every "
-            "fsyncInterval.",
-        ),
-        Prop(
-            "fsyncInterval",
-            "float",
-            defaults.DEFAULT_FSYNC_INTERVAL,
-            "Seconds between fsyncs when fsyncPerTransaction = false.",
-            minimum=0.001,
-        ),
-        Prop("use-log-replay-v1", "bool", False, "Accepted for compatibility; no effect here."),
-        Prop("use-fast-replay", "bool", False, "Accepted for compatibility; no effect here."),
-        Prop(
-            "compressBackupCheckpoint",
-            "bool",
-            False,
-            "Accepted for compatibility; the backup is not compressed.",
-        ),
-        Prop(
-            "encryption.",
-            "prefix",
-            doc="Flume's encryption settings: not provided; setting any is an error (data "
-            "would be written in clear).",
-        ),
-    )
+    SETTINGS = FileChannelSettings
+    PROPERTIES = FileChannelSettings.props()
+    settings: FileChannelSettings
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -173,25 +186,28 @@ class FileChannel(Channel):
         self.replay: ReplayReport | None = None
         self.refusing: str | None = None  # why puts are refused (disk space), while they are
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         for key, message in self.config(Path("/<state dir>")).problems():
             context.problem(key, message)
-        for key in ("checkpointDir", "backupCheckpointDir"):
-            if self.conf[key]:
-                context.check_dir(key, Path(self.conf[key]))
+        s = self.settings
+        for key, where in (("checkpointDir", s.checkpoint_dir),
+                           ("backupCheckpointDir", s.backup_checkpoint_dir)):  # fmt: skip
+            if where:
+                context.check_dir(key, Path(where))
         for d in self._data_dirs():
             context.check_dir("dataDirs", Path(d))
-        if self.conf["encryption."]:
-            first = sorted(self.conf["encryption."])[0]
+        if self.settings.encryption:
+            first = sorted(self.settings.encryption)[0]
             context.problem(f"encryption.{first}", "file-channel encryption is not provided",
                             "remove the encryption.* settings")  # fmt: skip
-        self.counters.set("ChannelCapacity", self.conf["capacity"])
+        self.counters.set("ChannelCapacity", self.settings.capacity)
 
     def _data_dirs(self) -> list[str]:
-        return [d.strip() for d in self.conf["dataDirs"].split(",") if d.strip()]
+        return [d.strip() for d in self.settings.data_dirs.split(",") if d.strip()]
 
     def config(self, state_dir: Path) -> FileChannelConfig:
-        """The engine's settings, default directories under *state_dir*."""
+        """The engine's settings, default directories under *state_dir* (the engine takes
+        values by Flume's names: ``FileChannelConfig.from_properties``)."""
         conf = dict(self.conf)
         home = state_dir / "file-channel" / self.name
         conf["checkpointDir"] = conf["checkpointDir"] or str(home / "checkpoint")
@@ -201,7 +217,7 @@ class FileChannel(Channel):
 
     @property
     def transaction_capacity(self) -> int:
-        return int(self.conf["transactionCapacity"])
+        return self.settings.transaction_capacity
 
     def start(self) -> None:
         """Lock the directories and replay them (raises FileChannelIOError if it cannot)."""
@@ -220,7 +236,7 @@ class FileChannel(Channel):
     def transaction(self) -> FileChannelTransaction:
         if self.store is None:
             raise ChannelClosedError(f"channel {self.name} is not started")
-        return FileChannelTransaction(self, self.store.transaction())
+        return FileChannelTransaction(self, self.store)
 
     def size(self) -> int:
         return self.store.size() if self.store is not None else 0
@@ -248,34 +264,21 @@ class FileChannel(Channel):
             self.refusing = None
 
 
-class FileChannelTransaction(Transaction):
-    """A store transaction. A put needs no acknowledgement count: it is safe once committed."""
+class FileChannelTransaction(FileTransaction):
+    """A store transaction that tells its channel when the disk refuses puts, and when it
+    takes them again."""
 
-    __slots__ = ("_channel", "_puts", "_tx")
+    __slots__ = ("_channel",)
 
-    def __init__(self, channel: FileChannel, tx: FileTransaction) -> None:
+    def __init__(self, channel: FileChannel, store: FileChannelStore) -> None:
+        super().__init__(store)
         self._channel = channel
-        self._tx = tx
-        self._puts = False
 
-    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
-        self._tx.put(batch)
-        self._puts = True
-
-    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
-        return self._tx.take(max_events, timeout)
-
-    def commit(self) -> None:
+    def _commit(self) -> None:
         try:
-            self._tx.commit()
+            super()._commit()
         except DiskSpaceError as exc:
             self._channel._refused(exc)
             raise
         if self._puts:
             self._channel._accepted()
-
-    def rollback(self) -> None:
-        self._tx.rollback()
-
-    def close(self) -> None:
-        self._tx.close()

@@ -10,57 +10,64 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 from agents.acks import Ack
-from agents.channels.base import Channel, Transaction
-from agents.config.spec import Prop
+from agents.channels.base import Channel, Transaction, TransactionStateError
+from agents.config.context import Context
+from agents.config.settings import Settings, prop
 from agents.errors import ChannelClosedError, ChannelFullError
 from agents.event import EventBatch
 
 
+@dataclass(frozen=True, kw_only=True)
+class MemorySettings(Settings):
+    capacity: int = prop(
+        "capacity",
+        "int",
+        100,
+        "Most events stored (taken-but-uncommitted included).",
+        minimum=1,
+        fallback=True,
+    )
+    transaction_capacity: int = prop(
+        "transactionCapacity",
+        "int",
+        100,
+        "Most events one put or take transaction holds.",
+        minimum=1,
+        fallback=True,
+    )
+    byte_capacity: int = prop(
+        "byteCapacity",
+        "bytes",
+        0,
+        "Most body bytes stored; 0 means no byte limit (Flume: 80% of the JVM heap).",
+        fallback=True,
+    )
+    byte_capacity_buffer_percentage: int = prop(
+        "byteCapacityBufferPercentage",
+        "int",
+        20,
+        "Share of byteCapacity reserved for headers, as Flume counts it.",
+        minimum=0,
+        fallback=True,
+    )
+    keep_alive: float = prop(
+        "keep-alive",
+        "float",
+        3.0,
+        "Seconds a put waits for room, or a take for an event, before giving up.",
+        minimum=0,
+        fallback=True,
+    )
+
+
 class MemoryChannel(Channel):
     TYPE = "memory"
-    PROPERTIES = (
-        Prop(
-            "capacity",
-            "int",
-            100,
-            "Most events stored (taken-but-uncommitted included).",
-            minimum=1,
-            fallback=True,
-        ),
-        Prop(
-            "transactionCapacity",
-            "int",
-            100,
-            "Most events one put or take transaction holds.",
-            minimum=1,
-            fallback=True,
-        ),
-        Prop(
-            "byteCapacity",
-            "bytes",
-            0,
-            "Most body bytes stored; 0 means no byte limit (Flume: 80% of the JVM heap).",
-            fallback=True,
-        ),
-        Prop(
-            "byteCapacityBufferPercentage",
-            "int",
-            20,
-            "Share of byteCapacity reserved for headers, as Flume counts it.",
-            minimum=0,
-            fallback=True,
-        ),
-        Prop(
-            "keep-alive",
-            "float",
-            3.0,
-            "Seconds a put waits for room, or a take for an event, before giving up.",
-            minimum=0,
-            fallback=True,
-        ),
-    )
+    SETTINGS = MemorySettings
+    PROPERTIES = MemorySettings.props()
+    settings: MemorySettings
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -72,21 +79,22 @@ class MemoryChannel(Channel):
         self._closed = False
         self._interrupts = 0  # interrupt_takes() so far
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        if self.conf["transactionCapacity"] > self.conf["capacity"]:
+    def setup(self, context: Context) -> None:
+        conf = self.settings
+        if conf.transaction_capacity > conf.capacity:
             context.problem(
                 "transactionCapacity",
-                f"({self.conf['transactionCapacity']}) exceeds capacity ({self.conf['capacity']})",
+                f"({conf.transaction_capacity}) exceeds capacity ({conf.capacity})",
                 "make it at most capacity",
                 flume=context.removes,
             )
-        pct = self.conf["byteCapacityBufferPercentage"]
-        self._byte_limit = int(self.conf["byteCapacity"] * (100 - pct) / 100)
-        self.counters.set("ChannelCapacity", self.conf["capacity"])
+        pct = conf.byte_capacity_buffer_percentage
+        self._byte_limit = int(conf.byte_capacity * (100 - pct) / 100)
+        self.counters.set("ChannelCapacity", conf.capacity)
 
     @property
     def transaction_capacity(self) -> int:
-        return self.conf["transactionCapacity"]
+        return self.settings.transaction_capacity
 
     def start(self) -> None:
         with self._cond:
@@ -120,8 +128,8 @@ class MemoryChannel(Channel):
     def _commit_put(
         self, batches: list[tuple[EventBatch, Ack | None]], events: int, nbytes: int
     ) -> None:
-        keep_alive = self.conf["keep-alive"]
-        capacity = self.conf["capacity"]
+        keep_alive = self.settings.keep_alive
+        capacity = self.settings.capacity
         with self._cond:
             fits = self._cond.wait_for(
                 lambda: (
@@ -204,11 +212,12 @@ class MemoryChannel(Channel):
 
 
 class MemoryTransaction(Transaction):
-    """Either puts or takes (Flume's rule); commit/rollback once."""
+    """Either puts or takes (Flume's rule), one take at most."""
 
-    __slots__ = ("_ch", "_done", "_put_bytes", "_put_events", "_puts", "_taken", "_taken_bytes")
+    __slots__ = ("_ch", "_parts", "_put_bytes", "_put_events", "_puts", "_taken", "_taken_bytes")
 
     def __init__(self, channel: MemoryChannel) -> None:
+        super().__init__()
         self._ch = channel
         self._puts: list[tuple[EventBatch, Ack | None]] = []
         self._parts: list[tuple[EventBatch, Ack | None]] = []
@@ -216,9 +225,8 @@ class MemoryTransaction(Transaction):
         self._put_bytes = 0
         self._taken: EventBatch | None = None
         self._taken_bytes = 0
-        self._done = False
 
-    def put(self, batch: EventBatch, ack: Ack | None = None) -> None:
+    def _put(self, batch: EventBatch, ack: Ack | None) -> None:
         n = len(batch)
         if self._put_events + n > self._ch.transaction_capacity:
             raise ChannelFullError(
@@ -233,9 +241,9 @@ class MemoryTransaction(Transaction):
         if ack is not None:
             ack.add(n)
 
-    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
+    def _take(self, max_events: int, timeout: float | None) -> EventBatch:
         if self._taken is not None:
-            raise RuntimeError("one take per memory-channel transaction")
+            raise TransactionStateError("one take per memory-channel transaction")
         limit = min(max_events, self._ch.transaction_capacity)
         batch, self._parts = self._ch._take(limit, timeout)
         # as Flume counts its take() calls: one per event, and one more that found none
@@ -245,19 +253,13 @@ class MemoryTransaction(Transaction):
             self._taken_bytes = batch.byte_size()
         return batch
 
-    def commit(self) -> None:
-        if self._done:
-            return
+    def _commit(self) -> None:
         if self._puts:
             self._ch._commit_put(self._puts, self._put_events, self._put_bytes)
         if self._taken is not None:
             self._ch._commit_take(self._taken, self._parts, self._taken_bytes)
-        self._done = True
 
-    def rollback(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    def _rollback(self) -> None:
         if self._puts:
             for batch, ack in self._puts:  # never stored: these events are not pending
                 if ack is not None:
@@ -266,7 +268,3 @@ class MemoryTransaction(Transaction):
             self._ch._rollback_take(self._taken, self._parts)
         elif self._taken is not None:
             self._ch._commit_take(self._taken, [], 0)
-
-    def close(self) -> None:
-        if not self._done:
-            self.rollback()

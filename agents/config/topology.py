@@ -17,89 +17,18 @@ file, line and key, and says what to do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from agents.config.context import Context, Raw, java_trim
+from agents.config.plan import FATAL, AgentPlan, ComponentPlan, GroupPlan, drop, under, value_of
 from agents.config.properties import PropertiesFile
+from agents.config.sinkgroups import plan_groups
 from agents.config.spec import suggest
 from agents.errors import Problem
 from agents.registry import resolve
 
-if TYPE_CHECKING:
-    from agents.component import Component
+__all__ = ["AgentPlan", "ComponentPlan", "GroupPlan", "build_plan"]  # the plan's shapes: plan.py
 
 KINDS = ("sources", "channels", "sinks")
 SINGULAR = {"sources": "source", "channels": "channel", "sinks": "sink"}
-
-
-@dataclass
-class ComponentPlan:
-    kind: str  # source | channel | sink | interceptor
-    name: str
-    type_name: str
-    cls: type[Component]
-    context: Context
-    channels: list[str] = field(default_factory=list)  # sources: channels; sinks: [channel]
-    interceptors: list[ComponentPlan] = field(default_factory=list)
-    broken: bool = False  # an interceptor (or the selector) of this source cannot be built
-    selector: ComponentPlan | None = None  # a source's channel selector (None: replicating)
-
-
-@dataclass
-class GroupPlan:
-    """A sink group: its processor (``cls`` configured from ``context``) and its sinks."""
-
-    name: str
-    type_name: str
-    cls: type
-    context: Context
-    sinks: list[str]
-
-
-@dataclass
-class AgentPlan:
-    agent: str
-    file: str
-    sources: dict[str, ComponentPlan] = field(default_factory=dict)
-    channels: dict[str, ComponentPlan] = field(default_factory=dict)
-    sinks: dict[str, ComponentPlan] = field(default_factory=dict)
-    groups: dict[str, GroupPlan] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    def blocking(self, lenient: bool) -> list[Problem]:
-        """The problems that stop the agent from starting in this mode."""
-        return [p for p in self.problems if p.blocks(lenient)]
-
-    def describe(self) -> list[str]:
-        """One line per flow: source -> interceptors -> channel(s); sink <- channel."""
-        lines = []
-        for s in self.sources.values():
-            chain = " -> ".join(f"{i.name}({i.type_name})" for i in s.interceptors)
-            via = f" -> {chain}" if chain else ""
-            sel = f" [{s.selector.type_name}]" if s.selector is not None else ""
-            lines.append(f"source {s.name} ({s.type_name}){via}{sel} -> {', '.join(s.channels)}")
-        for k in self.sinks.values():
-            lines.append(f"sink {k.name} ({k.type_name}) <- {k.channels[0]}")
-        for g in self.groups.values():
-            lines.append(f"sink group {g.name} ({g.type_name}): {', '.join(g.sinks)}")
-        return lines
-
-
-FATAL = "stops at start with a fatal error"  # what Flume does where it refuses a whole config
-
-
-def _value(raw: dict[str, Raw], key: str) -> str | None:
-    """A topology property's value, Java-trimmed; None if unset or empty (Flume drops a
-    property with an empty value)."""
-    r = raw.get(key)
-    value = java_trim(r.value) if r is not None else ""
-    return value or None
 
 
 def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
@@ -185,7 +114,7 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
         for name in dict.fromkeys(names):
             raw = declared.get(name)
             what = f"{SINGULAR[kind]} {name}"
-            if raw is None or _value(raw, "type") is None:
+            if raw is None or value_of(raw, "type") is None:
                 why = "never configured" if raw is None else "configured without a type"
                 problem(kind, f"lists {SINGULAR[kind]} {name!r}, which is {why}",
                         f"add {prefix}{kind}.{name}.type = ...", flume=f"removes {what}",
@@ -196,7 +125,7 @@ def build_plan(props: PropertiesFile, agent: str) -> AgentPlan:
                 getattr(plan, kind)[name] = comp
 
     _link(plan, prefix)
-    _plan_groups(plan, prefix, listed.get("sinkgroups", []), configs["sinkgroups"], problem)
+    plan_groups(plan, prefix, listed.get("sinkgroups", []), configs["sinkgroups"], problem)
     return plan
 
 
@@ -226,18 +155,13 @@ def _plan_component(
     comp = ComponentPlan(kind, name, found.alias or type_raw.value, found.cls,
                          Context(plan.file, where, own, piece=what))  # fmt: skip
     if kind == "source":
-        comp.channels = (_value(raw, "channels") or "").split()
+        comp.channels = (value_of(raw, "channels") or "").split()
         comp.interceptors, comp.broken = _plan_interceptors(plan, where, raw, what)
         comp.selector, broken = _plan_selector(plan, where, raw, what)
         comp.broken = comp.broken or broken
     elif kind == "sink":
-        comp.channels = (_value(raw, "channel") or "").split()
+        comp.channels = (value_of(raw, "channel") or "").split()
     return comp
-
-
-def _under(raw: dict[str, Raw], prefix: str) -> dict[str, Raw]:
-    """The properties under *prefix*, keyed by the rest of their names."""
-    return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
 
 
 def _plan_selector(
@@ -245,7 +169,7 @@ def _plan_selector(
 ) -> tuple[ComponentPlan | None, bool]:
     """The source's channel selector (None: the default replicating one), and whether it is
     broken."""
-    sub = _under(raw, "selector.")
+    sub = under(raw, "selector.")
     if not sub:
         return None, False
     type_raw = sub.get("type", Raw("replicating"))
@@ -260,103 +184,19 @@ def _plan_selector(
                          context), False  # fmt: skip
 
 
-def _plan_groups(
-    plan: AgentPlan,
-    prefix: str,
-    names: list[str],
-    configs: dict[str, dict[str, Raw]],
-    problem: Callable[..., None],
-) -> None:
-    """Sink groups, checked against the sinks that survived, as Flume's validateGroups and
-    loadSinkGroups do: a group keeps the sinks that exist and are in no earlier group; a group
-    left with none is removed (nothing to run); a group whose processor cannot run is removed
-    with its sinks (Flume has taken them out of the solo sinks already)."""
-    for name in sorted(set(configs) - set(names)):
-        problem(f"sinkgroups.{name}", f"is configured but not listed in {prefix}sinkgroups; "
-                "ignored", f"add {name} to {prefix}sinkgroups", "warning")  # fmt: skip
-    grouped: dict[str, str] = {}
-    for name in dict.fromkeys(names):
-        raw = configs.get(name)
-        key = f"sinkgroups.{name}"
-        if raw is None:
-            problem("sinkgroups", f"lists sink group {name!r}, which is never configured; its "
-                    "sinks run on their own", f"add {prefix}{key}.sinks = <sink> <sink>",
-                    flume=f"removes sink group {name}",
-                    piece=f"sink group {name}")  # fmt: skip
-            continue
-        if _value(raw, "sinks") is None:
-            problem(key + (".sinks" if "sinks" in raw else ""), f"sink group {name!r} lists no "
-                    "sinks", f"add {prefix}{key}.sinks = <sink> <sink>", lenient="refuse",
-                    flume=FATAL + " (a NullPointerException)",
-                    line=min(r.line or 0 for r in raw.values()) or None)  # fmt: skip
-            continue
-        listed = list(dict.fromkeys((_value(raw, "sinks") or "").split()))
-        for k in sorted(k for k in raw if k != "sinks" and not k.startswith("processor.")):
-            problem(f"{key}.{k}", "is not a sink group property",
-                    "a group has sinks and processor.*", lenient="run",
-                    flume="ignores this key")  # fmt: skip
-        bad = [s for s in listed if s not in plan.sinks]
-        twice = [s for s in listed if s in grouped and s not in bad]
-        sinks = [s for s in listed if s not in bad and s not in twice]
-        if bad or twice:
-            whys = []
-            if bad:
-                whys.append(f"names sink(s) {', '.join(bad)} that are not defined or were "
-                            "dropped")  # fmt: skip
-            whys.extend(f"names sink {s!r}, already in sink group {grouped[s]!r}" for s in twice)
-            out = ", ".join(bad + twice)
-            if sinks:
-                problem(key + ".sinks", "; ".join(whys),
-                        suggest(bad[0], list(plan.sinks)) if bad else None, lenient="run",
-                        flume=f"leaves out {out}")  # fmt: skip
-            else:
-                problem(key + ".sinks", "; ".join(whys) + "; no sink is left",
-                        suggest(bad[0], list(plan.sinks)) if bad else None,
-                        flume=f"removes sink group {name}",
-                        piece=f"sink group {name}")  # fmt: skip
-                continue
-        for s in sinks:
-            grouped[s] = name
-        where = f"{prefix}{key}"
-        piece = f"sink group {name} and its sink(s) {', '.join(sinks)}"
-        type_raw = raw.get("processor.type", Raw("default"))
-        found = resolve("processor", java_trim(type_raw.value) or "default")
-        why = None
-        if found.cls is None:
-            why = found.error or "unknown processor type"
-        elif found.alias == "default" and len(sinks) != 1:
-            why = "is of processor type default, which drives exactly one sink"
-        elif len(sinks) < getattr(found.cls, "MIN_SINKS", 1):
-            why = f"has {len(sinks)} sink(s); a {found.alias} group needs at least 2"
-        if why is not None or found.cls is None:
-            line = type_raw.line if found.cls is None else raw["sinks"].line
-            plan.problems.append(Problem(plan.file, line, f"{where}.processor.type"
-                                         if found.cls is None else f"{where}.sinks", why
-                                         or "", found.suggestion,
-                                         flume="removes the group, and its sinks do not run",
-                                         piece=piece))  # fmt: skip
-            for s in sinks:
-                _drop(plan, plan.sinks, s)
-            continue
-        context = Context(plan.file, f"{where}.processor", _under(raw, "processor."),
-                          piece=piece)  # fmt: skip
-        plan.groups[name] = GroupPlan(name, found.alias or type_raw.value, found.cls, context,
-                                      sinks)  # fmt: skip
-
-
 def _plan_interceptors(
     plan: AgentPlan, where: str, raw: dict[str, Raw], what: str
 ) -> tuple[list[ComponentPlan], bool]:
     """The source's interceptor chain, and whether any link of it is broken."""
-    if _value(raw, "interceptors") is None:
+    if value_of(raw, "interceptors") is None:
         return [], False
     out = []
     broken = False
-    names = (_value(raw, "interceptors") or "").split()
+    names = (value_of(raw, "interceptors") or "").split()
     for iname in names:
-        sub = _under(raw, f"interceptors.{iname}.")
+        sub = under(raw, f"interceptors.{iname}.")
         iwhere = f"{where}.interceptors.{iname}"
-        if _value(sub, "type") is None:
+        if value_of(sub, "type") is None:
             plan.problems.append(
                 Problem(
                     plan.file,
@@ -396,7 +236,7 @@ def _plan_interceptors(
         )
     declared = {k.split(".")[1] for k in raw if k.startswith("interceptors.")}
     for extra in sorted(declared - set(names)):
-        first = min((r.line or 0 for k, r in _under(raw, f"interceptors.{extra}.").items()),
+        first = min((r.line or 0 for k, r in under(raw, f"interceptors.{extra}.").items()),
                     default=0)  # fmt: skip
         plan.problems.append(
             Problem(
@@ -410,14 +250,6 @@ def _plan_interceptors(
     return out, broken
 
 
-def _drop(plan: AgentPlan, table: dict[str, ComponentPlan], name: str) -> None:
-    """Leave a component out, still reporting its property problems (for --check)."""
-    cp = table.pop(name)
-    for c in [cp, *cp.interceptors, *([cp.selector] if cp.selector else [])]:
-        c.context.resolve(c.cls.PROPERTIES, getattr(c.cls, "PREFIXES", ()))
-        plan.problems.extend(c.context.problems)
-
-
 def _link(plan: AgentPlan, prefix: str) -> None:
     """Sources keep the channels that exist (Flume's retainAll); sources with none, and sinks
     whose channel does not exist, are left out; then channels nothing uses."""
@@ -426,13 +258,13 @@ def _link(plan: AgentPlan, prefix: str) -> None:
         line = src.context.line_of("channels")
         removes = dict(flume=f"removes source {name}", piece=f"source {name}")
         if src.broken:
-            _drop(plan, plan.sources, name)
+            drop(plan, plan.sources, name)
             continue
         if not src.channels:
             plan.problems.append(Problem(plan.file, line, key, "is not set" if line is None
                                          else "is empty", f"add {key} = <channel>",
                                          **removes))  # fmt: skip
-            _drop(plan, plan.sources, name)
+            drop(plan, plan.sources, name)
             continue
         missing = [c for c in src.channels if c not in plan.channels]
         if not missing:
@@ -446,7 +278,7 @@ def _link(plan: AgentPlan, prefix: str) -> None:
             src.channels = kept
         else:
             plan.problems.append(Problem(plan.file, line, key, says, hint, **removes))
-            _drop(plan, plan.sources, name)
+            drop(plan, plan.sources, name)
     for name, sink in list(plan.sinks.items()):
         key = f"{prefix}sinks.{name}.channel"
         line = sink.context.line_of("channel")
@@ -456,7 +288,7 @@ def _link(plan: AgentPlan, prefix: str) -> None:
                                          key if line else f"{prefix}sinks.{name}.type",
                                          "its channel is not set", f"add {key} = <channel>",
                                          **removes))  # fmt: skip
-            _drop(plan, plan.sinks, name)
+            drop(plan, plan.sinks, name)
         elif len(sink.channels) != 1 or sink.channels[0] not in plan.channels:
             named = " ".join(sink.channels)
             plan.problems.append(Problem(plan.file, line, key, f"names channel {named!r}, "
@@ -464,7 +296,7 @@ def _link(plan: AgentPlan, prefix: str) -> None:
                                          len(sink.channels) == 1 else "must name exactly one "
                                          "channel", suggest(named, list(plan.channels)),
                                          **removes))  # fmt: skip
-            _drop(plan, plan.sinks, name)
+            drop(plan, plan.sinks, name)
     used = {c for s in plan.sources.values() for c in s.channels}
     used |= {k.channels[0] for k in plan.sinks.values()}
     for name in list(plan.channels):
@@ -478,7 +310,7 @@ def _link(plan: AgentPlan, prefix: str) -> None:
                     severity="warning",
                 )
             )
-            _drop(plan, plan.channels, name)
+            drop(plan, plan.channels, name)
     if not plan.sources and not plan.sinks:
         plan.problems.append(
             Problem(

@@ -9,24 +9,34 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.javaregex import JavaPattern
+from agents.config.settings import Settings, prop
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimestampSettings(Settings):
+    header_name: str = prop("headerName", "str", "timestamp", "Header to set.")
+    preserve_existing: bool = prop(
+        "preserveExisting", "bool", False, "Keep a timestamp an event already has."
+    )
 
 
 class TimestampInterceptor(Interceptor):
     """Header ``timestamp`` = time of interception in epoch milliseconds."""
 
     TYPE = "timestamp"
-    PROPERTIES = (
-        Prop("headerName", "str", "timestamp", "Header to set."),
-        Prop("preserveExisting", "bool", False, "Keep a timestamp an event already has."),
-    )
+    SETTINGS = TimestampSettings
+    PROPERTIES = TimestampSettings.props()
+    settings: TimestampSettings
 
     def intercept(self, batch: EventBatch) -> EventBatch:
         batch.set_header(
-            self.conf["headerName"], str(int(time.time() * 1000)), self.conf["preserveExisting"]
+            self.settings.header_name, str(int(time.time() * 1000)), self.settings.preserve_existing
         )
         return batch
 
@@ -53,43 +63,65 @@ def local_host(use_ip: bool) -> str | None:
     return name if address in back else address
 
 
+@dataclass(frozen=True, kw_only=True)
+class HostSettings(Settings):
+    host_header: str = prop("hostHeader", "str", "host", "Header to set.")
+    use_ip: bool = prop("useIP", "bool", True, "The IP address if true, else the host name.")
+    preserve_existing: bool = prop(
+        "preserveExisting", "bool", False, "Keep a host header an event already has."
+    )
+
+
 class HostInterceptor(Interceptor):
     """Header with this host's IP address, or with ``useIP = false`` its canonical name, as a
     JVM gives them (``InetAddress.getLocalHost()``)."""
 
     TYPE = "host"
-    PROPERTIES = (
-        Prop("hostHeader", "str", "host", "Header to set."),
-        Prop("useIP", "bool", True, "The IP address if true, else the host name."),
-        Prop("preserveExisting", "bool", False, "Keep a host header an event already has."),
-    )
+    SETTINGS = HostSettings
+    PROPERTIES = HostSettings.props()
+    settings: HostSettings
 
     def start(self) -> None:
-        self._host = local_host(self.conf["useIP"])  # at start: --check looks nothing up
+        self._host = local_host(self.settings.use_ip)  # at start: --check looks nothing up
         if self._host is None:
             self.log.warning("this host's name does not resolve; no %s header is set (as "
-                             "Flume)", self.conf["hostHeader"])  # fmt: skip
+                             "Flume)", self.settings.host_header)  # fmt: skip
         super().start()
 
     def intercept(self, batch: EventBatch) -> EventBatch:
         if self._host is not None:
-            batch.set_header(self.conf["hostHeader"], self._host, self.conf["preserveExisting"])
+            batch.set_header(self.settings.host_header, self._host, self.settings.preserve_existing)
         return batch
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaticSettings(Settings):
+    key: str = prop("key", "str", "key", "Header name.")
+    value: str = prop("value", "str", "value", "Header value.")
+    preserve_existing: bool = prop(
+        "preserveExisting", "bool", True, "Keep the header if an event already has it."
+    )
 
 
 class StaticInterceptor(Interceptor):
     """A fixed header on every event (the book's ``logType = car-batch-log``)."""
 
     TYPE = "static"
-    PROPERTIES = (
-        Prop("key", "str", "key", "Header name."),
-        Prop("value", "str", "value", "Header value."),
-        Prop("preserveExisting", "bool", True, "Keep the header if an event already has it."),
-    )
+    SETTINGS = StaticSettings
+    PROPERTIES = StaticSettings.props()
+    settings: StaticSettings
 
     def intercept(self, batch: EventBatch) -> EventBatch:
-        batch.set_header(self.conf["key"], self.conf["value"], self.conf["preserveExisting"])
+        batch.set_header(self.settings.key, self.settings.value, self.settings.preserve_existing)
         return batch
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegexFilterSettings(Settings):
+    regex: JavaPattern = prop("regex", "regex", ".*", "Regular expression searched in each body.")
+    exclude_events: bool = prop(
+        "excludeEvents", "bool", False, "Drop matching events instead of keeping them."
+    )
 
 
 class RegexFilterInterceptor(Interceptor):
@@ -100,15 +132,14 @@ class RegexFilterInterceptor(Interceptor):
     """
 
     TYPE = "regex_filter"
-    PROPERTIES = (
-        Prop("regex", "regex", ".*", "Regular expression searched in each body."),
-        Prop("excludeEvents", "bool", False, "Drop matching events instead of keeping them."),
-    )
+    SETTINGS = RegexFilterSettings
+    PROPERTIES = RegexFilterSettings.props()
+    settings: RegexFilterSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         # on bytes where that gives the text's answer (javaregex.JavaPattern): no decode
-        self._bytes_search: Callable[[bytes], object] | None = self.conf["regex"].search_bytes
-        self._text_search = self.conf["regex"].search
+        self._bytes_search: Callable[[bytes], object] | None = self.settings.regex.search_bytes
+        self._text_search = self.settings.regex.search
 
     def _matches(self, body: bytes) -> bool:
         if self._bytes_search is not None:
@@ -118,7 +149,7 @@ class RegexFilterInterceptor(Interceptor):
     def intercept(self, batch: EventBatch) -> EventBatch:
         bodies = batch.bodies
         search = self._bytes_search
-        exclude = self.conf["excludeEvents"]
+        exclude = self.settings.exclude_events
         if search is not None and batch.headers is None and batch.marks is None:
             if exclude:
                 kept = [b for b in bodies if search(b) is None]

@@ -16,9 +16,12 @@ fail the whole batch).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from agents.config.context import Context
 from agents.config.javafmt import DatePattern
-from agents.config.spec import Prop
+from agents.config.javaregex import JavaPattern
+from agents.config.settings import Settings, prop
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
 
@@ -27,26 +30,35 @@ PASS_THROUGH = ("DEFAULT", f"{_FLUME}PassThroughSerializer")
 MILLIS = ("millis", f"{_FLUME}MillisSerializer")
 
 
-class RegexExtractorInterceptor(Interceptor):
-    TYPE = "regex_extractor"
-    PROPERTIES = (
-        Prop("regex", "regex", doc="Regular expression whose groups are extracted."),
-        Prop("serializers", "list", doc="One serializer name per group, in order."),
-        Prop(
-            "serializers.",
-            "prefix",
-            doc="serializers.<s>.name = header; serializers.<s>.type = DEFAULT | millis (or "
-            "Flume's class names); serializers.<s>.pattern = the millis serializer's date "
-            "pattern.",
-        ),
+@dataclass(frozen=True, kw_only=True)
+class RegexExtractorSettings(Settings):
+    regex: JavaPattern = prop(
+        "regex", "regex", doc="Regular expression whose groups are extracted."
+    )
+    serializers: list[str] = prop(
+        "serializers", "list", doc="One serializer name per group, in order."
+    )
+    serializer_settings: dict[str, str] = prop(
+        "serializers.",
+        "prefix",
+        doc="serializers.<s>.name = header; serializers.<s>.type = DEFAULT | millis (or "
+        "Flume's class names); serializers.<s>.pattern = the millis serializer's date "
+        "pattern.",
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        regex = self.conf["regex"]
+
+class RegexExtractorInterceptor(Interceptor):
+    TYPE = "regex_extractor"
+    SETTINGS = RegexExtractorSettings
+    PROPERTIES = RegexExtractorSettings.props()
+    settings: RegexExtractorSettings
+
+    def setup(self, context: Context) -> None:
+        regex = self.settings.regex
         if not regex.pattern:
             context.problem("regex", "may not be empty")
-        names: list[str] = self.conf["serializers"]
-        subs: dict[str, str] = self.conf["serializers."]
+        names: list[str] = self.settings.serializers
+        subs: dict[str, str] = self.settings.serializer_settings
         self._serializers: list[tuple[str, Callable[[str], str]]] = []
         for name in names:
             key = f"serializers.{name}"
@@ -85,7 +97,7 @@ class RegexExtractorInterceptor(Interceptor):
         return serialize
 
     def intercept(self, batch: EventBatch) -> EventBatch:
-        search = self.conf["regex"].search
+        search = self.settings.regex.search
         serializers = self._serializers
         headers = batch.per_event()
         for i, body in enumerate(batch.bodies):

@@ -7,31 +7,46 @@ whole name matches the regex. Bodies are untouched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agents.config import javaregex
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.javaregex import JavaPattern
+from agents.config.settings import Settings, prop
 from agents.event import EventBatch
 from agents.interceptors.base import Interceptor
 
 
-class RemoveHeaderInterceptor(Interceptor):
-    TYPE = "remove_header"
-    PROPERTIES = (
-        Prop("withName", "str", "", "A header to remove."),
-        Prop("fromList", "str", "", "Headers to remove, separated by fromListSeparator."),
-        Prop("fromListSeparator", "regex", r"\s*,\s*", "How fromList is split (a regex)."),
-        Prop("matching", "str", "", "Remove every header whose whole name matches this regex."),
+@dataclass(frozen=True, kw_only=True)
+class RemoveHeaderSettings(Settings):
+    with_name: str = prop("withName", "str", "", "A header to remove.")
+    from_list: str = prop(
+        "fromList", "str", "", "Headers to remove, separated by fromListSeparator."
+    )
+    from_list_separator: JavaPattern = prop(
+        "fromListSeparator", "regex", r"\s*,\s*", "How fromList is split (a regex)."
+    )
+    matching: str = prop(
+        "matching", "str", "", "Remove every header whose whole name matches this regex."
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        names = set(self.conf["fromListSeparator"].split(self.conf["fromList"]))
+
+class RemoveHeaderInterceptor(Interceptor):
+    TYPE = "remove_header"
+    SETTINGS = RemoveHeaderSettings
+    PROPERTIES = RemoveHeaderSettings.props()
+    settings: RemoveHeaderSettings
+
+    def setup(self, context: Context) -> None:
+        names = set(self.settings.from_list_separator.split(self.settings.from_list))
         names.discard("")
-        if self.conf["withName"]:
-            names.add(self.conf["withName"])
+        if self.settings.with_name:
+            names.add(self.settings.with_name)
         self._names = frozenset(names)
         self._matching: javaregex.JavaPattern | None = None
-        if self.conf["matching"]:
+        if self.settings.matching:
             try:
-                self._matching = javaregex.compile(self.conf["matching"])
+                self._matching = javaregex.compile(self.settings.matching)
             except javaregex.JavaRegexError as exc:
                 context.problem("matching", str(exc), flume=context.removes)
         if not names and self._matching is None:

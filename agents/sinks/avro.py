@@ -14,64 +14,81 @@ exactly-once Kafka sink further on writes it once (docs/exactly-once.md).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from agents.avro import COMPRESSIONS, AvroRpcClient, AvroRpcError
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.settings import Settings, prop
 from agents.event import EventBatch
 from agents.sinks.simple import BatchSink
 
 
-class AvroSink(BatchSink):
-    TYPE = "avro"
-    PROPERTIES = (
-        Prop("hostname", "str", doc="Host of the next agent's avro source."),
-        Prop("port", "int", doc="Its port.", minimum=1),
-        Prop("batch-size", "int", 100, "Most events taken and sent per call.", minimum=1),
-        Prop("connect-timeout", "int", 20000, "Milliseconds to wait for a connection.", minimum=1),
-        Prop("request-timeout", "int", 20000, "Milliseconds to wait for an answer.", minimum=1),
-        Prop(
-            "reset-connection-interval",
-            "int",
-            0,
-            "Seconds after which the connection is closed and opened again (0: never).",
-            minimum=0,
-        ),
-        Prop(
-            "compression-type",
-            "choice",
-            "none",
-            "none or deflate; must match the source's.",
-            choices=tuple(COMPRESSIONS),
-        ),
-        Prop("compression-level", "int", 6, "deflate level, 0 (none) to 9.", minimum=0),
-        Prop("ssl", "bool", False, "TLS: not provided; true is an error."),
-        Prop("maxIoWorkers", "int", 0, "Accepted for compatibility; one connection a sink."),
-        Prop(
-            "originHeaders",
-            "bool",
-            False,
-            "Ours: send each event's origin (agent/source/stream) and read position as headers "
-            "eos.origin and eos.offset, for an exactly-once Kafka sink in a later agent.",
-        ),
+@dataclass(frozen=True, kw_only=True)
+class AvroSinkSettings(Settings):
+    hostname: str = prop("hostname", "str", doc="Host of the next agent's avro source.")
+    port: int = prop("port", "int", doc="Its port.", minimum=1)
+    batch_size: int = prop(
+        "batch-size", "int", 100, "Most events taken and sent per call.", minimum=1
+    )
+    connect_timeout: int = prop(
+        "connect-timeout", "int", 20000, "Milliseconds to wait for a connection.", minimum=1
+    )
+    request_timeout: int = prop(
+        "request-timeout", "int", 20000, "Milliseconds to wait for an answer.", minimum=1
+    )
+    reset_connection_interval: int = prop(
+        "reset-connection-interval",
+        "int",
+        0,
+        "Seconds after which the connection is closed and opened again (0: never).",
+        minimum=0,
+    )
+    compression_type: str = prop(
+        "compression-type",
+        "choice",
+        "none",
+        "none or deflate; must match the source's.",
+        choices=tuple(COMPRESSIONS),
+    )
+    compression_level: int = prop(
+        "compression-level", "int", 6, "deflate level, 0 (none) to 9.", minimum=0
+    )
+    ssl: bool = prop("ssl", "bool", False, "TLS: not provided; true is an error.")
+    max_io_workers: int = prop(
+        "maxIoWorkers", "int", 0, "Accepted for compatibility; one connection a sink."
+    )
+    origin_headers: bool = prop(
+        "originHeaders",
+        "bool",
+        False,
+        "Ours: send each event's origin (agent/source/stream) and read position as headers "
+        "eos.origin and eos.offset, for an exactly-once Kafka sink in a later agent.",
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        self.conf["batchSize"] = self.conf["batch-size"]
-        if self.conf["ssl"]:
+
+class AvroSink(BatchSink):
+    TYPE = "avro"
+    SETTINGS = AvroSinkSettings
+    PROPERTIES = AvroSinkSettings.props()
+    settings: AvroSinkSettings
+
+    def setup(self, context: Context) -> None:
+        self.conf["batchSize"] = self.settings.batch_size
+        if self.settings.ssl:
             context.problem("ssl", "TLS is not provided by this agent's avro sink")
-        if self.conf["compression-level"] > 9:
+        if self.settings.compression_level > 9:
             context.problem("compression-level", "must be between 0 and 9")
         self.client: AvroRpcClient | None = None
 
     def start(self) -> None:
-        c = self.conf
+        c = self.settings
         self.client = AvroRpcClient(
-            c["hostname"],
-            c["port"],
-            compression=c["compression-type"],
-            compression_level=c["compression-level"],
-            connect_timeout=c["connect-timeout"] / 1000,
-            request_timeout=c["request-timeout"] / 1000,
+            c.hostname,
+            c.port,
+            compression=c.compression_type,
+            compression_level=c.compression_level,
+            connect_timeout=c.connect_timeout / 1000,
+            request_timeout=c.request_timeout / 1000,
         )
         self._opened = time.monotonic()
         self._connections = 0
@@ -80,11 +97,11 @@ class AvroSink(BatchSink):
     def write(self, batch: EventBatch) -> None:
         client = self.client
         assert client is not None
-        interval = self.conf["reset-connection-interval"]
+        interval = self.settings.reset_connection_interval
         if interval and time.monotonic() - self._opened >= interval:
             client.close()
             self._opened = time.monotonic()
-        if self.conf["originHeaders"]:
+        if self.settings.origin_headers:
             batch = batch.with_mark_headers()
         try:
             client.append_batch(batch)

@@ -26,6 +26,7 @@ import contextlib
 import re
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import confluent_kafka as ck
@@ -33,7 +34,8 @@ import confluent_kafka as ck
 from agents.channels.base import Transaction
 from agents.committed import DEFAULT_TOPIC, KEY_SEP
 from agents.component import Status, growing_pause
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.settings import Settings, prop
 from agents.errors import DeliveryError
 from agents.sinks.base import Sink
 from agents.sinks.deadletter import DeadLetters
@@ -60,99 +62,118 @@ JAVA_ONLY = {
 _BOOTSTRAP = re.compile(r"^\[?[\w.:-]+\]?:\d{1,5}$")
 
 
-class KafkaSink(Sink):
-    TYPE = "kafka"
-    PROPERTIES = (
-        Prop(
-            "kafka.bootstrap.servers",
-            "str",
-            doc="Brokers to bootstrap from (host:port,...).",
-            aliases=("brokerList",),
-        ),
-        Prop(
-            "kafka.topic", "str", "default-flume-topic", "Topic to publish to.", aliases=("topic",)
-        ),
-        Prop(
-            "flumeBatchSize",
-            "int",
-            100,
-            "Most events taken and produced per transaction.",
-            aliases=("batchSize",),
-            minimum=1,
-        ),
-        Prop(
-            "kafka.producer.acks",
-            "str",
-            "1",
-            "Acks a record needs: 0, 1 or -1/all.",
-            aliases=("requiredAcks",),
-        ),
-        Prop(
-            "useFlumeEventFormat",
-            "bool",
-            False,
-            "Publish Flume's Avro event (headers + body) instead of the bare body.",
-        ),
-        Prop("allowTopicOverride", "bool", True, "Let the topicHeader header pick the topic."),
-        Prop("topicHeader", "str", "topic", "Header naming an event's topic."),
-        Prop("partitionIdHeader", "str", "", "Header naming an event's partition."),
-        Prop("defaultPartitionId", "int", -1, "Partition for every event (-1: the partitioner)."),
-        Prop(
-            "maxInFlightBatches",
-            "int",
-            32,
-            "Batches produced and awaiting acknowledgement at once (ours, not Flume's); they "
-            "keep their channel slots until acknowledged. With exactlyOnce: the most batches "
-            "one transaction holds (it commits sooner when the channel runs dry).",
-            minimum=1,
-        ),
-        Prop(
-            "producerProcess",
-            "bool",
-            False,
-            "Produce in a process of its own (ours), so reading and producing use a core each; "
-            "false: in the sink's thread.",
-        ),
-        Prop(
-            "exactlyOnce",
-            "bool",
-            False,
-            "Ours: write each batch, and the read positions it completes, in one Kafka "
-            "transaction; sources feeding only such sinks resume from those positions "
-            "(docs/exactly-once.md). Readers see it with isolation.level=read_committed.",
-        ),
-        Prop(
-            "transactionalId",
-            "str",
-            "",
-            "With exactlyOnce: the producer's transactional.id (default <agent>-<sink>). A "
-            "second producer with the same id fences the first, which stops.",
-        ),
-        Prop(
-            "positionsTopic",
-            "str",
-            DEFAULT_TOPIC,
-            "With exactlyOnce: the compacted topic of read positions (created if missing).",
-        ),
-        Prop("timestampHeader", "str", "", "Header whose value (epoch ms) is the record's time."),
-        Prop("header.", "prefix", doc="header.<flume header> = <kafka header>: copy it over."),
-        Prop("serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."),
-        Prop("key.serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."),
-        Prop(
-            "kafka.producer.",
-            "prefix",
-            doc="Any producer setting, passed to librdkafka (e.g. linger.ms, compression.type).",
-        ),
+@dataclass(frozen=True, kw_only=True)
+class KafkaSinkSettings(Settings):
+    kafka_bootstrap_servers: str = prop(
+        "kafka.bootstrap.servers",
+        "str",
+        doc="Brokers to bootstrap from (host:port,...).",
+        aliases=("brokerList",),
+    )
+    kafka_topic: str = prop(
+        "kafka.topic", "str", "default-flume-topic", "Topic to publish to.", aliases=("topic",)
+    )
+    flume_batch_size: int = prop(
+        "flumeBatchSize",
+        "int",
+        100,
+        "Most events taken and produced per transaction.",
+        aliases=("batchSize",),
+        minimum=1,
+    )
+    kafka_producer_acks: str = prop(
+        "kafka.producer.acks",
+        "str",
+        "1",
+        "Acks a record needs: 0, 1 or -1/all.",
+        aliases=("requiredAcks",),
+    )
+    use_flume_event_format: bool = prop(
+        "useFlumeEventFormat",
+        "bool",
+        False,
+        "Publish Flume's Avro event (headers + body) instead of the bare body.",
+    )
+    allow_topic_override: bool = prop(
+        "allowTopicOverride", "bool", True, "Let the topicHeader header pick the topic."
+    )
+    topic_header: str = prop("topicHeader", "str", "topic", "Header naming an event's topic.")
+    partition_id_header: str = prop(
+        "partitionIdHeader", "str", "", "Header naming an event's partition."
+    )
+    default_partition_id: int = prop(
+        "defaultPartitionId", "int", -1, "Partition for every event (-1: the partitioner)."
+    )
+    max_in_flight_batches: int = prop(
+        "maxInFlightBatches",
+        "int",
+        32,
+        "Batches produced and awaiting acknowledgement at once (ours, not Flume's); they "
+        "keep their channel slots until acknowledged. With exactlyOnce: the most batches "
+        "one transaction holds (it commits sooner when the channel runs dry).",
+        minimum=1,
+    )
+    producer_process: bool = prop(
+        "producerProcess",
+        "bool",
+        False,
+        "Produce in a process of its own (ours), so reading and producing use a core each; "
+        "false: in the sink's thread.",
+    )
+    exactly_once: bool = prop(
+        "exactlyOnce",
+        "bool",
+        False,
+        "Ours: write each batch, and the read positions it completes, in one Kafka "
+        "transaction; sources feeding only such sinks resume from those positions "
+        "(docs/exactly-once.md). Readers see it with isolation.level=read_committed.",
+    )
+    transactional_id: str = prop(
+        "transactionalId",
+        "str",
+        "",
+        "With exactlyOnce: the producer's transactional.id (default <agent>-<sink>). A "
+        "second producer with the same id fences the first, which stops.",
+    )
+    positions_topic: str = prop(
+        "positionsTopic",
+        "str",
+        DEFAULT_TOPIC,
+        "With exactlyOnce: the compacted topic of read positions (created if missing).",
+    )
+    timestamp_header: str = prop(
+        "timestampHeader", "str", "", "Header whose value (epoch ms) is the record's time."
+    )
+    header: dict[str, str] = prop(
+        "header.", "prefix", doc="header.<flume header> = <kafka header>: copy it over."
+    )
+    serializer_class: str = prop(
+        "serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."
+    )
+    key_serializer_class: str = prop(
+        "key.serializer.class", "str", "", "Flume 1.6's setting; accepted and unused."
+    )
+    kafka_producer: dict[str, str] = prop(
+        "kafka.producer.",
+        "prefix",
+        doc="Any producer setting, passed to librdkafka (e.g. linger.ms, compression.type).",
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        for server in self.conf["kafka.bootstrap.servers"].split(","):
+
+class KafkaSink(Sink):
+    TYPE = "kafka"
+    SETTINGS = KafkaSinkSettings
+    PROPERTIES = KafkaSinkSettings.props()
+    settings: KafkaSinkSettings
+
+    def setup(self, context: Context) -> None:
+        for server in self.settings.kafka_bootstrap_servers.split(","):
             if not _BOOTSTRAP.match(server.strip()):
                 context.problem("kafka.bootstrap.servers",
                                 f"{server.strip()!r} is not host:port")  # fmt: skip
         conf: dict[str, Any] = {
-            "bootstrap.servers": self.conf["kafka.bootstrap.servers"],
-            "acks": self.conf["kafka.producer.acks"],
+            "bootstrap.servers": self.settings.kafka_bootstrap_servers,
+            "acks": self.settings.kafka_producer_acks,
             # The sink hands librdkafka whole batches: a long linger would only add to every
             # record's latency (5 ms, librdkafka's default, was half the live path's p50);
             # 1 ms still sends a batch in one request (docs/performance.md).
@@ -160,7 +181,7 @@ class KafkaSink(Sink):
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 3,
         }
-        for key, value in self.conf["kafka.producer."].items():
+        for key, value in self.settings.kafka_producer.items():
             if key == "acks":
                 continue
             if key in JAVA_ONLY:
@@ -183,9 +204,9 @@ class KafkaSink(Sink):
             context.problem("kafka.producer.", f"librdkafka rejects the settings: {exc}")
         self.max_record_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self.writer: TransactionalWriter | None = None
-        if self.conf["exactlyOnce"]:
+        if self.settings.exactly_once:
             self.writer = self._transactional(context)
-        elif "transactional.id" in self.conf["kafka.producer."]:
+        elif "transactional.id" in self.settings.kafka_producer:
             context.problem("kafka.producer.transactional.id",
                             "makes a transactional producer, which this sink drives only with "
                             "exactlyOnce = true", "set exactlyOnce = true (and transactionalId)",
@@ -197,11 +218,11 @@ class KafkaSink(Sink):
         for key in ("KafkaEventSendTimer", "DeadLetterCount"):
             self.counters.values.setdefault(key, 0)
 
-    def _transactional(self, context) -> TransactionalWriter:  # type: ignore[no-untyped-def]
+    def _transactional(self, context: Context) -> TransactionalWriter:
         """The exactly-once mode's writer; problems with settings it overrides or ignores."""
         agent = context.where.split(".", 1)[0]
-        tid = self.conf["transactionalId"] or f"{agent}-{self.name}"
-        extra = self.conf["kafka.producer."]
+        tid = self.settings.transactional_id or f"{agent}-{self.name}"
+        extra = self.settings.kafka_producer
         if "transactional.id" in extra:
             context.problem(
                 "kafka.producer.transactional.id",
@@ -220,13 +241,13 @@ class KafkaSink(Sink):
                 context.problem(f"kafka.producer.{key}", "is set by the sink with exactlyOnce; "
                                 "ignored", severity="warning")  # fmt: skip
                 self.producer_conf.pop(key, None)
-        if self.conf["producerProcess"]:
+        if self.settings.producer_process:
             context.problem("producerProcess", "is not used with exactlyOnce: transactions "
                             "run in the sink's thread", severity="warning")  # fmt: skip
-        return TransactionalWriter(self, tid, self.conf["positionsTopic"])
+        return TransactionalWriter(self, tid, self.settings.positions_topic)
 
     def _new_producer(self) -> BatchProducer | ProducerProcess:
-        make = ProducerProcess if self.conf["producerProcess"] else BatchProducer
+        make = ProducerProcess if self.settings.producer_process else BatchProducer
         return make(self.producer_conf, self.conf, self.on_error)
 
     def start(self) -> None:
@@ -301,7 +322,7 @@ class KafkaSink(Sink):
         producer = self._producer
         assert self.channel is not None
         self._poll(0)
-        if len(self._inflight) >= self.conf["maxInFlightBatches"]:
+        if len(self._inflight) >= self.settings.max_in_flight_batches:
             self._poll(FULL_WAIT)  # returns as soon as a report is there
             return Status.READY
         if time.monotonic() < self._cooldown_until:  # after a failure: no new takes yet
@@ -312,7 +333,7 @@ class KafkaSink(Sink):
         wait = TAKE_WAIT if self._inflight else IDLE_WAIT
         began = time.monotonic()
         try:
-            batch = tx.take(self.conf["flumeBatchSize"], wait)
+            batch = tx.take(self.settings.flume_batch_size, wait)
         except Exception as exc:
             tx.close()
             self.counters.add("ChannelReadFail")
@@ -335,7 +356,7 @@ class KafkaSink(Sink):
         except ProducerGone as exc:
             self._producer_gone(exc)
         self.counters.add(
-            "BatchCompleteCount" if n == self.conf["flumeBatchSize"] else "BatchUnderflowCount"
+            "BatchCompleteCount" if n == self.settings.flume_batch_size else "BatchUnderflowCount"
         )
         return Status.READY
 

@@ -26,11 +26,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from agents.component import Component, Status, growing_pause
+from agents.config.context import Context
+from agents.config.settings import Settings, prop
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.sinks.base import Sink
 
 PENALTY_UNIT = 1.0  # s: a failed sink's first penalty is 2 units, doubling (Flume's 1000 ms)
+# s after a load_balance penalty ends within which a new failure still counts as one more in a
+# row (Flume's OrderSelector: CONSIDER_SEQUENTIAL_RANGE); a later one starts the count over
+SEQUENTIAL_GRACE = 2.0
 IDLE_PAUSE = 1.0  # s a group with no usable sink waits at most before looking again
 
 
@@ -145,35 +150,40 @@ class _Failed:
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class FailoverSettings(Settings):
+    priority: dict[str, str] = prop(
+        "priority.",
+        "prefix",
+        doc="priority.<sink> = <int>: higher goes first; unset sinks rank below set ones, "
+        "in the order listed (so does a priority that is not a number). Two sinks may not "
+        "share a priority (Flume leaves one out).",
+    )
+    maxpenalty: int = prop(
+        "maxpenalty",
+        "int",
+        30000,
+        "Longest time (ms) a failed sink is set aside before it is tried again.",
+        minimum=0,
+        fallback=True,
+    )
+
+
 class FailoverSinkProcessor(SinkGroupProcessor):
     """Flume's failover sink processor: the live sink of highest priority delivers; a failed
     one is set aside for a growing penalty, then tried again with a real batch."""
 
     TYPE = "failover"
     MIN_SINKS = 1
-    PROPERTIES = (
-        Prop(
-            "priority.",
-            "prefix",
-            doc="priority.<sink> = <int>: higher goes first; unset sinks rank below set ones, "
-            "in the order listed (so does a priority that is not a number). Two sinks may not "
-            "share a priority (Flume leaves one out).",
-        ),
-        Prop(
-            "maxpenalty",
-            "int",
-            30000,
-            "Longest time (ms) a failed sink is set aside before it is tried again.",
-            minimum=0,
-            fallback=True,
-        ),
-    )
+    SETTINGS = FailoverSettings
+    PROPERTIES = FailoverSettings.props()
+    settings: FailoverSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        self._max_penalty = self.conf["maxpenalty"] / 1000
+    def setup(self, context: Context) -> None:
+        self._max_penalty = self.settings.maxpenalty / 1000
         names = [s.name for s in self.sinks]
         priorities: dict[str, int] = {}
-        for name, raw in self.conf["priority."].items():
+        for name, raw in self.settings.priority.items():
             key = f"priority.{name}"
             if name not in names:
                 context.problem(key, f"names sink {name!r}, which is not in this group",
@@ -293,33 +303,40 @@ class FailoverSinkProcessor(SinkGroupProcessor):
         return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoadBalanceSettings(Settings):
+    selector: str = prop(
+        "selector",
+        "choice",
+        "round_robin",
+        "The order sinks are tried in: round_robin or random.",
+        choices=("round_robin", "random"),
+    )
+    backoff: bool = prop("backoff", "bool", False, "Leave a failed sink out for a growing while.")
+    selector_max_time_out: int = prop(
+        "selector.maxTimeOut",
+        "int",
+        30000,
+        "Longest time (ms) a failed sink is left out (with backoff).",
+        minimum=0,
+    )
+
+
 class LoadBalancingSinkProcessor(SinkGroupProcessor):
     """Flume's load-balancing sink processor: each call goes to the next sink in round-robin or
     random order, and to the one after if it fails; ``backoff`` leaves a failed sink out for a
-    while."""
+    while: 2 s, doubling with each failure in a row up to ``selector.maxTimeOut``. As in Flume, a
+    failure counts as one more in a row only if it comes before the last penalty ended plus
+    2 s; a sink that then worked a while starts again at 2 s."""
 
     TYPE = "load_balance"
     MIN_SINKS = 2
-    PROPERTIES = (
-        Prop(
-            "selector",
-            "choice",
-            "round_robin",
-            "The order sinks are tried in: round_robin or random.",
-            choices=("round_robin", "random"),
-        ),
-        Prop("backoff", "bool", False, "Leave a failed sink out for a growing while."),
-        Prop(
-            "selector.maxTimeOut",
-            "int",
-            30000,
-            "Longest time (ms) a failed sink is left out (with backoff).",
-            minimum=0,
-        ),
-    )
+    SETTINGS = LoadBalanceSettings
+    PROPERTIES = LoadBalanceSettings.props()
+    settings: LoadBalanceSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        self._max_out = self.conf["selector.maxTimeOut"] / 1000
+    def setup(self, context: Context) -> None:
+        self._max_out = self.settings.selector_max_time_out / 1000
         self._next = 0
         self._out: dict[str, tuple[int, float, str]] = {}  # sink -> (failures, until, why)
         self._random = random.Random()
@@ -333,7 +350,7 @@ class LoadBalancingSinkProcessor(SinkGroupProcessor):
         usable = [s for s in self.sinks if self._out.get(s.name, (0, 0.0, ""))[1] <= now]
         if not usable:
             return []
-        if self.conf["selector"] == "random":
+        if self.settings.selector == "random":
             self._random.shuffle(usable)
             return usable
         if self._next >= len(usable):
@@ -355,16 +372,18 @@ class LoadBalancingSinkProcessor(SinkGroupProcessor):
         return self._none_left("every sink failed or is backed off")
 
     def _left_out(self, sink: Sink, exc: Exception, now: float) -> None:
-        if not self.conf["backoff"]:
+        if not self.settings.backoff:
             self._report(sink, exc, "trying the next sink")
             return
-        failures = self._out.get(sink.name, (0, 0.0, ""))[0] + 1
+        failures, until, _ = self._out.get(sink.name, (0, 0.0, ""))
+        # in a row if it failed again before its last penalty ended + the grace (Flume's rule)
+        failures = failures + 1 if failures and now < until + SEQUENTIAL_GRACE else 1
         pause = _penalty(failures, self._max_out)
         self._out[sink.name] = (failures, now + pause, str(exc))
         self._report(sink, exc, f"trying the next sink; it is left out for {pause:.0f} s")
 
     def backoff_pause(self, attempt: int) -> float:
-        if self.conf["backoff"] and self._out:
+        if self.settings.backoff and self._out:
             now = time.monotonic()
             if all(self._out.get(s.name, (0, 0.0, ""))[1] > now for s in self.sinks):
                 soonest = min(until for _, until, _ in self._out.values()) - now

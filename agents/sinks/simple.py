@@ -10,11 +10,14 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from agents import locks
 from agents.component import Status, growing_pause
+from agents.config.context import Context
+from agents.config.settings import Settings, prop, shared
 from agents.config.spec import Prop
 from agents.errors import DeliveryError
 from agents.event import EventBatch
@@ -33,6 +36,7 @@ class BatchSink(Sink):
     """Take a batch, ``write`` it, commit; if ``write`` raises, roll back and raise
     ``DeliveryError`` (the processor backs off, or fails over)."""
 
+    # read as self.conf["batchSize"], so a custom subclass with a plain PROPERTIES tuple works too
     BATCH_PROP = Prop("batchSize", "int", 100, "Most events taken in one transaction.", minimum=1)
 
     def start(self) -> None:
@@ -111,20 +115,27 @@ def render_body(body: bytes, headers: str, max_bytes: int) -> str:
     return f"Event: {{ headers:{headers} body:{chr(10).join(rows)[8:]} }}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoggerSettings(Settings):
+    batch_size: int = shared(BatchSink.BATCH_PROP)
+    max_bytes_to_log: int = prop(
+        "maxBytesToLog", "int", 16, "Body bytes shown per event.", minimum=0
+    )
+
+
 class LoggerSink(BatchSink):
     """Logs each event at INFO, one line per event, the way Flume's LoggerSink shows it."""
 
     TYPE = "logger"
-    PROPERTIES = (
-        BatchSink.BATCH_PROP,
-        Prop("maxBytesToLog", "int", 16, "Body bytes shown per event.", minimum=0),
-    )
+    SETTINGS = LoggerSettings
+    PROPERTIES = LoggerSettings.props()
+    settings: LoggerSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self._events_log = logging.getLogger("agents.events")
 
     def write(self, batch: EventBatch) -> None:
-        n = self.conf["maxBytesToLog"]
+        n = self.settings.max_bytes_to_log
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         prefix = f"{stamp} INFO  [{self.name}] "
         if batch.headers is None:  # one header map for the whole batch: render it once
@@ -145,6 +156,49 @@ class NullSink(BatchSink):
         return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class FileRollSettings(Settings):
+    sink_directory: str = prop(
+        "sink.directory", "str", doc="Directory of the output files (created if missing)."
+    )
+    sink_roll_interval: int = prop(
+        "sink.rollInterval", "int", 30, "Seconds per file; 0 keeps one file.", minimum=0
+    )
+    sink_serializer: str = prop(
+        "sink.serializer",
+        "choice",
+        "TEXT",
+        "TEXT: body + newline; HEADER_AND_TEXT: headers as Flume prints them "
+        "({k=v, ...}), a space, then the body.",
+        choices=("TEXT", "HEADER_AND_TEXT"),
+    )
+    sink_path_manager: str = prop(
+        "sink.pathManager",
+        "choice",
+        "DEFAULT",
+        "How files are named: DEFAULT (<prefix><start ms>-<n>.<extension>).",
+        choices=("DEFAULT",),
+    )
+    sink_path_manager_prefix: str = prop("sink.pathManager.prefix", "str", "", "File name prefix.")
+    sink_path_manager_extension: str = prop(
+        "sink.pathManager.extension", "str", "", "File name extension (without dot)."
+    )
+    sink_serializer_append_newline: bool = prop(
+        "sink.serializer.appendNewline",
+        "bool",
+        True,
+        "TEXT / HEADER_AND_TEXT: end each event with a newline.",
+    )
+    sink_batch_size: int = prop(
+        "sink.batchSize",
+        "int",
+        100,
+        "Most events taken in one transaction.",
+        minimum=1,
+        aliases=("batchSize",),
+    )
+
+
 class RollingFileSink(BatchSink):
     """Appends bodies (one per line, TEXT serializer) to files in ``sink.directory``, rolling
     to a new file every ``sink.rollInterval`` seconds (0: never). Flushed and fsynced before
@@ -160,51 +214,19 @@ class RollingFileSink(BatchSink):
     """
 
     TYPE = "file_roll"
-    PROPERTIES = (
-        Prop("sink.directory", "str", doc="Directory of the output files (created if missing)."),
-        Prop("sink.rollInterval", "int", 30, "Seconds per file; 0 keeps one file.", minimum=0),
-        Prop(
-            "sink.serializer",
-            "choice",
-            "TEXT",
-            "TEXT: body + newline; HEADER_AND_TEXT: headers as Flume prints them "
-            "({k=v, ...}), a space, then the body.",
-            choices=("TEXT", "HEADER_AND_TEXT"),
-        ),
-        Prop(
-            "sink.pathManager",
-            "choice",
-            "DEFAULT",
-            "How files are named: DEFAULT (<prefix><start ms>-<n>.<extension>).",
-            choices=("DEFAULT",),
-        ),
-        Prop("sink.pathManager.prefix", "str", "", "File name prefix."),
-        Prop("sink.pathManager.extension", "str", "", "File name extension (without dot)."),
-        Prop(
-            "sink.serializer.appendNewline",
-            "bool",
-            True,
-            "TEXT / HEADER_AND_TEXT: end each event with a newline.",
-        ),
-        Prop(
-            "sink.batchSize",
-            "int",
-            100,
-            "Most events taken in one transaction.",
-            minimum=1,
-            aliases=("batchSize",),
-        ),
-    )
+    SETTINGS = FileRollSettings
+    PROPERTIES = FileRollSettings.props()
+    settings: FileRollSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        self.conf["batchSize"] = self.conf["sink.batchSize"]
-        self._dir = Path(self.conf["sink.directory"])
+    def setup(self, context: Context) -> None:
+        self.conf["batchSize"] = self.settings.sink_batch_size
+        self._dir = Path(self.settings.sink_directory)
         context.check_dir("sink.directory", self._dir)
         self._fh: BinaryIO | None = None
         self._opened = 0.0
         self._seq = 0
         self._base = int(time.time() * 1000)
-        self._newline = b"\n" if self.conf["sink.serializer.appendNewline"] else b""
+        self._newline = b"\n" if self.settings.sink_serializer_append_newline else b""
 
     def start(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)  # created if missing, unlike Flume
@@ -213,8 +235,8 @@ class RollingFileSink(BatchSink):
         super().start()
 
     def _cut_torn_batches(self) -> None:
-        ext = self.conf["sink.pathManager.extension"]
-        ours = re.compile(re.escape(self.conf["sink.pathManager.prefix"]) + r"\d{13}-\d+"
+        ext = self.settings.sink_path_manager_extension
+        ours = re.compile(re.escape(self.settings.sink_path_manager_prefix) + r"\d{13}-\d+"
                           + (re.escape(f".{ext}") if ext else "") + "$")  # fmt: skip
         with os.scandir(self._dir) as entries:
             paths = [e.path for e in entries if ours.match(e.name) and e.is_file()]
@@ -250,14 +272,14 @@ class RollingFileSink(BatchSink):
                          "is delivered again", path, size - keep)  # fmt: skip
 
     def _file(self) -> BinaryIO:
-        interval = self.conf["sink.rollInterval"]
+        interval = self.settings.sink_roll_interval
         if self._fh is not None and interval and time.monotonic() - self._opened >= interval:
             self._fh.close()
             self._fh = None
         if self._fh is None:
             self._seq += 1
-            ext = self.conf["sink.pathManager.extension"]
-            name = f"{self.conf['sink.pathManager.prefix']}{self._base}-{self._seq}"
+            ext = self.settings.sink_path_manager_extension
+            name = f"{self.settings.sink_path_manager_prefix}{self._base}-{self._seq}"
             path = self._dir / (f"{name}.{ext}" if ext else name)
             self._fh = open(path, "ab")  # noqa: SIM115  (kept open across batches)
             locks.try_flock(self._fh.fileno())  # a starting sink leaves this file alone
@@ -268,7 +290,7 @@ class RollingFileSink(BatchSink):
     def write(self, batch: EventBatch) -> None:
         fh = self._file()
         nl = self._newline
-        if self.conf["sink.serializer"] == "TEXT":
+        if self.settings.sink_serializer == "TEXT":
             fh.write(nl.join(batch.bodies) + nl if nl else b"".join(batch.bodies))
         else:
             for body, headers in batch.iter_events():

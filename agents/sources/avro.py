@@ -23,6 +23,7 @@ import time
 
 from agents.avro import COMPRESSIONS, AvroRpcServer
 from agents.committed import Committed
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.processor import Delivery
@@ -59,7 +60,7 @@ class AvroSource(ListeningSource):
         Prop("ipFilterRules", "str", "", "Accepted with ipFilter = false only."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         for key, what in (("ssl", "TLS"), ("ipFilter", "IP filtering")):
             if self.conf[key]:
                 context.problem(key, f"{what} is not provided by this agent's avro source")

@@ -24,9 +24,11 @@ import shlex
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 
 from agents.component import Status
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.settings import Settings, prop, shared
 from agents.errors import ChannelFullError
 from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter, check_charset
@@ -36,32 +38,41 @@ READ_SIZE = 1 << 16
 GATHER = 0.005  # s to let output gather after a short read, before the next (fewer wake-ups)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ExecSettings(Settings):
+    command: str = prop("command", "str", doc="The command to run (e.g. tail -F /path/to/log).")
+    shell: str = prop("shell", "str", "", "Shell to run the command with (e.g. /bin/sh -c).")
+    restart: bool = prop("restart", "bool", False, "Run the command again when it ends.")
+    restart_throttle: int = prop(
+        "restartThrottle", "int", 10000, "Milliseconds to wait before a restart.", minimum=0
+    )
+    log_std_err: bool = prop("logStdErr", "bool", False, "Log the command's stderr.")
+    batch_size: int = prop("batchSize", "int", 20, "Most lines per batch.", minimum=1)
+    batch_timeout: int = prop(
+        "batchTimeout",
+        "int",
+        3000,
+        "Accepted for compatibility; unused (lines are handed over as soon as they are read).",
+        minimum=0,
+    )
+    charset: str = prop(
+        "charset", "str", "UTF-8", "Charset of the command's output (bad bytes replaced)."
+    )
+    max_line_length: int = shared(STREAM_LINE_CAP)
+
+
 class ExecSource(Source):
     TYPE = "exec"
-    PROPERTIES = (
-        Prop("command", "str", doc="The command to run (e.g. tail -F /path/to/log)."),
-        Prop("shell", "str", "", "Shell to run the command with (e.g. /bin/sh -c)."),
-        Prop("restart", "bool", False, "Run the command again when it ends."),
-        Prop("restartThrottle", "int", 10000, "Milliseconds to wait before a restart.", minimum=0),
-        Prop("logStdErr", "bool", False, "Log the command's stderr."),
-        Prop("batchSize", "int", 20, "Most lines per batch.", minimum=1),
-        Prop(
-            "batchTimeout",
-            "int",
-            3000,
-            "Accepted for compatibility; unused (lines are handed over as soon as they are read).",
-            minimum=0,
-        ),
-        Prop("charset", "str", "UTF-8", "Charset of the command's output (bad bytes replaced)."),
-        STREAM_LINE_CAP,
-    )
+    SETTINGS = ExecSettings
+    PROPERTIES = ExecSettings.props()
+    settings: ExecSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         try:
             self._argv = (
-                [*shlex.split(self.conf["shell"]), self.conf["command"]]
-                if self.conf["shell"]
-                else shlex.split(self.conf["command"])
+                [*shlex.split(self.settings.shell), self.settings.command]
+                if self.settings.shell
+                else shlex.split(self.settings.command)
             )
         except ValueError as exc:
             context.problem("command", f"cannot be split into arguments: {exc}")
@@ -69,7 +80,7 @@ class ExecSource(Source):
         if not self._argv:
             context.problem("command", "is empty")
         try:
-            check_charset(self.conf["charset"])
+            check_charset(self.settings.charset)
         except (LookupError, ValueError) as exc:
             context.problem("charset", f"cannot be used: {exc}")
         self._proc: subprocess.Popen[bytes] | None = None
@@ -114,7 +125,7 @@ class ExecSource(Source):
                              "were not put", lost)  # fmt: skip
 
     def max_event_bytes(self) -> tuple[str, int] | None:
-        return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
+        return "maxLineLength", self.settings.max_line_length * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
         if self._proc is not None:
@@ -151,7 +162,7 @@ class ExecSource(Source):
             self._proc = subprocess.Popen(
                 self._argv,
                 stdout=subprocess.PIPE,
-                stderr=None if self.conf["logStdErr"] else subprocess.DEVNULL,
+                stderr=None if self.settings.log_std_err else subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
@@ -161,10 +172,10 @@ class ExecSource(Source):
             self.log.error("cannot run %r: %s", self._argv[0], exc.strerror)
             self._ended(None)
             return
-        c = self.conf
-        splitter = LineSplitter(c["maxLineLength"], c["charset"], "REPLACE", "ANY",
-                                output=c["charset"])  # fmt: skip
-        self._reader = LineReader(splitter, c["batchSize"], {}, self.counters, self.log,
+        c = self.settings
+        splitter = LineSplitter(c.max_line_length, c.charset, "REPLACE", "ANY",
+                                output=c.charset)  # fmt: skip
+        self._reader = LineReader(splitter, c.batch_size, {}, self.counters, self.log,
                                   f"output of {self._argv[0]}")  # fmt: skip
         self.exit_code = None
         self.log.info("running: %s (pid %d)", " ".join(self._argv), self._proc.pid)
@@ -174,14 +185,14 @@ class ExecSource(Source):
         self.exit_code = code
         if self._stopping:
             return
-        if not self.conf["restart"]:
+        if not self.settings.restart:
             self._next_run = float("inf")
             self.log.info("command ended (exit %s); restart = false, so the source is idle", code)
             return
         self.restarts += 1
-        self._next_run = time.monotonic() + self.conf["restartThrottle"] / 1000
+        self._next_run = time.monotonic() + self.settings.restart_throttle / 1000
         self.log.warning("command ended (exit %s); restarting in %d ms", code,
-                         self.conf["restartThrottle"])  # fmt: skip
+                         self.settings.restart_throttle)  # fmt: skip
 
     def _signal(self, sig: int) -> bool:
         """Signal the running command's process group; whether it was still running."""
@@ -206,7 +217,7 @@ class ExecSource(Source):
 
     def health(self) -> str:
         if self._proc is None and self.exit_code is not None and not self._stopping:
-            if self.conf["restart"]:
+            if self.settings.restart:
                 return f"retrying: command exited {self.exit_code}"
             return f"stopped: command exited {self.exit_code}"
         return super().health()

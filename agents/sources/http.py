@@ -31,9 +31,10 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
-from agents.servers import ByteBudget, Reader
+from agents.servers import ByteBudget, Reader, send_reply
 from agents.sources.listening import (
     ListeningSource,
     bind_prop,
@@ -164,7 +165,7 @@ class HttpSource(ListeningSource):
         *request_props("Request", " Flume: no limit."),
     )  # fmt: skip
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         if self.conf["enableSSL"]:
             context.problem("enableSSL", "HTTPS is not provided by this agent",
                             "terminate TLS in front of it, or use plain HTTP")  # fmt: skip
@@ -308,14 +309,8 @@ def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Re
             self.close_connection = True
 
         def _answer(self, status: int, message: str) -> None:
-            body = message.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
+            send_reply(self, status, "text/plain; charset=utf-8", message.encode(),
+                       self.close_connection)  # fmt: skip
 
         def log_error(self, format: str, *args: Any) -> None:
             """http.server's own refusals (a bad request line, too many headers, ...)."""

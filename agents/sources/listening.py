@@ -27,6 +27,7 @@ import threading
 from collections import deque
 
 from agents.component import Status
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
@@ -105,7 +106,7 @@ def request_props(body: str, flume: str) -> tuple[Prop, ...]:
     )  # fmt: skip
 
 
-def check_request_props(context, conf: dict[str, object], body: str) -> None:  # type: ignore[no-untyped-def]
+def check_request_props(context: Context, conf: dict[str, object], body: str) -> None:
     if int(conf["maxPendingBytes"]) < 2 * int(conf[f"max{body}Bytes"]):  # type: ignore[call-overload]
         context.problem("maxPendingBytes", f"is less than twice max{body}Bytes: the largest "
                         "requests could never be taken", f"set it to at least twice "

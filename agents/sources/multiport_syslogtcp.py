@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import socket
 
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import Reader
@@ -53,7 +54,7 @@ class MultiportSyslogTcpSource(ListeningSource):
         *connection_props(flume=" Counted per port.", idle_ms=0, idle_why=SYSLOG_IDLE),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         check_common(context, self.conf)
         self._ports: list[int] = []
         for raw in self.conf["ports"]:

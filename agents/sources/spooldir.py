@@ -39,7 +39,9 @@ from pathlib import Path
 from agents import locks
 from agents.acks import Progress
 from agents.component import Status
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.javaregex import JavaPattern
+from agents.config.settings import Settings, prop
 from agents.sources.base import Source
 from agents.sources.lines import (
     MAX_BYTES_PER_CHAR,
@@ -50,126 +52,145 @@ from agents.sources.lines import (
 )
 from agents.sources.reader import LineReader
 from agents.sources.resume import line_start
-from agents.sources.state import read_json, write_json
+from agents.sources.spool_tracker import SpoolFile, SpoolTracker
 
 CHUNK = 1 << 20
 REJECTED = ".REJECTED"
-META = ".flumespool-main.meta"
 RESUME_WAIT = 120.0  # s start waits for the exactly-once sinks' committed positions
-
-
-@dataclass
-class _Candidate:
-    path: Path
-    size: int
-    mtime_ns: int
-    inode: int
-    offset: int = 0  # where an earlier run stopped reading
 
 
 @dataclass
 class _Open:
     """The file being read: its descriptor, reader and what happens once it is all safe."""
 
-    cand: _Candidate
+    cand: SpoolFile
     fd: int
     reader: LineReader
     eof: bool = False
     fate: str = ""  # why it is rejected once its delivered lines are safe ("" = consumed)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SpoolDirSettings(Settings):
+    spool_dir: str = prop("spoolDir", "str", doc="Directory to read files from.")
+    file_suffix: str = prop(
+        "fileSuffix", "str", ".COMPLETED", "Suffix appended to a consumed file."
+    )
+    delete_policy: str = prop(
+        "deletePolicy",
+        "choice",
+        "never",
+        "never: rename with fileSuffix; immediate: delete once consumed.",
+        choices=("never", "immediate"),
+    )
+    tracking_policy: str = prop(
+        "trackingPolicy",
+        "choice",
+        "rename",
+        "rename: mark a consumed file by its "
+        "suffix; tracker_dir: leave it and record it in trackerDir.",
+        choices=("rename", "tracker_dir"),
+    )
+    tracker_dir: str = prop(
+        "trackerDir", "str", ".flumespool", "Where progress is kept (relative to spoolDir)."
+    )
+    file_header: bool = prop(
+        "fileHeader", "bool", False, "Add the file's absolute path as a header."
+    )
+    file_header_key: str = prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
+    basename_header: bool = prop(
+        "basenameHeader", "bool", False, "Add the file's name as a header."
+    )
+    basename_header_key: str = prop(
+        "basenameHeaderKey", "str", "basename", "Header name for basenameHeader."
+    )
+    include_pattern: JavaPattern = prop(
+        "includePattern", "regex", "^.*$", "Only file names it matches whole are read."
+    )
+    ignore_pattern: JavaPattern = prop(
+        "ignorePattern", "regex", "^$", "File names it matches whole are never read."
+    )
+    consume_order: str = prop(
+        "consumeOrder",
+        "choice",
+        "oldest",
+        "Which ready file goes first (by mtime).",
+        choices=("oldest", "youngest", "random"),
+    )
+    poll_delay: int = prop(
+        "pollDelay", "int", 500, "Milliseconds between looks at an idle directory.", minimum=1
+    )
+    ready_after: int = prop(
+        "readyAfter",
+        "int",
+        1000,
+        "Milliseconds a file's size and mtime must hold still "
+        "before it is read (ours, not Flume's).",
+        minimum=0,
+    )
+    batch_size: int = prop(
+        "batchSize", "int", 100, "Lines per batch put into the channel.", minimum=1
+    )
+    input_charset: str = prop("inputCharset", "str", "UTF-8", "Charset of the files.")
+    decode_error_policy: str = prop(
+        "decodeErrorPolicy",
+        "choice",
+        "FAIL",
+        "What to do with text invalid in "
+        "inputCharset: FAIL (reject the file), REPLACE (U+FFFD), IGNORE (drop the bytes).",
+        choices=POLICIES,
+    )
+    deserializer: str = prop(
+        "deserializer",
+        "choice",
+        "LINE",
+        "How a file becomes events (LINE only).",
+        choices=("LINE",),
+    )
+    deserializer_max_line_length: int = prop(
+        "deserializer.maxLineLength",
+        "int",
+        2048,
+        "Most characters per event; a longer line becomes several events, as in Flume.",
+        minimum=1,
+    )
+    deserializer_output_charset: str = prop(
+        "deserializer.outputCharset",
+        "choice",
+        "UTF-8",
+        "Charset of event bodies.",
+        choices=("UTF-8",),
+    )
+    recursive_directory_search: bool = prop(
+        "recursiveDirectorySearch", "bool", False, "Not supported: must stay false."
+    )
+    follow_links: bool = prop(
+        "followLinks",
+        "bool",
+        False,
+        "Read files through symbolic links in spoolDir (ours); when false each link is "
+        "skipped with a log line. The link, never its target, is renamed or deleted.",
+    )
+    max_backoff: int = prop(
+        "maxBackoff", "int", 4000, "Accepted for compatibility; unused.", minimum=0
+    )
+    buffer_max_lines: int = prop(
+        "bufferMaxLines", "int", 0, "Deprecated in Flume; accepted and unused."
+    )
+    buffer_max_line_length: int = prop(
+        "bufferMaxLineLength", "int", 0, "Deprecated in Flume; accepted and unused."
+    )
+
+
 class SpoolDirSource(Source):
     TYPE = "spooldir"
     REPLAYABLE = True
-    PROPERTIES = (
-        Prop("spoolDir", "str", doc="Directory to read files from."),
-        Prop("fileSuffix", "str", ".COMPLETED", "Suffix appended to a consumed file."),
-        Prop(
-            "deletePolicy",
-            "choice",
-            "never",
-            "never: rename with fileSuffix; immediate: delete once consumed.",
-            choices=("never", "immediate"),
-        ),
-        Prop(
-            "trackingPolicy",
-            "choice",
-            "rename",
-            "rename: mark a consumed file by its "
-            "suffix; tracker_dir: leave it and record it in trackerDir.",
-            choices=("rename", "tracker_dir"),
-        ),
-        Prop("trackerDir", "str", ".flumespool", "Where progress is kept (relative to spoolDir)."),
-        Prop("fileHeader", "bool", False, "Add the file's absolute path as a header."),
-        Prop("fileHeaderKey", "str", "file", "Header name for fileHeader."),
-        Prop("basenameHeader", "bool", False, "Add the file's name as a header."),
-        Prop("basenameHeaderKey", "str", "basename", "Header name for basenameHeader."),
-        Prop("includePattern", "regex", "^.*$", "Only file names it matches whole are read."),
-        Prop("ignorePattern", "regex", "^$", "File names it matches whole are never read."),
-        Prop(
-            "consumeOrder",
-            "choice",
-            "oldest",
-            "Which ready file goes first (by mtime).",
-            choices=("oldest", "youngest", "random"),
-        ),
-        Prop(
-            "pollDelay", "int", 500, "Milliseconds between looks at an idle directory.", minimum=1
-        ),
-        Prop(
-            "readyAfter",
-            "int",
-            1000,
-            "Milliseconds a file's size and mtime must hold still "
-            "before it is read (ours, not Flume's).",
-            minimum=0,
-        ),
-        Prop("batchSize", "int", 100, "Lines per batch put into the channel.", minimum=1),
-        Prop("inputCharset", "str", "UTF-8", "Charset of the files."),
-        Prop(
-            "decodeErrorPolicy",
-            "choice",
-            "FAIL",
-            "What to do with text invalid in "
-            "inputCharset: FAIL (reject the file), REPLACE (U+FFFD), IGNORE (drop the bytes).",
-            choices=POLICIES,
-        ),
-        Prop(
-            "deserializer",
-            "choice",
-            "LINE",
-            "How a file becomes events (LINE only).",
-            choices=("LINE",),
-        ),
-        Prop(
-            "deserializer.maxLineLength",
-            "int",
-            2048,
-            "Most characters per event; a longer line becomes several events, as in Flume.",
-            minimum=1,
-        ),
-        Prop(
-            "deserializer.outputCharset",
-            "choice",
-            "UTF-8",
-            "Charset of event bodies.",
-            choices=("UTF-8",),
-        ),
-        Prop("recursiveDirectorySearch", "bool", False, "Not supported: must stay false."),
-        Prop(
-            "followLinks",
-            "bool",
-            False,
-            "Read files through symbolic links in spoolDir (ours); when false each link is "
-            "skipped with a log line. The link, never its target, is renamed or deleted.",
-        ),
-        Prop("maxBackoff", "int", 4000, "Accepted for compatibility; unused.", minimum=0),
-        Prop("bufferMaxLines", "int", 0, "Deprecated in Flume; accepted and unused."),
-        Prop("bufferMaxLineLength", "int", 0, "Deprecated in Flume; accepted and unused."),
-    )
+    SETTINGS = SpoolDirSettings
+    PROPERTIES = SpoolDirSettings.props()
+    settings: SpoolDirSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
-        spool = Path(self.conf["spoolDir"])
+    def setup(self, context: Context) -> None:
+        spool = Path(self.settings.spool_dir)
         if not spool.is_dir():
             hint = (
                 "the path contains a space; is it a typo?"
@@ -190,15 +211,17 @@ class SpoolDirSource(Source):
                 "fix its permissions",
             )
         try:
-            check_charset(self.conf["inputCharset"])
+            check_charset(self.settings.input_charset)
         except LookupError:
-            context.problem("inputCharset", f"unknown charset {self.conf['inputCharset']!r}")
+            context.problem("inputCharset", f"unknown charset {self.settings.input_charset!r}")
         except ValueError as exc:
             context.problem("inputCharset", str(exc))
-        if self.conf["recursiveDirectorySearch"]:
+        if self.settings.recursive_directory_search:
             context.problem("recursiveDirectorySearch", "is not supported", "set it to false")
         self.spool = spool
-        self.tracker = spool / self.conf["trackerDir"]
+        self.tracker = spool / self.settings.tracker_dir
+        self._tracker = SpoolTracker(spool, self.tracker, self.settings.follow_links, self.log,
+                                     self.counters)  # fmt: skip
         self.files_done = 0
         self.files_rejected = 0
         self.scans = 0  # directory looks so far (tests wait on it)
@@ -206,7 +229,7 @@ class SpoolDirSource(Source):
         self._skip: set[str] = set()  # files that could not be renamed: never read again
         self._links: set[str] = set()  # links already reported
         self._file: _Open | None = None
-        self._pause = self.conf["pollDelay"] / 1000
+        self._pause = self.settings.poll_delay / 1000
         self._lock: locks.Lock | None = None
 
     def start(self) -> None:
@@ -233,9 +256,9 @@ class SpoolDirSource(Source):
             self._lock = None
 
     def max_event_bytes(self) -> tuple[str, int] | None:
-        return "deserializer.maxLineLength", self.conf[
-            "deserializer.maxLineLength"
-        ] * MAX_BYTES_PER_CHAR
+        return "deserializer.maxLineLength", (
+            self.settings.deserializer_max_line_length * MAX_BYTES_PER_CHAR
+        )
 
     def backoff_pause(self, attempt: int) -> float:
         return self._pause
@@ -247,7 +270,7 @@ class SpoolDirSource(Source):
             self._save_progress(current)
         self.flush()
         if current is None:
-            chosen = self._resume() or self._choose()
+            chosen = self._tracker.resume() or self._choose()
             if chosen is None:
                 return Status.BACKOFF
             self._open(chosen)
@@ -258,7 +281,7 @@ class SpoolDirSource(Source):
         progress = current.reader.progress
         assert progress is not None
         if not progress.idle:  # sinks have not committed every line yet: wait to be woken
-            self._pause = self.conf["pollDelay"] / 1000
+            self._pause = self.settings.poll_delay / 1000
             return Status.BACKOFF
         self._save_progress(current)
         self._close()
@@ -269,30 +292,30 @@ class SpoolDirSource(Source):
         return Status.READY
 
     # choosing files --------------------------------------------------------------------------
-    def _choose(self) -> _Candidate | None:
+    def _choose(self) -> SpoolFile | None:
         ready = self._ready_files()
         if not ready:
             return None
-        order = self.conf["consumeOrder"]
+        order = self.settings.consume_order
         if order == "random":
             return random.choice(ready)
         ready.sort(key=lambda c: (c.mtime_ns, c.path.name), reverse=order == "youngest")
         return ready[0]
 
     def _eligible(self, name: str) -> bool:
-        c = self.conf
+        c = self.settings
         return not (
             name.startswith(".")
-            or name.endswith(c["fileSuffix"])
+            or name.endswith(c.file_suffix)
             or name.endswith(REJECTED)
             or name in self._skip
-            or not c["includePattern"].matches(name)
-            or (c["ignorePattern"].pattern != "^$" and c["ignorePattern"].matches(name))
+            or not c.include_pattern.matches(name)
+            or (c.ignore_pattern.pattern != "^$" and c.ignore_pattern.matches(name))
         )
 
-    def _ready_files(self) -> list[_Candidate]:
+    def _ready_files(self) -> list[SpoolFile]:
         """Files whose size and mtime held still for readyAfter."""
-        ready_after = self.conf["readyAfter"] / 1000
+        ready_after = self.settings.ready_after / 1000
         now = time.monotonic()
         seen: dict[str, tuple[int, int, float]] = {}
         ready = []
@@ -300,7 +323,7 @@ class SpoolDirSource(Source):
         with os.scandir(self.spool) as it:
             entries = [e for e in it if self._eligible(e.name)]
         for entry in entries:
-            if entry.is_symlink() and not self.conf["followLinks"]:
+            if entry.is_symlink() and not self.settings.follow_links:
                 if entry.name not in self._links:
                     self._links.add(entry.name)
                     self.log.warning("%s is a symbolic link; skipped (followLinks = false)",
@@ -317,101 +340,41 @@ class SpoolDirSource(Source):
             since = before[2] if before is not None and before[:2] == key else now
             seen[entry.name] = (*key, since)
             if now - since >= ready_after:
-                ready.append(_Candidate(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino))
+                ready.append(SpoolFile(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino))
         self._seen = seen
         waiting = len(seen) - len(ready)
-        self._pause = min(ready_after, self.conf["pollDelay"] / 1000) if waiting else (
-            self.conf["pollDelay"] / 1000)  # fmt: skip
+        self._pause = min(ready_after, self.settings.poll_delay / 1000) if waiting else (
+            self.settings.poll_delay / 1000)  # fmt: skip
         return ready
 
     # progress --------------------------------------------------------------------------------
-    def _meta_path(self) -> Path:
-        return self.tracker / META
-
     def _save_progress(self, current: _Open) -> None:
         progress = current.reader.progress
         assert progress is not None
         if progress.safe == current.cand.offset:
             return
-        cand = current.cand
-        cand.offset = progress.safe
-        try:
-            write_json(self._meta_path(), {"file": cand.path.name, "inode": cand.inode,
-                                           "size": cand.size, "mtime_ns": cand.mtime_ns,
-                                           "offset": cand.offset})  # fmt: skip
-        except OSError as exc:  # the position is for a restart only; reading goes on
-            self.counters.error(f"cannot write {self._meta_path()}: {exc.strerror}")
-            self.log.error("cannot record the read position in %s (%s); a restart would read "
-                           "%s again", self._meta_path(), exc.strerror, cand.path.name)  # fmt: skip
-
-    def _resume(self) -> _Candidate | None:
-        """The file an earlier run was part-way through, if it is still there unchanged."""
-        try:
-            meta = read_json(self._meta_path())
-        except (ValueError, OSError) as exc:
-            self.log.warning("ignoring the tracker %s: %s", self._meta_path(), exc)
-            meta = None
-        if meta is None:
-            return None
-        cand = self._trusted(meta)
-        if cand is None:
-            self._meta_path().unlink(missing_ok=True)
-        return cand
-
-    def _trusted(self, meta: object) -> _Candidate | None:
-        """The tracked file if the tracker names a file of the spool dir sensibly, else None."""
-        try:
-            assert isinstance(meta, dict)
-            name = Path(str(meta["file"]))
-            inode, size, mtime, offset = (int(meta[k]) for k in
-                                          ("inode", "size", "mtime_ns", "offset"))  # fmt: skip
-        except (AssertionError, KeyError, TypeError, ValueError):
-            self.log.warning("ignoring the tracker %s: not a position this agent wrote",
-                             self._meta_path())  # fmt: skip
-            return None
-        if name.is_absolute() and name.parent.resolve() == self.spool.resolve():
-            name = Path(name.name)  # written by an older version: an absolute path
-        if name.name != str(name) or name.name in ("", ".", ".."):
-            self.log.warning("ignoring the tracker %s: it names %s, which is not a file of the "
-                             "spool dir", self._meta_path(), meta["file"])  # fmt: skip
-            return None
-        path = self.spool / name.name
-        try:
-            st = path.lstat() if not self.conf["followLinks"] else path.stat()
-        except FileNotFoundError:
-            return None
-        if st.st_ino != inode or not stat.S_ISREG(st.st_mode) or not 0 <= offset <= st.st_size:
-            return None
-        if offset and not _ends_a_line(path, offset):
-            self.log.warning("ignoring the tracker %s: byte %d of %s is not a line boundary; "
-                             "reading the file from its start", self._meta_path(), offset,
-                             path.name)  # fmt: skip
-            offset = 0
-        return _Candidate(path, size, mtime, inode, offset)
+        current.cand.offset = progress.safe
+        self._tracker.save(current.cand)
 
     def _tracked_as_done(self, name: str, st: os.stat_result) -> bool:
         """tracker_dir policy: is this very file (not just its name) recorded as consumed?"""
-        if self.conf["trackingPolicy"] != "tracker_dir" or self.conf["deletePolicy"] != "never":
+        if self.settings.tracking_policy != "tracker_dir" or self.settings.delete_policy != "never":
             return False
-        try:
-            recorded = (self.tracker / "completed" / name).read_text()
-        except OSError:
-            return False
-        return recorded == _identity(st.st_ino, st.st_size, st.st_mtime_ns)
+        return self._tracker.recorded_as_done(name, st)
 
-    def _already_consumed(self, cand: _Candidate) -> bool:
-        if self.conf["deletePolicy"] == "immediate":
+    def _already_consumed(self, cand: SpoolFile) -> bool:
+        if self.settings.delete_policy == "immediate":
             return False
-        if self.conf["trackingPolicy"] == "rename":
-            return os.path.lexists(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
-        return (self.tracker / "completed" / cand.path.name).exists()
+        if self.settings.tracking_policy == "rename":
+            return os.path.lexists(cand.path.with_name(cand.path.name + self.settings.file_suffix))
+        return self._tracker.name_recorded(cand.path.name)
 
     # reading one file --------------------------------------------------------------------------
-    def _open(self, cand: _Candidate) -> None:
+    def _open(self, cand: SpoolFile) -> None:
         if not cand.offset and self._already_consumed(cand):
             self._reject(cand, "a file of this name was already consumed")
             return
-        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.conf["followLinks"] else os.O_NOFOLLOW)
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.settings.follow_links else os.O_NOFOLLOW)
         try:
             fd = os.open(cand.path, flags)
         except OSError as exc:
@@ -432,17 +395,17 @@ class SpoolDirSource(Source):
                                   "Kafka (the tracker said %d)", cand.path, start,
                                   cand.offset)  # fmt: skip
                 cand.offset = start
-        c = self.conf
+        c = self.settings
         common: dict[str, str] = {}
-        if c["fileHeader"]:
-            common[c["fileHeaderKey"]] = str(cand.path.absolute())
-        if c["basenameHeader"]:
-            common[c["basenameHeaderKey"]] = cand.path.name
-        splitter = LineSplitter(c["deserializer.maxLineLength"], c["inputCharset"],
-                                c["decodeErrorPolicy"], "LF", start=cand.offset,
+        if c.file_header:
+            common[c.file_header_key] = str(cand.path.absolute())
+        if c.basename_header:
+            common[c.basename_header_key] = cand.path.name
+        splitter = LineSplitter(c.deserializer_max_line_length, c.input_charset,
+                                c.decode_error_policy, "LF", start=cand.offset,
                                 offsets=self.origin is not None)  # fmt: skip
         progress = Progress(cand.offset, self.wake.set)
-        reader = LineReader(splitter, c["batchSize"], common, self.counters, self.log,
+        reader = LineReader(splitter, c.batch_size, common, self.counters, self.log,
                             str(cand.path), progress)  # fmt: skip
         if self.origin is not None:
             reader.origin = f"{self.origin}/{stream}"
@@ -474,10 +437,10 @@ class SpoolDirSource(Source):
             self._save_progress(self._file)
 
     # the file's fate -------------------------------------------------------------------------
-    def _finish(self, cand: _Candidate) -> None:
+    def _finish(self, cand: SpoolFile) -> None:
         """Every line is safe: delete, rename or record the file. Never read it again."""
         try:
-            st = cand.path.lstat() if not self.conf["followLinks"] else cand.path.stat()
+            st = cand.path.lstat() if not self.settings.follow_links else cand.path.stat()
         except FileNotFoundError:
             self.counters.add("GenericProcessingFail")
             self.log.error("%s vanished while it was read; its lines so far were delivered",
@@ -489,14 +452,12 @@ class SpoolDirSource(Source):
                                f"{st.st_size}); the lines read were delivered")  # fmt: skip
             return
         try:
-            if self.conf["deletePolicy"] == "immediate":
+            if self.settings.delete_policy == "immediate":
                 cand.path.unlink()
-            elif self.conf["trackingPolicy"] == "rename":
-                cand.path.rename(cand.path.with_name(cand.path.name + self.conf["fileSuffix"]))
+            elif self.settings.tracking_policy == "rename":
+                cand.path.rename(cand.path.with_name(cand.path.name + self.settings.file_suffix))
             else:
-                write_done = self.tracker / "completed" / cand.path.name
-                write_done.parent.mkdir(parents=True, exist_ok=True)
-                write_done.write_text(_identity(cand.inode, cand.size, cand.mtime_ns))
+                self._tracker.record_done(cand)
         except OSError as exc:
             self._skip.add(cand.path.name)
             self.counters.add("GenericProcessingFail")
@@ -508,14 +469,11 @@ class SpoolDirSource(Source):
         self.files_done += 1
         self.log.info("consumed %s", cand.path)
 
-    def _forget(self, cand: _Candidate) -> None:
-        try:
-            self._meta_path().unlink(missing_ok=True)
-        except OSError as exc:
-            self.log.error("cannot remove the tracker %s: %s", self._meta_path(), exc.strerror)
+    def _forget(self, cand: SpoolFile) -> None:
+        self._tracker.forget()
         self._seen.pop(cand.path.name, None)
 
-    def _reject(self, cand: _Candidate, why: str) -> None:
+    def _reject(self, cand: SpoolFile, why: str) -> None:
         self.files_rejected += 1
         self.counters.add("GenericProcessingFail")
         self.counters.error(f"{cand.path.name}: {why}")
@@ -528,14 +486,3 @@ class SpoolDirSource(Source):
             self._skip.add(cand.path.name)
         self._forget(cand)
         self.log.error("%s %s; %s", cand.path, why, where)
-
-
-def _ends_a_line(path: Path, offset: int) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(offset - 1)
-        return fh.read(1) == b"\n"
-
-
-def _identity(inode: int, size: int, mtime_ns: int) -> str:
-    """What tells a consumed file from a new one of the same name (inodes get reused)."""
-    return f"{inode} {size} {mtime_ns}"

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 from agents.config import javaregex
+from agents.config.context import Context
 from agents.config.javafmt import DatePattern, java_replacement
 from agents.config.spec import Prop
 
@@ -306,7 +307,7 @@ def common_props() -> tuple[Prop, ...]:
     )  # fmt: skip
 
 
-def check_common(context, conf: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+def check_common(context: Context, conf: dict[str, object]) -> None:
     if conf["ssl"]:
         context.problem("ssl", "TLS is not provided by this agent's syslog sources",
                         "terminate TLS in front of it (e.g. stunnel)")  # fmt: skip
@@ -326,7 +327,7 @@ def client_headers(conf: dict[str, object], peer: tuple[str, int]) -> dict[str, 
     return out
 
 
-def custom_format(formats: dict[str, str], context) -> CustomFormat | None:  # type: ignore[no-untyped-def]
+def custom_format(formats: dict[str, str], context: Context) -> CustomFormat | None:
     """Flume's ``format.regex`` / ``format.search`` / ``format.replace`` / ``format.dateFormat``."""
     if not formats:
         return None

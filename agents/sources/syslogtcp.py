@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import Reader
@@ -51,7 +52,7 @@ class SyslogTcpSource(ListeningSource):
              "timestamp), format.dateFormat (its Java date pattern)."),
     )  # fmt: skip
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         check_common(context, self.conf)
         self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
                                     custom_format(self.conf["format."], context))  # fmt: skip

@@ -9,6 +9,7 @@ meanwhile wait in the socket's buffer (4 MiB), and what the kernel cannot buffer
 
 from __future__ import annotations
 
+from agents.config.context import Context
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.sources.listening import ListeningSource, port_prop
@@ -33,7 +34,7 @@ class SyslogUdpSource(ListeningSource):
         Prop("format.", "prefix", doc="A custom layout, as syslogtcp's format.*."),
     )
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         check_common(context, self.conf)
         self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
                                     custom_format(self.conf["format."], context))  # fmt: skip

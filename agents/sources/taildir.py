@@ -37,121 +37,111 @@ agent was down: a new stream, read from its start), and the position file is a c
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from agents import locks
 from agents.acks import Progress
 from agents.component import Status
 from agents.config import javaregex
-from agents.config.spec import Prop
+from agents.config.context import Context
+from agents.config.settings import Settings, prop, shared
 from agents.sources.base import Source
 from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
 from agents.sources.reader import LineReader
 from agents.sources.resume import line_start
-from agents.sources.state import read_json, write_json
+from agents.sources.tailed import (
+    TailedFile,
+    head_digest,
+    parse_stream,
+    read_positions,
+    write_positions,
+)
 from agents.sources.watch import DirWatch
 
 READ_SIZE = 1 << 20
 RESCAN = 1.0  # s between looks when inotify watches every directory (it may miss, e.g. NFS)
 GATHER = 0.005  # s to let lines gather after a read, before the next (one wake-up per batch)
-HEAD = 1024  # bytes hashed to tell a file from another that got its inode
 RESUME_WAIT = 120.0  # s start waits for the exactly-once sinks' committed positions
 
 
-@dataclass
-class _Tail:
-    inode: int
-    path: str
-    group: str
-    reader: LineReader
-    fd: int | None = None
-    last_read: float = field(default_factory=time.monotonic)
-    rotated: bool = False  # the name now belongs to another inode: read to the end, then drop
-    head: tuple[int, str] | None = None  # (bytes, sha1) of the file's start, as first read
-    checked: bool = False  # the open descriptor's file was compared with ``head``
-    stream: str | None = None  # exactly-once: the file's stream name, once read (see above)
-    truncations: int = 0  # times it was seen truncated in place
-    resolved: bool = False  # exactly-once: its start was checked against Kafka's positions
-
-    @property
-    def position(self) -> int:
-        """Where reading goes on (the line in progress included)."""
-        return self.reader.splitter.position
-
-    @property
-    def safe(self) -> int:
-        progress = self.reader.progress
-        assert progress is not None
-        return progress.safe
+@dataclass(frozen=True, kw_only=True)
+class TaildirSettings(Settings):
+    filegroups: list[str] = prop(
+        "filegroups", "list", doc="Names of the file groups (space separated)."
+    )
+    filegroup_paths: dict[str, str] = prop(
+        "filegroups.",
+        "prefix",
+        doc="filegroups.<group> = absolute path; the file name part is a regex.",
+    )
+    headers: dict[str, str] = prop(
+        "headers.", "prefix", doc="headers.<group>.<key> = value added to its events."
+    )
+    position_file: str = prop(
+        "positionFile", "str", "~/.flume/taildir_position.json", "JSON file of read positions."
+    )
+    file_header: bool = prop("fileHeader", "bool", False, "Add the file's path as a header.")
+    file_header_key: str = prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
+    byte_offset_header: bool = prop(
+        "byteOffsetHeader", "bool", False, "Add each line's byte offset as header 'byteoffset'."
+    )
+    skip_to_end: bool = prop(
+        "skipToEnd", "bool", False, "Start files with no recorded position at their end."
+    )
+    idle_timeout: int = prop(
+        "idleTimeout",
+        "int",
+        120000,
+        "Milliseconds without new lines before a file is closed (it is reopened when it grows).",
+        minimum=0,
+    )
+    write_pos_interval: int = prop(
+        "writePosInterval", "int", 3000, "Milliseconds between position file writes.", minimum=0
+    )
+    batch_size: int = prop("batchSize", "int", 100, "Most lines per batch.", minimum=1)
+    max_batch_count: int = prop(
+        "maxBatchCount",
+        "int",
+        2**63 - 1,
+        "Batches read from one file before the next file gets a turn.",
+        minimum=1,
+    )
+    poll_interval: int = prop(
+        "pollInterval",
+        "int",
+        20,
+        "Milliseconds between looks when nothing is new and inotify cannot watch the "
+        "directories (ours: Flume backs off up to 5 s); with inotify, a look per second.",
+        minimum=1,
+    )
+    max_line_length: int = shared(STREAM_LINE_CAP)
+    follow_links: bool = prop(
+        "followLinks",
+        "bool",
+        False,
+        "Follow symbolic links that match a file group (ours); when false each link is "
+        "skipped with a log line.",
+    )
+    cache_pattern_matching: bool = prop(
+        "cachePatternMatching", "bool", True, "Accepted for compatibility."
+    )
 
 
 class TaildirSource(Source):
     TYPE = "TAILDIR"
     REPLAYABLE = True
-    PROPERTIES = (
-        Prop("filegroups", "list", doc="Names of the file groups (space separated)."),
-        Prop(
-            "filegroups.",
-            "prefix",
-            doc="filegroups.<group> = absolute path; the file name part is a regex.",
-        ),
-        Prop("headers.", "prefix", doc="headers.<group>.<key> = value added to its events."),
-        Prop(
-            "positionFile", "str", "~/.flume/taildir_position.json", "JSON file of read positions."
-        ),
-        Prop("fileHeader", "bool", False, "Add the file's path as a header."),
-        Prop("fileHeaderKey", "str", "file", "Header name for fileHeader."),
-        Prop(
-            "byteOffsetHeader", "bool", False, "Add each line's byte offset as header 'byteoffset'."
-        ),
-        Prop("skipToEnd", "bool", False, "Start files with no recorded position at their end."),
-        Prop(
-            "idleTimeout",
-            "int",
-            120000,
-            "Milliseconds without new lines before a file is "
-            "closed (it is reopened when it grows).",
-            minimum=0,
-        ),
-        Prop(
-            "writePosInterval", "int", 3000, "Milliseconds between position file writes.", minimum=0
-        ),
-        Prop("batchSize", "int", 100, "Most lines per batch.", minimum=1),
-        Prop(
-            "maxBatchCount",
-            "int",
-            2**63 - 1,
-            "Batches read from one file before the next file gets a turn.",
-            minimum=1,
-        ),
-        Prop(
-            "pollInterval",
-            "int",
-            20,
-            "Milliseconds between looks when nothing is new and inotify cannot watch the "
-            "directories (ours: Flume backs off up to 5 s); with inotify, a look per second.",
-            minimum=1,
-        ),
-        STREAM_LINE_CAP,
-        Prop(
-            "followLinks",
-            "bool",
-            False,
-            "Follow symbolic links that match a file group (ours); when false each link is "
-            "skipped with a log line.",
-        ),
-        Prop("cachePatternMatching", "bool", True, "Accepted for compatibility."),
-    )
+    SETTINGS = TaildirSettings
+    PROPERTIES = TaildirSettings.props()
+    settings: TaildirSettings
 
-    def setup(self, context) -> None:  # type: ignore[no-untyped-def]
+    def setup(self, context: Context) -> None:
         self._groups: dict[str, tuple[Path, javaregex.JavaPattern]] = {}
-        paths = self.conf["filegroups."]
-        for group in self.conf["filegroups"]:
+        paths = self.settings.filegroup_paths
+        for group in self.settings.filegroups:
             if group not in paths:
                 context.problem(
                     "filegroups",
@@ -175,12 +165,12 @@ class TaildirSource(Source):
                     severity="warning",
                 )
         self._headers: dict[str, dict[str, str]] = {}
-        for key, value in self.conf["headers."].items():
+        for key, value in self.settings.headers.items():
             group, _, hkey = key.partition(".")
             self._headers.setdefault(group, {})[hkey] = value
-        self._posfile = Path(os.path.expanduser(self.conf["positionFile"]))
+        self._posfile = Path(os.path.expanduser(self.settings.position_file))
         self._heads_file = self._posfile.with_name(self._posfile.name + ".fingerprints")
-        self._tails: dict[int, _Tail] = {}
+        self._tails: dict[int, TailedFile] = {}
         self._links: set[str] = set()
         self._watch: DirWatch | None = None  # from start() to stop()
         self._lock: locks.Lock | None = None  # beside the position file, from start() to stop()
@@ -231,14 +221,14 @@ class TaildirSource(Source):
             self._write_positions(durable=True)
 
     def max_event_bytes(self) -> tuple[str, int] | None:
-        return "maxLineLength", self.conf["maxLineLength"] * MAX_BYTES_PER_CHAR
+        return "maxLineLength", self.settings.max_line_length * MAX_BYTES_PER_CHAR
 
     def backoff_pause(self, attempt: int) -> float:
-        return GATHER if self._gathering else self.conf["pollInterval"] / 1000
+        return GATHER if self._gathering else self.settings.poll_interval / 1000
 
     def process(self) -> Status:
         if self._dirty and time.monotonic() - self._last_write >= (
-            self.conf["writePosInterval"] / 1000
+            self.settings.write_pos_interval / 1000
         ):
             self._write_positions()
         self.flush()
@@ -261,7 +251,7 @@ class TaildirSource(Source):
             return Status.BACKOFF  # the runner waits GATHER, or pollInterval (polling)
         wait = RESCAN
         if self._dirty:
-            due = self._last_write + self.conf["writePosInterval"] / 1000 - time.monotonic()
+            due = self._last_write + self.settings.write_pos_interval / 1000 - time.monotonic()
             wait = min(wait, due)
         watch.wait(wait)  # until a file changes (inotify), a stop, or the next look
         return Status.READY
@@ -269,23 +259,21 @@ class TaildirSource(Source):
     # positions -------------------------------------------------------------------------------
     def _new_reader(self, path: str, group: str, pos: int) -> LineReader:
         common = dict(self._headers.get(group, {}))
-        if self.conf["fileHeader"]:
-            common[self.conf["fileHeaderKey"]] = path
-        splitter = LineSplitter(self.conf["maxLineLength"], "UTF-8", "RAW", "CRLF", start=pos,
-                                offsets=self.conf["byteOffsetHeader"] or bool(self.origin),
+        if self.settings.file_header:
+            common[self.settings.file_header_key] = path
+        splitter = LineSplitter(self.settings.max_line_length, "UTF-8", "RAW", "CRLF", start=pos,
+                                offsets=self.settings.byte_offset_header or bool(self.origin),
                                 )  # fmt: skip
-        return LineReader(splitter, self.conf["batchSize"], common, self.counters, self.log,
+        return LineReader(splitter, self.settings.batch_size, common, self.counters, self.log,
                           path, Progress(pos, self._moved),
-                          byteoffset_header=self.conf["byteOffsetHeader"])  # fmt: skip
+                          byteoffset_header=self.settings.byte_offset_header)  # fmt: skip
 
     def _moved(self) -> None:
         self._dirty = True  # called on a sink's thread: just note it
 
     def _load_positions(self) -> None:
         try:
-            entries = read_json(self._posfile) or []
-            heads = {int(h["inode"]): (int(h["bytes"]), str(h["sha1"]))
-                     for h in read_json(self._heads_file) or []}  # fmt: skip
+            entries, heads = read_positions(self._posfile, self._heads_file)
         except (ValueError, OSError, KeyError, TypeError) as exc:
             self.log.error("position file %s cannot be read (%s); starting without it",
                            self._posfile, exc)  # fmt: skip
@@ -296,7 +284,9 @@ class TaildirSource(Source):
             except (KeyError, TypeError, ValueError):
                 self.log.warning("ignoring a bad entry of %s: %r", self._posfile, e)
                 continue
-            tail = _Tail(inode, path, "", self._new_reader(path, "", pos), head=heads.get(inode))
+            tail = TailedFile(
+                inode, path, "", self._new_reader(path, "", pos), head=heads.get(inode)
+            )
             self._tails[inode] = tail
             if tail.head is None and pos:
                 self.log.info("%s (inode %d): no fingerprint recorded (a position file Flume "
@@ -308,15 +298,9 @@ class TaildirSource(Source):
         crash."""
         tails = list(self._tails.values())
         for tail in tails:
-            self._fingerprint(tail)
+            tail.fingerprint()
         try:
-            write_json(self._heads_file, [{"inode": t.inode, "bytes": t.head[0], "sha1": t.head[1]}
-                                          for t in tails if t.head], durable)  # fmt: skip
-            write_json(
-                self._posfile,
-                [{"inode": t.inode, "pos": t.safe, "file": t.path} for t in tails],
-                durable,
-            )
+            write_positions(self._posfile, self._heads_file, tails, durable)
         except OSError as exc:
             self.counters.error(f"cannot write {self._posfile}: {exc.strerror}")
             self.log.error("cannot write the position file %s: %s", self._posfile, exc.strerror)
@@ -324,26 +308,10 @@ class TaildirSource(Source):
         self._last_write = time.monotonic()
         self._dirty = False
 
-    def _fingerprint(self, tail: _Tail) -> None:
-        """Hash the file's first bytes (more of them while the file is young)."""
-        if tail.fd is None or (tail.head is not None and tail.head[0] >= HEAD):
-            return
-        data = os.pread(tail.fd, HEAD, 0)
-        if data and (tail.head is None or len(data) > tail.head[0]):
-            tail.head = (len(data), hashlib.sha1(data).hexdigest())
-
-    def _same_file(self, tail: _Tail) -> bool:
-        """Is the open file the one whose start we hashed (if we did)?"""
-        tail.checked = True
-        if tail.head is None or tail.fd is None:
-            return True
-        n, digest = tail.head
-        return hashlib.sha1(os.pread(tail.fd, n, 0)).hexdigest() == digest
-
     # discovery -------------------------------------------------------------------------------
     def _scan(self) -> None:
         current: dict[int, tuple[str, str]] = {}
-        follow = self.conf["followLinks"]
+        follow = self.settings.follow_links
         for group, (directory, pattern) in self._groups.items():
             try:
                 entries = list(os.scandir(directory))
@@ -367,8 +335,10 @@ class TaildirSource(Source):
         for inode, (path, group) in current.items():
             tail = self._tails.get(inode)
             if tail is None:
-                pos = os.stat(path).st_size if self.conf["skipToEnd"] else 0
-                self._tails[inode] = _Tail(inode, path, group, self._new_reader(path, group, pos))
+                pos = os.stat(path).st_size if self.settings.skip_to_end else 0
+                self._tails[inode] = TailedFile(
+                    inode, path, group, self._new_reader(path, group, pos)
+                )
                 self._dirty = True
                 self.log.info("following %s (inode %d) from byte %d", path, inode, pos)
                 continue
@@ -386,7 +356,7 @@ class TaildirSource(Source):
                         del self._tails[inode]
                         self._dirty = True
 
-    def _find_and_open(self, tail: _Tail) -> int | None:
+    def _find_and_open(self, tail: TailedFile) -> int | None:
         """Open a file we no longer see under its name (rotated while the agent was down)."""
         directory = Path(tail.path).parent
         try:
@@ -398,8 +368,8 @@ class TaildirSource(Source):
         return None
 
     # reading ---------------------------------------------------------------------------------
-    def _open(self, tail: _Tail) -> bool:
-        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.conf["followLinks"] else os.O_NOFOLLOW)
+    def _open(self, tail: TailedFile) -> bool:
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if self.settings.follow_links else os.O_NOFOLLOW)
         try:
             fd = os.open(tail.path, flags)
         except OSError:
@@ -408,14 +378,14 @@ class TaildirSource(Source):
             os.close(fd)
             return False
         tail.fd = fd
-        if not tail.checked and not self._same_file(tail):
+        if not tail.checked and not tail.same_file():
             self.log.warning("%s (inode %d) is not the file read before (its first %d bytes "
                              "differ: the inode was reused); reading it from its start",
                              tail.path, tail.inode, tail.head[0] if tail.head else 0)  # fmt: skip
             self._restart_at(tail, 0)
         return True
 
-    def _restart_at(self, tail: _Tail, pos: int) -> None:
+    def _restart_at(self, tail: TailedFile, pos: int) -> None:
         tail.reader = self._new_reader(tail.path, tail.group, pos)
         tail.head = None
         self._dirty = True
@@ -423,7 +393,7 @@ class TaildirSource(Source):
             tail.reader.origin = f"{self.origin}/{tail.stream}"
 
     # exactly-once ------------------------------------------------------------------------------
-    def _resolve(self, tail: _Tail) -> None:
+    def _resolve(self, tail: TailedFile) -> None:
         """Where a file resumes: its stream's position committed in Kafka, if Kafka knows the
         stream (matched by inode and first bytes), else the position file's (the cache)."""
         assert self.resume is not None and tail.fd is not None
@@ -431,11 +401,11 @@ class TaildirSource(Source):
         size = os.fstat(tail.fd).st_size
         best: tuple[int, str] | None = None  # (truncations, stream)
         for stream in self.resume.streams():
-            parsed = _parse_stream(stream)
+            parsed = parse_stream(stream)
             if parsed is None or parsed[0] != tail.inode or (best and parsed[3] < best[0]):
                 continue
             _inode, n, digest, cut = parsed
-            if size >= n and _head_digest(tail.fd, n) == digest:
+            if size >= n and head_digest(tail.fd, n) == digest:
                 best = (cut, stream)
         if best is None:
             return  # Kafka does not know this file: the cache (or the start) it is
@@ -459,15 +429,11 @@ class TaildirSource(Source):
                           "position file said %s)", tail.path, start, cache)  # fmt: skip
         self._restart_at(tail, start)
 
-    def _identify(self, tail: _Tail, size: int) -> None:
+    def _identify(self, tail: TailedFile, size: int) -> None:
         """Name the file's stream by its inode and first bytes (see the module's doc)."""
-        assert tail.fd is not None
-        n = min(HEAD, size)
-        tail.stream = f"{tail.inode}.{n}.{_head_digest(tail.fd, n)}" + (
-            f".{tail.truncations}" if tail.truncations else "")  # fmt: skip
-        tail.reader.origin = f"{self.origin}/{tail.stream}"
+        tail.reader.origin = f"{self.origin}/{tail.name_stream(size)}"
 
-    def _read(self, tail: _Tail) -> bool:
+    def _read(self, tail: TailedFile) -> bool:
         """Read new complete lines of one file into the outbox; True if any were read."""
         if tail.fd is None and not self._open(tail):
             return False
@@ -495,7 +461,7 @@ class TaildirSource(Source):
             return False
         chunks = 0
         read = False
-        while tail.position < size and chunks < self.conf["maxBatchCount"]:
+        while tail.position < size and chunks < self.settings.max_batch_count:
             chunk = os.pread(tail.fd, min(READ_SIZE, size - tail.position), tail.position)
             if not chunk:
                 break
@@ -507,38 +473,19 @@ class TaildirSource(Source):
                 self.send(batches)
         return read
 
-    def _close(self, tail: _Tail) -> None:
-        if tail.fd is not None:
-            os.close(tail.fd)
-            tail.fd = None
-            tail.checked = False
+    def _close(self, tail: TailedFile) -> None:
+        tail.close()
 
-    def _drop(self, tail: _Tail) -> None:
+    def _drop(self, tail: TailedFile) -> None:
         self._close(tail)
         self._tails.pop(tail.inode, None)
         self._dirty = True
         self.log.info("finished rotated file %s (inode %d)", tail.path, tail.inode)
 
     def _close_idle(self) -> None:
-        idle = self.conf["idleTimeout"] / 1000
+        idle = self.settings.idle_timeout / 1000
         now = time.monotonic()
         for tail in self._tails.values():
             if tail.fd is not None and not tail.rotated and now - tail.last_read > idle:
-                self._fingerprint(tail)
+                tail.fingerprint()
                 self._close(tail)
-
-
-def _head_digest(fd: int, n: int) -> str:
-    return hashlib.sha1(os.pread(fd, n, 0)).hexdigest()[:16]
-
-
-def _parse_stream(stream: str) -> tuple[int, int, str, int] | None:
-    """(inode, bytes hashed, hash, truncations) of a TAILDIR stream name; None if not one."""
-    parts = stream.split(".")
-    try:
-        if len(parts) in (3, 4):
-            cut = int(parts[3]) if len(parts) == 4 else 0
-            return int(parts[0]), int(parts[1]), parts[2], cut
-    except ValueError:
-        pass
-    return None

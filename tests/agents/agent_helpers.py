@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agents.builder import build
 from agents.channels.base import Channel
 from agents.component import Status
 from agents.config.properties import parse_properties
 from agents.config.topology import build_plan
-from agents.errors import ConfigError
 from agents.event import EventBatch
 from agents.runtime import Agent
 from agents.sources.base import Source
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def agent_from_text(text: str, name: str = "a", **options: Any) -> Agent:
     plan = build_plan(parse_properties(text, "test.conf"), name)
-    return Agent(plan, **options)
+    return Agent.from_plan(plan, **options)
 
 
 def run_as_nobody(work: Callable[[], bool], timeout: float = 60.0) -> bool:
@@ -185,10 +185,8 @@ def put_events(
 
 def config_problems(text: str, file: str = "test.conf", name: str = "a") -> str:
     """Every problem the agent finds in config *text* (as --check lists them), one a line."""
-    plan = build_plan(parse_properties(text, file), name)
-    with contextlib.suppress(ConfigError):
-        Agent(plan)
-    return "\n".join(str(p) for p in plan.problems)
+    built = build(build_plan(parse_properties(text, file), name))
+    return "\n".join(str(p) for p in built.problems)
 
 
 @contextlib.contextmanager

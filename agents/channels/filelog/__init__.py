@@ -7,7 +7,8 @@ docs/file-channel.md for the on-disk format, the fsync policy and recovery.
 
 from agents.channels.filelog._config import FileChannelConfig
 from agents.channels.filelog._replay import ReplayReport
-from agents.channels.filelog._store import FileChannelStore, FileTransaction
+from agents.channels.filelog._store import FileChannelStore
+from agents.channels.filelog._transaction import FileTransaction
 from agents.channels.filelog.errors import (
     DiskSpaceError,
     FileChannelIOError,

@@ -15,53 +15,30 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from agents.channels.filelog import _checkpoint
-from agents.channels.filelog._checkpoint import Checkpoint, Slice
+from agents.channels.filelog._background import Periodic
+from agents.channels.filelog._checkpoint import Checkpoint
 from agents.channels.filelog._config import FileChannelConfig
 from agents.channels.filelog._records import (
     COMMIT,
     PUT,
     TAKE,
     decode_batch,
-    encode_batch,
     encode_slices,
     record,
     sub_batch,
 )
 from agents.channels.filelog._replay import ReplayReport, replay
 from agents.channels.filelog._segments import SegmentLog, lock_dir
+from agents.channels.filelog._transaction import FileTransaction, _Slice
 from agents.channels.filelog.errors import DiskSpaceError, FileChannelIOError
 from agents.errors import ChannelClosedError, ChannelFullError, ConfigError, Problem
 from agents.event import EventBatch
 from agents.locks import Lock
 
 _READ_CACHE = 8  # records read back from disk kept decoded (a take may split one record)
-
-
-class _Slice:
-    __slots__ = ("batch", "cached", "end", "off", "seg", "start")
-
-    def __init__(
-        self, seg: int, off: int, start: int, end: int, batch: EventBatch | None, cached: int
-    ) -> None:
-        self.seg, self.off, self.start, self.end = seg, off, start, end
-        self.batch = batch  # the whole record's events, when cached in memory
-        self.cached = cached  # payload bytes this slice accounts for in the cache
-
-    def split(self, n: int) -> _Slice:
-        """Cut off and return the first *n* events; self keeps the rest."""
-        share = self.cached * n // (self.end - self.start)
-        head = _Slice(self.seg, self.off, self.start, self.start + n, self.batch, share)
-        self.start += n
-        self.cached -= share
-        return head
-
-    def key(self) -> Slice:
-        return self.seg, self.off, self.start, self.end
 
 
 class FileChannelStore:
@@ -89,8 +66,7 @@ class FileChannelStore:
         self._closed = True
         self._checkpoint_lock = threading.Lock()
         self._last_checkpoint: tuple[int, int] | None = None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._background: list[Periodic] = []  # checkpoint (and fsync) threads while open
         self._locks: list[Lock] = []
         self.log: SegmentLog | None = None
         self.report: ReplayReport | None = None
@@ -129,7 +105,6 @@ class FileChannelStore:
         self.counts["EventsLostToCorruption"] += report.events_lost
         self._closed = False
         self._interrupts = 0  # interrupt_takes() so far
-        self._stop.clear()
         self.logger.info("file channel %s replayed: %s", self.name, report.summary())
         try:
             self.checkpoint()  # the next start replays from here, and spent segments go
@@ -138,9 +113,24 @@ class FileChannelStore:
             log.close()
             self._unlock()
             raise
-        self._spawn(self._checkpoint_loop, "checkpoint")
+        self._background.append(
+            Periodic(
+                f"{self.name}-checkpoint",
+                cfg.checkpoint_interval,
+                self._checkpoint_if_moved,
+                self._checkpoint_failed,
+            )
+        )
         if not cfg.fsync_per_transaction:
-            self._spawn(self._fsync_loop, "fsync")
+            self._background.append(
+                Periodic(
+                    f"{self.name}-fsync",
+                    cfg.fsync_interval,
+                    self._fsync_all,
+                    self._fsync_failed,
+                    (FileChannelIOError, ChannelClosedError),
+                )
+            )
         return report
 
     def close(self) -> None:
@@ -150,10 +140,11 @@ class FileChannelStore:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._stop.set()
-        for t in self._threads:
-            t.join()
-        self._threads.clear()
+        for job in self._background:
+            job.signal()
+        for job in self._background:
+            job.join()
+        self._background.clear()
         assert self.log is not None
         try:
             if self.config.checkpoint_on_close:
@@ -188,11 +179,6 @@ class FileChannelStore:
             lock.release()
         self._locks.clear()
 
-    def _spawn(self, target: Callable[[], None], what: str) -> None:
-        t = threading.Thread(target=target, name=f"{self.name}-{what}", daemon=True)
-        t.start()
-        self._threads.append(t)
-
     # ---- reading state -------------------------------------------------------------------
 
     def size(self) -> int:
@@ -226,9 +212,12 @@ class FileChannelStore:
         }
 
     def transaction(self) -> FileTransaction:
+        return FileTransaction(self)
+
+    def check_open(self) -> None:
+        """Raise ChannelClosedError once the store is closed (no new transaction then)."""
         if self._closed:
             raise ChannelClosedError(f"channel {self.name} is closed")
-        return FileTransaction(self)
 
     # ---- put -----------------------------------------------------------------------------
 
@@ -436,102 +425,17 @@ class FileChannelStore:
                 self.logger.info("channel %s: %d spent segments deleted (%d bytes)",
                                  self.name, len(spent), freed)  # fmt: skip
 
-    def _checkpoint_loop(self) -> None:
-        while not self._stop.wait(self.config.checkpoint_interval):
-            log = self.log
-            if log is None or log.position() == self._last_checkpoint:
-                continue
-            try:
-                self.checkpoint()
-            except Exception as e:  # logged and counted; the next interval tries again
-                self.logger.error("channel %s: checkpoint failed: %s", self.name, e)
+    def _checkpoint_if_moved(self) -> None:
+        log = self.log
+        if log is not None and log.position() != self._last_checkpoint:
+            self.checkpoint()
 
-    def _fsync_loop(self) -> None:
-        while not self._stop.wait(self.config.fsync_interval):
-            try:
-                self._seglog().sync_all()
-            except (FileChannelIOError, ChannelClosedError) as e:
-                self.logger.error("channel %s: %s", self.name, e)
+    def _checkpoint_failed(self, e: Exception) -> None:
+        """Logged and counted; the next interval tries again."""
+        self.logger.error("channel %s: checkpoint failed: %s", self.name, e)
 
+    def _fsync_all(self) -> None:
+        self._seglog().sync_all()
 
-class FileTransaction:
-    """Either puts or takes, then commit or rollback once. A context manager: an error rolls
-    back. Puts are encoded when made and reach the disk at commit; takes hold their events
-    (counted against capacity) until commit deletes them or rollback returns them, in order,
-    to the head of the channel."""
-
-    __slots__ = ("_done", "_put_events", "_puts", "_store", "_taken_events", "_takes")
-
-    def __init__(self, store: FileChannelStore) -> None:
-        self._store = store
-        self._puts: list[tuple[bytes, EventBatch]] = []
-        self._put_events = 0
-        self._takes: list[_Slice] = []
-        self._taken_events = 0
-        self._done = False
-
-    def put(self, batch: EventBatch) -> None:
-        store = self._store
-        if self._takes or self._done:
-            raise RuntimeError("a file-channel transaction puts or takes, once, not both")
-        n = len(batch)
-        if self._put_events + n > store.config.transaction_capacity:
-            raise ChannelFullError(
-                f"a put of {self._put_events + n} events exceeds channel {store.name}'s "
-                f"transactionCapacity ({store.config.transaction_capacity})"
-            )
-        store.counts["EventPutAttemptCount"] += n
-        if n:
-            self._puts.append((encode_batch(batch), batch))
-            self._put_events += n
-
-    def take(self, max_events: int, timeout: float | None = None) -> EventBatch:
-        """Up to *max_events* (within transactionCapacity), waiting up to *timeout* s."""
-        store = self._store
-        if self._puts or self._done:
-            raise RuntimeError("a file-channel transaction puts or takes, once, not both")
-        limit = min(max_events, store.config.transaction_capacity - self._taken_events)
-        if limit <= 0:
-            store.counts["EventTakeAttemptCount"] += 1
-            return EventBatch()
-        slices = store._take(self, limit, timeout)
-        self._takes.extend(slices)
-        n = sum(s.end - s.start for s in slices)
-        self._taken_events += n
-        # as Flume counts its take() calls: one per event, and one more that found none
-        store.counts["EventTakeAttemptCount"] += n + (n < limit)
-        return store._events(slices) if slices else EventBatch()
-
-    def commit(self) -> None:
-        """Durable when it returns (``fsyncPerTransaction``); raises and stays open on error."""
-        if self._done:
-            return
-        if self._puts:
-            self._store._commit_puts(self._puts, self._put_events)
-        elif self._takes:
-            self._store._commit_takes(self, self._takes)
-        self._done = True
-
-    def rollback(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        if self._takes:
-            self._store._rollback_takes(self, self._takes)
-
-    def close(self) -> None:
-        if not self._done:
-            self.rollback()
-
-    def __enter__(self) -> FileTransaction:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self.rollback()
-        self.close()
+    def _fsync_failed(self, e: Exception) -> None:
+        self.logger.error("channel %s: %s", self.name, e)

@@ -118,7 +118,7 @@ def test_spooldir_or_taildir_through_a_file_channel_is_fine_and_explained(
 def test_flumes_configs_without_exactly_once_get_none_of_it(name: str) -> None:
     """The book's configs: no mark on any event, no transactional sink, nothing to explain."""
     plan = build_plan(load_properties(shared("pilot", "book-conf", name)), "SmartCar_Agent")
-    agent = Agent(plan)
+    agent = Agent.from_plan(plan)
     assert agent.notes == []
     assert all(s.origin is None and s.resume is None for s in agent.sources.values())
     assert all(getattr(k, "writer", None) is None for k in agent.sinks.values())

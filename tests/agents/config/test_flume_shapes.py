@@ -1,7 +1,7 @@
 """Issue 23 item 1: every config shape of ``flume_shapes.SHAPES``, strict and ``--lenient``.
 
 Each shape goes through the agent's real config path: ``--check`` (in both modes, as a user
-runs it) and ``Agent(build_plan(load_properties(file)))``, the components it builds are
+runs it) and ``Agent(build(build_plan(load_properties(file))))``, the components it builds are
 compared with the table, and where a seq source and a sink run, the agent runs and its sinks
 take the 5 events. The slow test runs the shapes through Apache Flume 1.11 and compares the
 components Flume starts with the table's "Flume runs" column.
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from agents.__main__ import check
+from agents.builder import build
 from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from agents.errors import ConfigError
@@ -101,11 +102,11 @@ def test_shape(shape: Shape, tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert said[0].startswith(f"{level}: "), said[0]
 
     # the agent's real config path builds what the table says runs
-    plan = build_plan(load_properties(str(conf)), "a")
+    built = build(build_plan(load_properties(str(conf)), "a"))
     agent = None
     with contextlib.suppress(ConfigError):
-        agent = Agent(plan, tmp_path / "state")
-    if plan.blocking(lenient=True):
+        agent = Agent(built, tmp_path / "state")
+    if built.plan.blocking(lenient=True):
         agent = None  # --lenient refuses it: nothing runs
     assert runs(agent) == tokens(shape.runs), lenient
     if agent is not None and agent.sinks and "s" in agent.sources and "kafka" not in shape.id:

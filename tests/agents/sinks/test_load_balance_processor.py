@@ -73,3 +73,21 @@ def test_load_balance_needs_two_sinks() -> None:
     plan = build_plan(parse_properties(text, "lb.conf"), "a")
     assert any("a load_balance group needs at least 2" in str(p) for p in plan.problems)
     assert not plan.groups
+
+
+def test_the_failure_count_starts_over_once_a_sink_worked_a_while(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Flume's OrderSelector: a failure within the last penalty + 2 s is one more in a row
+    (the penalty doubles); a later one starts over at 2 s (issue 19 item 5)."""
+    from agents.sinks.processors import LoadBalancingSinkProcessor
+    from tests.agents.agent_helpers import agent_from_text
+
+    agent = agent_from_text(group(backoff=True), state_dir=tmp_path)
+    proc = agent.groups["g"]
+    assert isinstance(proc, LoadBalancingSinkProcessor)
+    k2 = agent.sinks["k2"]
+    penalties = []
+    for now in (100.0, 102.5, 107.0, 150.0, 152.1):  # in a row x3, then much later, then again
+        proc._left_out(k2, RuntimeError("down"), now)
+        failures, until, _ = proc._out["k2"]
+        penalties.append((failures, until - now))
+    assert penalties == [(1, 2.0), (2, 4.0), (3, 8.0), (1, 2.0), (2, 4.0)]

@@ -10,7 +10,7 @@ import pytest
 
 from agents.committed import Committed
 from agents.sources.resume import Resume, line_start
-from agents.sources.taildir import _parse_stream
+from agents.sources.tailed import parse_stream as _parse_stream
 
 
 def test_line_start_finds_the_line_holding_a_position(tmp_path: Path) -> None:
