@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from labctl.ports import free_port_block
 from labctl.spec import ClusterSpec
 from tests.labctl.test_cli import labctl, one_sentence_error
 
@@ -95,12 +96,14 @@ def test_an_unwritable_home_is_exit_5_for_a_user() -> None:
                 "-m", "labctl", "status", "--home", str(parent / "lab")]  # fmt: skip
         result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 6, result.stderr  # nothing there yet: readable, no lab
-        argv[argv.index("status")] = "up"
-        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        # `up` on free ports: the book's may be taken by a lab that runs already
+        zk, base = free_port_block(1), free_port_block(3)
+        ports = ["--zookeeper-port", str(zk), "--base-port", str(base)]
+        up = [*argv[: argv.index("status")], "up", *argv[argv.index("status") + 1 :], *ports]
+        result = subprocess.run(up, capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode in (3, 5), result.stderr  # 3 if nobody has no Kafka cache
         assert "Traceback" not in result.stderr and result.stderr.startswith("error: ")
         (parent / "lab").mkdir(mode=0o700)  # a lab home nobody cannot read
-        argv[argv.index("up")] = "status"
         result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 5, result.stderr
         assert "cannot be read" in one_sentence_error(result)
