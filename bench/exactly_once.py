@@ -34,6 +34,7 @@ from bench.lab import Topics, bench_lab
 from bench.meter import Measurement, cpu_seconds, peak_rss
 from bench.options import Options
 from bench.peers import _median
+from bench.realtime import write_lines
 from bench.report import table, verdict
 from bench.systems.agent import STARTED, agent_command
 from bench.systems.base import daemon, log_says
@@ -168,7 +169,7 @@ def latency(cluster: Cluster, work: Path, mode: str, seconds: int) -> dict[str, 
         deadline = time.monotonic() + 60
         while -1 not in seen and time.monotonic() < deadline:
             time.sleep(0.01)
-        written = _write(log, total)
+        written = write_lines(log, total, RATE)
         deadline = time.monotonic() + 30
         while len(seen) < total + 1 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -181,22 +182,6 @@ def latency(cluster: Cluster, work: Path, mode: str, seconds: int) -> dict[str, 
     n = len(lat)
     return {"lines": total, "readable": n, "p50_ms": round(lat[n // 2], 1),
             "p99_ms": round(lat[int(n * 0.99)], 1)}  # fmt: skip
-
-
-def _write(log: Path, total: int) -> dict[int, float]:
-    written: dict[int, float] = {}
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
-    began = time.time()
-    try:
-        for i in range(total):
-            delay = began + i / RATE - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            written[i] = time.time()
-            os.write(fd, b"20160101%06d,K%04d,1,0,F,N,60,A01,%d\n" % (i % 1_000_000, i % 100, i))
-    finally:
-        os.close(fd)
-    return written
 
 
 def run(options: Options) -> dict[str, Any]:

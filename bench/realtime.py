@@ -46,14 +46,14 @@ TARGET_BUSY_PCT = 1.5
 KINDS = ("taildir", "exec")  # our agent's flows; rsyslog runs beside them as the control
 
 
-def _write_lines(log: Path, total: int) -> dict[int, float]:
-    """One line per 1/RATE s, each stamped with the time it was written."""
+def write_lines(log: Path, total: int, rate: int = RATE) -> dict[int, float]:
+    """One line per 1/*rate* s, each stamped with the time it was written."""
     written: dict[int, float] = {}
     fd = os.open(log, os.O_WRONLY | os.O_APPEND)
     began = time.time()
     try:
         for i in range(total):
-            delay = began + i / RATE - time.time()
+            delay = began + i / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
             line = b"20160101%06d,K%04d,1,0,F,N,60,A01,%d\n" % (i % 1_000_000, i % 100, i)
@@ -166,7 +166,7 @@ def follow(
             cpu1 = cpu_seconds(agent.ps)
             threads1 = thread_cpu(agent.ps.pid)
             began = time.monotonic()
-            written = _write_lines(log, RATE * seconds)
+            written = write_lines(log, RATE * seconds)
             appended = appended_ms(topics.cluster, topic, len(written))
             elapsed = time.monotonic() - began
             busy = (cpu_seconds(agent.ps) - cpu1) / elapsed
