@@ -88,6 +88,16 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> in
     return proc.wait(30)
 
 
+def terminate_or_kill(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Ends *proc*: SIGTERM, then SIGKILL if it has not exited within *timeout* s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def lines_in(directory: Path) -> list[bytes]:
     out: list[bytes] = []
     for f in sorted(directory.iterdir()):

@@ -25,7 +25,7 @@ from agents.channels.filelog import FileChannelConfig, FileChannelStore
 from agents.event import EventBatch
 from labctl.cluster import free_port_block
 from labctl.flume import ensure_flume
-from tests.agents.agent_helpers import running, take_all, wait_for
+from tests.agents.agent_helpers import running, take_all, terminate_or_kill, wait_for
 
 SEQ_EVENTS = 2000
 FLUME_CONF = """\
@@ -85,12 +85,7 @@ def flume_agent(conf: Path, name: str, log: Path) -> Iterator[subprocess.Popen[b
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate_or_kill(proc)
 
 
 class Receiver:

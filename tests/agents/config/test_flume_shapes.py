@@ -25,7 +25,7 @@ from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from agents.errors import ConfigError
 from agents.runtime import Agent
-from tests.agents.agent_helpers import wait_for
+from tests.agents.agent_helpers import terminate_or_kill, wait_for
 from tests.agents.config.flume_shapes import SHAPES, Shape
 
 
@@ -154,12 +154,7 @@ def flume_starts(shape: Shape, tmp: Path) -> str:
                 break  # every component of the configuration has its start line
             time.sleep(0.2)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate_or_kill(proc)
     text = log.read_text() if log.exists() else ""
     return " ".join(sorted(name for _, name in STARTED.findall(text)))
 
