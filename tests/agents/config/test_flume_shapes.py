@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -142,17 +141,18 @@ def flume_starts(shape: Shape, tmp: Path) -> str:
     with open(tmp / "stdout.txt", "wb") as out:
         proc = subprocess.Popen(ensure_flume().argv(conf, "a", log), stdout=out,
                                 stderr=subprocess.STDOUT, cwd=tmp)  # fmt: skip
+
+    def all_started() -> bool:
+        """Every component of the configuration Flume started has its start line."""
+        text = log.read_text() if log.exists() else ""
+        line = text.split("Starting new configuration:", 1)[-1].split("\n", 1)[0]
+        planned = PLANNED.findall(line)
+        return "Starting new configuration:" in text and set(planned) <= {
+            name for _, name in STARTED.findall(text)
+        }
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            text = log.read_text() if log.exists() else ""
-            line = text.split("Starting new configuration:", 1)[-1].split("\n", 1)[0]
-            planned = PLANNED.findall(line)
-            if "Starting new configuration:" in text and set(planned) <= {
-                name for _, name in STARTED.findall(text)
-            }:
-                break  # every component of the configuration has its start line
-            time.sleep(0.2)
+        wait_for(all_started, 120, step=0.2, proc=proc)  # or Flume exited: compared below
     finally:
         terminate_or_kill(proc)
     text = log.read_text() if log.exists() else ""
