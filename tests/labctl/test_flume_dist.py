@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from labctl.flume import FLUME_VERSION, ensure_flume
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -35,15 +35,16 @@ def test_flume_agent_runs_and_logs_its_events(tmp_path: Path) -> None:
     log.parent.mkdir()
     proc = subprocess.Popen(dist.argv(conf, "a", log), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)  # fmt: skip
+
+    def logged_events() -> list[str]:
+        text = log.read_text() if log.exists() else ""
+        return [line for line in text.splitlines() if "Event:" in line]
+
     try:
-        deadline = time.monotonic() + 60
-        events: list[str] = []
-        while time.monotonic() < deadline and len(events) < 5 and proc.poll() is None:
-            text = log.read_text() if log.exists() else ""
-            events = [line for line in text.splitlines() if "Event:" in line]
-            time.sleep(0.1)
+        wait_for(lambda: len(logged_events()) >= 5, 60, step=0.1, proc=proc)
     finally:
         proc.terminate()
         proc.wait(30)
+    events = logged_events()
     assert len(events) == 5, log.read_text() if log.exists() else "no Flume log"
     assert "body: 30" in events[0]  # the seq source's "0", as Flume's logger sink prints it
