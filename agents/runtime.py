@@ -111,7 +111,6 @@ class Agent:
     def _run(self, name: str, runner: Runner) -> None:
         runner.on_fatal = self._fatal
         self.runners[name] = runner
-        runner.on_fatal = self._fatal
         runner.start()
 
     def _fatal(self, exc: FatalError) -> None:
