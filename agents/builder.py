@@ -52,9 +52,6 @@ class AgentBuild:
         """Whether anything is left to run (else the plan has a problem that refuses it)."""
         return bool(self.sources or self.sinks)
 
-    def components(self) -> list[Component]:
-        return [*self.sources.values(), *self.channels.values(), *self.sinks.values()]
-
 
 def build(plan: AgentPlan) -> AgentBuild:
     """Configure and wire every planned component; leave out those with errors that drop

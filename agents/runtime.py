@@ -47,7 +47,7 @@ class Agent:
     ) -> None:
         if not built.runnable:
             raise ConfigError(list(built.problems))
-        self.built = built
+        self.built = built  # its notes say what exactly-once covers here
         self.plan = built.plan  # what runs, with every problem found
         self.name = built.plan.agent
         self.state_dir = Path(state_dir or DEFAULT_STATE_DIR / self.name).expanduser()
@@ -56,7 +56,6 @@ class Agent:
         self.sinks = dict(built.sinks)
         self.interceptors = {name: list(chain) for name, chain in built.interceptors.items()}
         self.groups = dict(built.groups)
-        self.notes = list(built.notes)  # what exactly-once covers here
         for comp in [*self.components(), *(i for c in self.interceptors.values() for i in c)]:
             comp.state_dir = self.state_dir
         self.runners: dict[str, Runner] = {}  # by source, sink or sink group name
@@ -112,7 +111,6 @@ class Agent:
     def _run(self, name: str, runner: Runner) -> None:
         runner.on_fatal = self._fatal
         self.runners[name] = runner
-        runner.on_fatal = self._fatal
         runner.start()
 
     def _fatal(self, exc: FatalError) -> None:

@@ -45,6 +45,8 @@ STREAM_LINE_CAP = Prop(
     "keeps every event under Kafka's 1,000,000-byte message limit.",
     minimum=1,
 )
+# spooldir's and TAILDIR's (Flume's same property in both file sources)
+FILE_HEADER_KEY = Prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
 
 
 class DecodeFailure(Exception):

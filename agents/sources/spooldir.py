@@ -41,9 +41,10 @@ from agents.acks import Progress
 from agents.component import Status
 from agents.config.context import Context
 from agents.config.javaregex import JavaPattern
-from agents.config.settings import Settings, prop
+from agents.config.settings import Settings, prop, shared
 from agents.sources.base import Source
 from agents.sources.lines import (
+    FILE_HEADER_KEY,
     MAX_BYTES_PER_CHAR,
     POLICIES,
     DecodeFailure,
@@ -97,7 +98,7 @@ class SpoolDirSettings(Settings):
     file_header: bool = prop(
         "fileHeader", "bool", False, "Add the file's absolute path as a header."
     )
-    file_header_key: str = prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
+    file_header_key: str = shared(FILE_HEADER_KEY)
     basename_header: bool = prop(
         "basenameHeader", "bool", False, "Add the file's name as a header."
     )

@@ -50,7 +50,12 @@ from agents.config import javaregex
 from agents.config.context import Context
 from agents.config.settings import Settings, prop, shared
 from agents.sources.base import Source
-from agents.sources.lines import MAX_BYTES_PER_CHAR, STREAM_LINE_CAP, LineSplitter
+from agents.sources.lines import (
+    FILE_HEADER_KEY,
+    MAX_BYTES_PER_CHAR,
+    STREAM_LINE_CAP,
+    LineSplitter,
+)
 from agents.sources.reader import LineReader
 from agents.sources.resume import line_start
 from agents.sources.tailed import (
@@ -85,7 +90,7 @@ class TaildirSettings(Settings):
         "positionFile", "str", "~/.flume/taildir_position.json", "JSON file of read positions."
     )
     file_header: bool = prop("fileHeader", "bool", False, "Add the file's path as a header.")
-    file_header_key: str = prop("fileHeaderKey", "str", "file", "Header name for fileHeader.")
+    file_header_key: str = shared(FILE_HEADER_KEY)
     byte_offset_header: bool = prop(
         "byteOffsetHeader", "bool", False, "Add each line's byte offset as header 'byteoffset'."
     )

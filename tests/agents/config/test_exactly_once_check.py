@@ -119,7 +119,7 @@ def test_flumes_configs_without_exactly_once_get_none_of_it(name: str) -> None:
     """The book's configs: no mark on any event, no transactional sink, nothing to explain."""
     plan = build_plan(load_properties(shared("pilot", "book-conf", name)), "SmartCar_Agent")
     agent = Agent.from_plan(plan)
-    assert agent.notes == []
+    assert agent.built.notes == []
     assert all(s.origin is None and s.resume is None for s in agent.sources.values())
     assert all(getattr(k, "writer", None) is None for k in agent.sinks.values())
 
