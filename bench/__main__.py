@@ -49,7 +49,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
         "benchmarks",
         nargs="*",
         metavar="BENCHMARK",
-        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but profile and trace)",
+        help=f"any of {', '.join(BENCHMARKS + EXTRA)} (default: all but {', '.join(EXTRA)})",
     )
     p.add_argument(
         "--quick",
