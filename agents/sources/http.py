@@ -27,14 +27,15 @@ import json
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import Settings, prop, shared
 from agents.event import EventBatch
-from agents.servers import ByteBudget, Reader, send_reply
+from agents.servers import ByteBudget, Limits, Reader, send_reply
 from agents.sources.listening import (
     ListeningSource,
     bind_prop,
@@ -42,6 +43,7 @@ from agents.sources.listening import (
     connection_props,
     port_prop,
     request_props,
+    tcp_limits,
 )
 
 JSON_HANDLER = "org.apache.flume.source.http.JSONHandler"
@@ -138,52 +140,72 @@ def _text(value: Any) -> str:
     raise TypeError(type(value).__name__)
 
 
+_LIMITS = connection_props(
+    "QueuedThreadPool.maxThreads",
+    "ServerConnector.idleTimeout",
+    "ServerConnector.acceptQueueSize",
+    idle_ms=30_000,
+    flume=" Flume's Jetty serves 200 threads by default.",
+)
+_REQUESTS = request_props("Request", " Flume: no limit.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpSettings(Settings):
+    bind: str = shared(bind_prop())
+    port: int = shared(port_prop())
+    handler: str = prop(
+        "handler",
+        "choice",
+        JSON_HANDLER,
+        "How a request becomes events: Flume's JSONHandler.",
+        choices=(JSON_HANDLER,),
+        case_insensitive=False,
+    )
+    handler_settings: dict[str, str] = prop(
+        "handler.", "prefix", doc="The handler's settings (the JSONHandler has none)."
+    )
+    enable_ssl: bool = prop(
+        "enableSSL", "bool", False, "HTTPS: not provided; true is an error.", aliases=("ssl",)
+    )
+    max_connections: int = shared(_LIMITS.most)
+    idle_timeout: int = shared(_LIMITS.idle)
+    backlog: int = shared(_LIMITS.backlog)
+    max_request_bytes: int = shared(_REQUESTS.most_bytes)
+    max_batch_events: int = shared(_REQUESTS.batch_events)
+    max_pending_bytes: int = shared(_REQUESTS.pending_bytes)
+    request_timeout: int = shared(_REQUESTS.timeout)
+
+
 class HttpSource(ListeningSource):
     TYPE = "http"
-    LIMIT_KEYS = (
-        "QueuedThreadPool.maxThreads",
-        "ServerConnector.idleTimeout",
-        "ServerConnector.acceptQueueSize",
-    )
-    PROPERTIES = (
-        bind_prop(),
-        port_prop(),
-        Prop(
-            "handler",
-            "choice",
-            JSON_HANDLER,
-            "How a request becomes events: Flume's JSONHandler.",
-            choices=(JSON_HANDLER,),
-            case_insensitive=False,
-        ),
-        Prop("handler.", "prefix", doc="The handler's settings (the JSONHandler has none)."),
-        Prop(
-            "enableSSL", "bool", False, "HTTPS: not provided; true is an error.", aliases=("ssl",)
-        ),
-        *connection_props(*LIMIT_KEYS, idle_ms=30_000,
-                          flume=" Flume's Jetty serves 200 threads by default."),
-        *request_props("Request", " Flume: no limit."),
-    )  # fmt: skip
+    SETTINGS = HttpSettings
+    PROPERTIES = HttpSettings.props()
+    settings: HttpSettings
 
     def setup(self, context: Context) -> None:
-        if self.conf["enableSSL"]:
+        s = self.settings
+        if s.enable_ssl:
             context.problem("enableSSL", "HTTPS is not provided by this agent",
                             "terminate TLS in front of it, or use plain HTTP")  # fmt: skip
-        check_request_props(context, self.conf, "Request")
+        check_request_props(context, s.max_request_bytes, s.max_pending_bytes, "Request")
+
+    def limits(self) -> Limits:
+        return tcp_limits(self.settings, self.settings.request_timeout)
 
     def listen(self) -> None:
-        self.budget = ByteBudget(self.conf["maxPendingBytes"])
+        self.budget = ByteBudget(self.settings.max_pending_bytes)
         handler = _handler(self)
 
         def serve(conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
             handler(conn, peer, reader)  # it serves the connection's requests, then returns
 
-        self.listen_tcp(self.conf["bind"], self.conf["port"], serve)
+        self.listen_tcp(self.settings.bind, self.settings.port, serve)
 
     def handle(self, data: bytes, content_type: str | None, peer: str) -> tuple[int, str]:
         """(status, message) for one request's body."""
         try:
-            batch = parse_events(data, content_type, self.conf["maxBatchEvents"])
+            batch = parse_events(data, content_type, self.settings.max_batch_events)
         except TooManyEvents as exc:
             return self.refused(413, f"Bad request from client. {exc}", peer)
         except BadRequest as exc:
@@ -229,8 +251,7 @@ class _Writer(io.RawIOBase):
 
 
 def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Reader], object]:
-    conf = source.conf
-    most = conf["maxRequestBytes"]
+    most = source.settings.max_request_bytes
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

@@ -28,6 +28,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from agents.config import javaregex
 from agents.config.context import Context
@@ -292,9 +293,19 @@ def parse_multiport(msg: str, keep: frozenset[str] | None, now: float | None = N
     return body, headers
 
 
-def common_props() -> tuple[Prop, ...]:
+class SyslogProps(NamedTuple):
+    """The settings every syslog source has (its settings declare a field each)."""
+
+    host: Prop
+    keep_fields: Prop
+    client_ip_header: Prop
+    client_hostname_header: Prop
+    ssl: Prop
+
+
+def common_props() -> SyslogProps:
     """The settings every syslog source has."""
-    return (
+    return SyslogProps(
         Prop("host", "str", "127.0.0.1",
              "Address to listen on (Flume listens on every address; 0.0.0.0 does)."),
         Prop("keepFields", "str", "none",
@@ -307,23 +318,34 @@ def common_props() -> tuple[Prop, ...]:
     )  # fmt: skip
 
 
-def check_common(context: Context, conf: dict[str, object]) -> None:
-    if conf["ssl"]:
+class SyslogSettings(Protocol):
+    """What ``check_common`` and ``client_headers`` read of a syslog source's settings."""
+
+    @property
+    def ssl(self) -> bool: ...
+    @property
+    def client_ip_header(self) -> str: ...
+    @property
+    def client_hostname_header(self) -> str: ...
+
+
+def check_common(context: Context, settings: SyslogSettings) -> None:
+    if settings.ssl:
         context.problem("ssl", "TLS is not provided by this agent's syslog sources",
                         "terminate TLS in front of it (e.g. stunnel)")  # fmt: skip
 
 
-def client_headers(conf: dict[str, object], peer: tuple[str, int]) -> dict[str, str]:
+def client_headers(settings: SyslogSettings, peer: tuple[str, int]) -> dict[str, str]:
     """The clientIPHeader / clientHostnameHeader values for a sender."""
     out: dict[str, str] = {}
-    if conf["clientIPHeader"]:
-        out[str(conf["clientIPHeader"])] = peer[0]
-    if conf["clientHostnameHeader"]:
+    if settings.client_ip_header:
+        out[settings.client_ip_header] = peer[0]
+    if settings.client_hostname_header:
         try:
             name = socket.gethostbyaddr(peer[0])[0]
         except OSError:
             name = peer[0]
-        out[str(conf["clientHostnameHeader"])] = name
+        out[settings.client_hostname_header] = name
     return out
 
 

@@ -9,8 +9,10 @@ meanwhile wait in the socket's buffer (4 MiB), and what the kernel cannot buffer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import Settings, prop, shared
 from agents.event import EventBatch
 from agents.sources.listening import ListeningSource, port_prop
 from agents.sources.syslog_format import (
@@ -26,24 +28,38 @@ from agents.sources.syslog_format import (
 MAX_MESSAGE = 2500  # Flume's SyslogUtils default size, which its UDP source keeps
 
 
-class SyslogUdpSource(ListeningSource):
-    TYPE = "syslogudp"
-    PROPERTIES = (
-        port_prop(),
-        *common_props(),
-        Prop("format.", "prefix", doc="A custom layout, as syslogtcp's format.*."),
+_COMMON = common_props()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyslogUdpSettings(Settings):
+    port: int = shared(port_prop())
+    host: str = shared(_COMMON.host)
+    keep_fields: str = shared(_COMMON.keep_fields)
+    client_ip_header: str = shared(_COMMON.client_ip_header)
+    client_hostname_header: str = shared(_COMMON.client_hostname_header)
+    ssl: bool = shared(_COMMON.ssl)
+    format: dict[str, str] = prop(
+        "format.", "prefix", doc="A custom layout, as syslogtcp's format.*."
     )
 
+
+class SyslogUdpSource(ListeningSource):
+    TYPE = "syslogudp"
+    SETTINGS = SyslogUdpSettings
+    PROPERTIES = SyslogUdpSettings.props()
+    settings: SyslogUdpSettings
+
     def setup(self, context: Context) -> None:
-        check_common(context, self.conf)
-        self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
-                                    custom_format(self.conf["format."], context))  # fmt: skip
+        check_common(context, self.settings)
+        self._format = SyslogFormat(keep_fields(self.settings.keep_fields),
+                                    custom_format(self.settings.format, context))  # fmt: skip
         # client headers by sender address (the reverse DNS lookup once an address, not once
         # a source port: a sender often uses a new port each message)
         self._clients: dict[str, dict[str, str]] = {}
 
     def listen(self) -> None:
-        self.listen_udp(self.conf["host"], self.conf["port"], self._serve)
+        self.listen_udp(self.settings.host, self.settings.port, self._serve)
 
     def _serve(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
         bodies, headers = [], []
@@ -57,7 +73,7 @@ class SyslogUdpSource(ListeningSource):
             if client is None:
                 if len(self._clients) > 1000:
                     self._clients.clear()
-                client = self._clients[peer[0]] = client_headers(self.conf, peer)
+                client = self._clients[peer[0]] = client_headers(self.settings, peer)
             bodies.append(body)
             headers.append({**hdrs, **client})
         self.deliver(EventBatch(bodies, {}, headers), hold=True)
