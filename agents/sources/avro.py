@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 
 from agents.avro import COMPRESSIONS, AvroRpcServer
-from agents.committed import Committed
 from agents.config.context import Context
 from agents.config.settings import Settings, prop, shared
 from agents.event import EventBatch
@@ -85,7 +84,6 @@ class AvroSource(ListeningSource):
                 context.problem(key, f"{what} is not provided by this agent's avro source")
         check_request_props(context, s.max_frame_bytes, s.max_pending_bytes, "Frame")
         self.server: AvroRpcServer | None = None
-        self.commit_waits: dict[str, Committed] = {}  # set by the runtime: channel -> its sink's
 
     def limits(self) -> Limits:
         return tcp_limits(self.settings, self.settings.request_timeout)

@@ -29,6 +29,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -65,8 +66,9 @@ def parse_events(data: bytes, content_type: str | None, most: int = 10**9) -> Ev
     LookupError (500). The array is decoded one element at a time."""
     msg = Message()
     msg["content-type"] = content_type or "application/json"
-    declared = (msg.get_param("charset") or "utf-8").lower()  # type: ignore[union-attr]
-    charset = CHARSETS.get(str(declared))
+    param = msg.get_param("charset") or "utf-8"
+    declared = (collapse_rfc2231_value(param) if isinstance(param, tuple) else param).lower()
+    charset = CHARSETS.get(declared)
     if charset is None:
         raise LookupError(f"charset {declared} is not supported: the JSON handler reads "
                           "UTF-8, UTF-16 and UTF-32 only")  # fmt: skip
@@ -100,14 +102,21 @@ def parse_events(data: bytes, content_type: str | None, most: int = 10**9) -> Ev
     return EventBatch(bodies, {}, headers)
 
 
+def _skip_space(text: str, at: int) -> int:
+    """Where the JSON whitespace from *at* ends."""
+    space = _SPACE.match(text, at)
+    assert space is not None  # the pattern matches the empty string
+    return space.end()
+
+
 def _array(text: str, most: int) -> list[Any]:
     """A JSON array's elements, decoded one by one; TooManyEvents past *most*."""
-    at = _SPACE.match(text).end()  # type: ignore[union-attr]
+    at = _skip_space(text, 0)
     if text[at : at + 1] != "[":
         json.loads(text)  # says what is wrong, if anything
         raise BadRequest("the body must be a JSON array of events")
     items: list[Any] = []
-    at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+    at = _skip_space(text, at + 1)
     if text[at : at + 1] == "]":
         end = at + 1
     else:
@@ -116,15 +125,15 @@ def _array(text: str, most: int) -> list[Any]:
                 raise TooManyEvents(f"more than {most:,} events in one request (maxBatchEvents)")
             item, at = _DECODER.raw_decode(text, at)
             items.append(item)
-            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            at = _skip_space(text, at)
             sep = text[at : at + 1]
-            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            at = _skip_space(text, at + 1)
             if sep == "]":
                 end = at
                 break
             if sep != ",":
                 raise ValueError(f"expected ',' or ']' at character {at}")
-    if text[_SPACE.match(text, end).end() :]:  # type: ignore[union-attr]
+    if text[_skip_space(text, end) :]:
         raise ValueError(f"extra data after the array at character {end}")
     return items
 
@@ -238,7 +247,7 @@ class _Raw(io.RawIOBase):
         return self.reader.recv_into(memoryview(buffer).cast("B"))
 
 
-class _Writer(io.RawIOBase):
+class _Writer(io.BufferedIOBase):
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
 
@@ -264,7 +273,7 @@ def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Re
         def setup(self) -> None:
             self.connection = self.request
             self.rfile = io.BufferedReader(_Raw(self.reader))
-            self.wfile = _Writer(self.connection)  # type: ignore[assignment]
+            self.wfile = _Writer(self.connection)
 
         def handle_one_request(self) -> None:
             self.reader.end()  # waiting for the next request: the idle timeout applies
