@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from agents.channels.memory import MemoryChannel, MemorySettings
-from agents.config.context import Context
+from agents.config.context import Context, Raw
 from agents.config.properties import parse_properties
 from agents.config.settings import KIND_TYPES, Settings
 from agents.registry import BUILTIN, _load
@@ -36,7 +36,7 @@ def test_a_components_properties_are_its_settings_fields(cls: type) -> None:
 def test_settings_are_typed_and_read_only() -> None:
     text = "a.channels.c.capacity = 1k\na.channels.c.keep-alive = 0.5\n"
     props = parse_properties(text, "s.conf")
-    raw = {k.removeprefix("a.channels.c."): v for k, v in props.entries.items()}
+    raw = {k.removeprefix("a.channels.c."): Raw(e.value, e.line) for k, e in props.entries.items()}
     channel = MemoryChannel("c")
     context = Context("s.conf", "a.channels.c", raw)
     channel.configure(context)
