@@ -19,8 +19,13 @@ TYPED = sorted(
 )  # fmt: skip
 
 
-def test_some_components_are_typed() -> None:
-    assert MemoryChannel in TYPED
+def test_every_builtin_component_with_properties_is_typed() -> None:
+    """Each built-in component (and selector) reads typed settings, not ``self.conf[...]``."""
+    untyped = sorted(
+        target for kinds in BUILTIN.values() for target in kinds.values()
+        if getattr(cls := _load(target), "PROPERTIES", ()) and cls not in TYPED
+    )  # fmt: skip
+    assert MemoryChannel in TYPED and untyped == []
 
 
 @pytest.mark.parametrize("cls", TYPED, ids=lambda c: c.__name__)
