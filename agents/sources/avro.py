@@ -24,16 +24,15 @@ from dataclasses import dataclass
 
 from agents.avro import COMPRESSIONS, AvroRpcServer
 from agents.config.context import Context
-from agents.config.settings import Settings, prop, shared
+from agents.config.settings import prop, shared
 from agents.event import EventBatch
 from agents.processor import Delivery
 from agents.servers import Limits
 from agents.sources.listening import (
     ListeningSource,
-    bind_prop,
+    ListenSettings,
     check_request_props,
     connection_props,
-    port_prop,
     request_props,
     tcp_limits,
 )
@@ -46,9 +45,7 @@ _REQUESTS = request_props("Frame", " Flume: no limit.")
 
 
 @dataclass(frozen=True, kw_only=True)
-class AvroSourceSettings(Settings):
-    bind: str = shared(bind_prop())
-    port: int = shared(port_prop())
+class AvroSourceSettings(ListenSettings):
     max_connections: int = shared(_LIMITS.most)  # Flume's ``threads``
     idle_timeout: int = shared(_LIMITS.idle)
     backlog: int = shared(_LIMITS.backlog)

@@ -34,15 +34,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from agents.config.context import Context
-from agents.config.settings import Settings, prop, shared
+from agents.config.settings import prop, shared
 from agents.event import EventBatch
 from agents.servers import ByteBudget, Limits, Reader, send_reply
 from agents.sources.listening import (
     ListeningSource,
-    bind_prop,
+    ListenSettings,
     check_request_props,
     connection_props,
-    port_prop,
     request_props,
     tcp_limits,
 )
@@ -160,9 +159,7 @@ _REQUESTS = request_props("Request", " Flume: no limit.")
 
 
 @dataclass(frozen=True, kw_only=True)
-class HttpSettings(Settings):
-    bind: str = shared(bind_prop())
-    port: int = shared(port_prop())
+class HttpSettings(ListenSettings):
     handler: str = prop(
         "handler",
         "choice",

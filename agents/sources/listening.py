@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from agents.component import Status
 from agents.config.context import Context
+from agents.config.settings import Settings, shared
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
@@ -62,6 +64,21 @@ def bind_prop(name: str = "bind") -> Prop:
 
 def port_prop() -> Prop:
     return Prop("port", "int", doc="Port to listen on.", minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortSettings(Settings):
+    """Settings that begin with the port (a source's settings subclass it)."""
+
+    port: int = shared(port_prop())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListenSettings(Settings):
+    """Settings that begin with the address and port (a source's settings subclass it)."""
+
+    bind: str = shared(bind_prop())
+    port: int = shared(port_prop())
 
 
 class ConnectionProps(NamedTuple):

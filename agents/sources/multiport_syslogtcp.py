@@ -30,27 +30,25 @@ from agents.sources.syslog_format import (
     INCOMPLETE,
     INVALID,
     STATUS,
+    SyslogSettings,
     check_common,
     client_headers,
-    common_props,
     keep_fields,
     parse_multiport,
     split_frames,
 )
 from agents.sources.syslogtcp import EVENT_SIZE
 
-_COMMON = common_props()
 _LIMITS = connection_props(flume=" Counted per port.", idle_ms=0, idle_why=SYSLOG_IDLE)
 
 
 @dataclass(frozen=True, kw_only=True)
-class MultiportSyslogTcpSettings(Settings):
+class _Ports(Settings):
     ports: list[str] = prop("ports", "list", doc="Ports to listen on (space-separated).")
-    host: str = shared(_COMMON.host)
-    keep_fields: str = shared(_COMMON.keep_fields)
-    client_ip_header: str = shared(_COMMON.client_ip_header)
-    client_hostname_header: str = shared(_COMMON.client_hostname_header)
-    ssl: bool = shared(_COMMON.ssl)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiportSyslogTcpSettings(SyslogSettings, _Ports):
     event_size: int = shared(EVENT_SIZE)
     port_header: str = prop(
         "portHeader", "str", "", "Header for the port a message came in on (empty: none)."

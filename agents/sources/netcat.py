@@ -18,15 +18,14 @@ import codecs
 import socket
 from dataclasses import dataclass
 
-from agents.config.settings import Settings, prop, shared
+from agents.config.settings import prop, shared
 from agents.event import EventBatch
 from agents.servers import Reader
 from agents.sources.listening import (
     LINE_RECV,
     ListeningSource,
-    bind_prop,
+    ListenSettings,
     connection_props,
-    port_prop,
 )
 
 MOST_PER_BATCH = 1000
@@ -34,9 +33,7 @@ _LIMITS = connection_props()
 
 
 @dataclass(frozen=True, kw_only=True)
-class NetcatSettings(Settings):
-    bind: str = shared(bind_prop())
-    port: int = shared(port_prop())
+class NetcatSettings(ListenSettings):
     max_line_length: int = prop(
         "max-line-length", "int", 512, "Most characters a line, newline included.", minimum=1
     )

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.config.settings import Settings, prop, shared
+from agents.config.settings import prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, bind_prop, port_prop
+from agents.sources.listening import ListeningSource, ListenSettings
 
 
 @dataclass(frozen=True, kw_only=True)
-class NetcatUdpSettings(Settings):
-    bind: str = shared(bind_prop())
-    port: int = shared(port_prop())
+class NetcatUdpSettings(ListenSettings):
     remote_address_header: str = prop(
         "remoteAddressHeader",
         "str",

@@ -28,12 +28,11 @@ import re
 import socket
 import time
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
 
 from agents.config import javaregex
 from agents.config.context import Context
 from agents.config.javafmt import DatePattern, java_replacement
-from agents.config.spec import Prop
+from agents.config.settings import Settings, prop
 
 STATUS = "flume.syslog.status"
 INVALID, INCOMPLETE = "Invalid", "Incomplete"
@@ -293,40 +292,34 @@ def parse_multiport(msg: str, keep: frozenset[str] | None, now: float | None = N
     return body, headers
 
 
-class SyslogProps(NamedTuple):
-    """The settings every syslog source has (its settings declare a field each)."""
+@dataclass(frozen=True, kw_only=True)
+class SyslogSettings(Settings):
+    """The settings every syslog source has; a source's settings subclass it (after a
+    ``port``/``ports`` base, so the port comes first in its properties, as it did)."""
 
-    host: Prop
-    keep_fields: Prop
-    client_ip_header: Prop
-    client_hostname_header: Prop
-    ssl: Prop
-
-
-def common_props() -> SyslogProps:
-    """The settings every syslog source has."""
-    return SyslogProps(
-        Prop("host", "str", "127.0.0.1",
-             "Address to listen on (Flume listens on every address; 0.0.0.0 does)."),
-        Prop("keepFields", "str", "none",
-             "Header fields also kept in the body: none, all, or any of priority version "
-             "timestamp hostname."),
-        Prop("clientIPHeader", "str", "", "Header for the sender's IP address (empty: none)."),
-        Prop("clientHostnameHeader", "str", "",
-             "Header for the sender's host name, looked up once a connection (empty: none)."),
-        Prop("ssl", "bool", False, "TLS: not provided; true is an error."),
-    )  # fmt: skip
-
-
-class SyslogSettings(Protocol):
-    """What ``check_common`` and ``client_headers`` read of a syslog source's settings."""
-
-    @property
-    def ssl(self) -> bool: ...
-    @property
-    def client_ip_header(self) -> str: ...
-    @property
-    def client_hostname_header(self) -> str: ...
+    host: str = prop(
+        "host",
+        "str",
+        "127.0.0.1",
+        "Address to listen on (Flume listens on every address; 0.0.0.0 does).",
+    )
+    keep_fields: str = prop(
+        "keepFields",
+        "str",
+        "none",
+        "Header fields also kept in the body: none, all, or any of priority "
+        "version timestamp hostname.",
+    )
+    client_ip_header: str = prop(
+        "clientIPHeader", "str", "", "Header for the sender's IP address (empty: none)."
+    )
+    client_hostname_header: str = prop(
+        "clientHostnameHeader",
+        "str",
+        "",
+        "Header for the sender's host name, looked up once a connection (empty: none).",
+    )
+    ssl: bool = prop("ssl", "bool", False, "TLS: not provided; true is an error.")  # fmt: skip
 
 
 def check_common(context: Context, settings: SyslogSettings) -> None:

@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass
 
 from agents.config.context import Context
-from agents.config.settings import Settings, prop, shared
+from agents.config.settings import prop, shared
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import Reader
@@ -24,15 +24,15 @@ from agents.sources.listening import (
     LINE_RECV,
     SYSLOG_IDLE,
     ListeningSource,
+    PortSettings,
     connection_props,
-    port_prop,
 )
 from agents.sources.syslog_format import (
     STATUS,
     SyslogFormat,
+    SyslogSettings,
     check_common,
     client_headers,
-    common_props,
     custom_format,
     keep_fields,
     split_frames,
@@ -42,18 +42,11 @@ EVENT_SIZE = Prop("eventSize", "int", 2500, "Most bytes a message; longer ones a
                   minimum=10)  # fmt: skip
 
 
-_COMMON = common_props()
 _LIMITS = connection_props(idle_ms=0, idle_why=SYSLOG_IDLE)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SyslogTcpSettings(Settings):
-    port: int = shared(port_prop())
-    host: str = shared(_COMMON.host)
-    keep_fields: str = shared(_COMMON.keep_fields)
-    client_ip_header: str = shared(_COMMON.client_ip_header)
-    client_hostname_header: str = shared(_COMMON.client_hostname_header)
-    ssl: bool = shared(_COMMON.ssl)
+class SyslogTcpSettings(SyslogSettings, PortSettings):
     event_size: int = shared(EVENT_SIZE)
     max_connections: int = shared(_LIMITS.most)
     idle_timeout: int = shared(_LIMITS.idle)

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.config.context import Context
-from agents.config.settings import Settings, prop, shared
+from agents.config.settings import prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, port_prop
+from agents.sources.listening import ListeningSource, PortSettings
 from agents.sources.syslog_format import (
     STATUS,
     SyslogFormat,
+    SyslogSettings,
     check_common,
     client_headers,
-    common_props,
     custom_format,
     keep_fields,
 )
@@ -28,17 +28,8 @@ from agents.sources.syslog_format import (
 MAX_MESSAGE = 2500  # Flume's SyslogUtils default size, which its UDP source keeps
 
 
-_COMMON = common_props()
-
-
 @dataclass(frozen=True, kw_only=True)
-class SyslogUdpSettings(Settings):
-    port: int = shared(port_prop())
-    host: str = shared(_COMMON.host)
-    keep_fields: str = shared(_COMMON.keep_fields)
-    client_ip_header: str = shared(_COMMON.client_ip_header)
-    client_hostname_header: str = shared(_COMMON.client_hostname_header)
-    ssl: bool = shared(_COMMON.ssl)
+class SyslogUdpSettings(SyslogSettings, PortSettings):
     format: dict[str, str] = prop(
         "format.", "prefix", doc="A custom layout, as syslogtcp's format.*."
     )
