@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,13 +35,11 @@ WRITER = Path(__file__).with_name("filelog_writer.py")
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def cfg(root: Path, **kw: object) -> FileChannelConfig:
-    base: dict[str, object] = {
-        "capacity": 100_000, "transaction_capacity": 10_000, "minimum_required_space": 0,
-        "checkpoint_interval": 3600.0, "keep_alive": 0.1,
-    }  # fmt: skip
-    base.update(kw)
-    return FileChannelConfig(root / "cp", (root / "data",), **base)  # type: ignore[arg-type]
+def cfg(root: Path, **kw: Any) -> FileChannelConfig:
+    base = FileChannelConfig(root / "cp", (root / "data",), capacity=100_000,
+                             transaction_capacity=10_000, minimum_required_space=0,
+                             checkpoint_interval=3600.0, keep_alive=0.1)  # fmt: skip
+    return dataclasses.replace(base, **kw)
 
 
 def bodies(first: int, n: int) -> list[bytes]:

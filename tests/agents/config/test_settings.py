@@ -7,9 +7,11 @@ import dataclasses
 import pytest
 
 from agents.channels.memory import MemoryChannel, MemorySettings
+from agents.channels.selectors import ChannelSelector
+from agents.component import Component
 from agents.config.context import Context, Raw
 from agents.config.properties import parse_properties
-from agents.config.settings import KIND_TYPES, Settings
+from agents.config.settings import KIND_TYPES
 from agents.registry import BUILTIN, _load
 
 TYPED = sorted(
@@ -29,11 +31,13 @@ def test_every_builtin_component_with_properties_is_typed() -> None:
 
 
 @pytest.mark.parametrize("cls", TYPED, ids=lambda c: c.__name__)
-def test_a_components_properties_are_its_settings_fields(cls: type) -> None:
+def test_a_components_properties_are_its_settings_fields(
+    cls: type[Component] | type[ChannelSelector],
+) -> None:
     """One declaration: what Context.resolve checks and docs list is the settings' fields,
     and each field's type is the type its Prop's kind resolves to."""
-    settings: type[Settings] = cls.SETTINGS  # type: ignore[attr-defined]
-    assert settings.props() == cls.PROPERTIES  # type: ignore[attr-defined]
+    settings = cls.SETTINGS
+    assert settings is not None and settings.props() == cls.PROPERTIES
     for field, prop in zip(dataclasses.fields(settings), settings.props(), strict=True):
         assert str(field.type) == KIND_TYPES[prop.kind], (field.name, prop)
 
