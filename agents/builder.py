@@ -162,7 +162,7 @@ class _Builder:
         """Give sources and sinks their exactly-once roles; the notes that explain them."""
         from agents.sources.resume import Resume
 
-        live = {id(w.committed) for s in self.sinks.values() if (w := getattr(s, "writer", None))}
+        live = {id(w.committed) for s in self.sinks.values() if (w := exactly_once.writer_of(s))}
         for name in roles.marks & set(self.sources):
             source = self.sources[name]
             source.origin = f"{self.plan.agent}/{name}"
@@ -170,9 +170,10 @@ class _Builder:
             if committed:
                 source.resume = Resume(committed, source.origin + "/")
             if name in roles.waits:
-                source.commit_waits = roles.waits[name]  # type: ignore[attr-defined]
+                source.commit_waits = roles.waits[name]
         for name in roles.eager & set(self.sinks):
-            self.sinks[name].writer.eager = True  # type: ignore[attr-defined]
+            if writer := exactly_once.writer_of(self.sinks[name]):
+                writer.eager = True
         return roles.notes
 
     def _build_groups(self) -> None:

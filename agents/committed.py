@@ -115,8 +115,7 @@ class Committed:
 
         def reached() -> bool:
             get = self._positions.get
-            return all((get(o) if get(o) is not None else -1) >= p  # type: ignore[operator]
-                       for o, p in targets.items())  # fmt: skip
+            return all(get(o, -1) >= p for o, p in targets.items())
 
         with self._cond:
             self._cond.wait_for(lambda: reached() or self.failure is not None, timeout)

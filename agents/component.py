@@ -32,10 +32,11 @@ class Status(enum.Enum):
 class Component:
     """Base of sources, channels, sinks and interceptors.
 
-    A subclass declares ``PROPERTIES`` and ``KIND``; ``configure`` resolves them into
-    ``self.conf`` (typed values by property name) and calls ``setup`` for what depends on them.
-    A subclass that declares its properties as typed ``SETTINGS`` (``agents.config.settings``;
-    ``PROPERTIES = SETTINGS.props()``) reads them as ``self.settings.<field>``.
+    A subclass declares its properties as typed ``SETTINGS`` (``agents.config.settings``;
+    ``PROPERTIES = SETTINGS.props()``) and ``KIND``; ``configure`` resolves them (into
+    ``self.conf``, values by property name), builds ``self.settings`` and calls ``setup`` for
+    what depends on them; the code reads ``self.settings.<field>``. Every built-in component
+    does; a custom one may still declare a plain ``PROPERTIES`` tuple and read ``self.conf``.
     ``start``/``stop`` must be idempotent; ``stop`` must return only when the component's
     threads have ended and what it holds is safe (committed or rolled back).
     """

@@ -29,6 +29,7 @@ from agents.committed import Committed
 if TYPE_CHECKING:
     from agents.config.plan import AgentPlan
     from agents.sinks.base import Sink
+    from agents.sinks.kafka_txn import TransactionalWriter
 
 
 @dataclass
@@ -40,13 +41,21 @@ class Roles:
     notes: list[str] = field(default_factory=list)
 
 
+def writer_of(sink: Sink) -> TransactionalWriter | None:
+    """The exactly-once writer of a Kafka sink with ``exactlyOnce = true``; None for any other
+    sink (looked up by attribute: this module does not import the Kafka sink)."""
+    writer: TransactionalWriter | None = getattr(sink, "writer", None)
+    return writer
+
+
 def _eos(sink: Sink) -> bool:
-    return getattr(sink, "writer", None) is not None
+    return writer_of(sink) is not None
 
 
-def _forwards(sink: Sink) -> bool:
-    """An avro sink that sends each event's origin and position on (``originHeaders``)."""
-    return bool(getattr(sink, "conf", {}).get("originHeaders"))
+def _committed(sink: Sink) -> Committed:
+    writer = writer_of(sink)
+    assert writer is not None, "an exactly-once sink"
+    return writer.committed
 
 
 def plan(agent_plan: AgentPlan, sinks: dict[str, Sink]) -> Roles:
@@ -82,7 +91,7 @@ def plan(agent_plan: AgentPlan, sinks: dict[str, Sink]) -> Roles:
     for name, cp in agent_plan.sources.items():
         reach = [s for c in cp.channels for s in drains.get(c, [])]
         eos = [s for s in reach if _eos(s)]
-        forward = [s for s in reach if _forwards(s)]
+        forward = [s for s in reach if s.forwards_marks()]
         if not eos and not forward:
             continue
         replayable = getattr(cp.cls, "REPLAYABLE", False)
@@ -104,14 +113,14 @@ def plan(agent_plan: AgentPlan, sinks: dict[str, Sink]) -> Roles:
         if replayable or carrier:
             roles.marks.add(name)
         if eos and replayable:
-            roles.resume[name] = [s.writer.committed for s in eos]  # type: ignore[attr-defined]
+            roles.resume[name] = [_committed(s) for s in eos]
             roles.eager.update(s.name for s in eos)
             roles.notes.append(f"exactly-once: source {name} ({cp.type_name}) resumes from the "
                                "read positions committed in Kafka by "
                                f"{', '.join(s.name for s in eos)}; its own position record is "
                                "a cache")  # fmt: skip
         elif eos and carrier:
-            roles.waits[name] = {s.channel.name: s.writer.committed  # type: ignore[attr-defined]
+            roles.waits[name] = {s.channel.name: _committed(s)
                                  for s in eos if s.channel is not None}  # fmt: skip
             roles.notes.append(f"exactly-once: source {name} ({cp.type_name}) answers a batch "
                                "once it is committed in Kafka; events that carry their origin "
@@ -122,10 +131,11 @@ def plan(agent_plan: AgentPlan, sinks: dict[str, Sink]) -> Roles:
                                f"origin and position; {', '.join(s.name for s in forward)} "
                                "send(s) them on (originHeaders)")  # fmt: skip
     for name, sink in sinks.items():
-        writer = getattr(sink, "writer", None)
+        writer = writer_of(sink)
         if writer is not None:
             roles.notes.append(
-                f"exactly-once: sink {name} writes each batch to {sink.conf['kafka.topic']} in "
+                f"exactly-once: sink {name} writes each batch to "
+                f"{writer.sink.settings.kafka_topic} in "
                 f"one Kafka transaction (transactional.id {writer.tid}) with the read positions "
                 f"it completes ({writer.topic}); read it with isolation.level=read_committed"
             )

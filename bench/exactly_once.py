@@ -39,6 +39,7 @@ from bench.report import table, verdict
 from bench.systems.agent import STARTED, agent_command
 from bench.systems.base import daemon, log_says
 from labctl.cluster import Cluster
+from labctl.waiting import wait_for
 
 TARGET_RATIO = 0.7
 RATE, SECONDS = 1000, 10
@@ -101,13 +102,12 @@ def throughput(mode: str, topics: Topics, day: DayFile, work: Path) -> dict[str,
             cpu0 = cpu_seconds(running.ps)
             began = time.perf_counter()
             name = day.link_into(spool).name
-            deadline = time.monotonic() + DONE_TIMEOUT
-            while (spool / name).exists():  # deleted once every line is committed
-                why = running.alive()
-                if why or time.monotonic() > deadline:
-                    raise RuntimeError(why or f"not done in {DONE_TIMEOUT:.0f} s ({log})")
-                time.sleep(0.01)
+            # the file is deleted once every line is committed
+            done = wait_for(lambda: not (spool / name).exists(), DONE_TIMEOUT, step=0.01,
+                            gone=running.alive)  # fmt: skip
             ended = time.perf_counter()
+            if not done:
+                raise RuntimeError(running.alive() or f"not done in {DONE_TIMEOUT:.0f} s ({log})")
             m = Measurement(day.records, ended - began, cpu_seconds(running.ps) - cpu0,
                             peak_rss(running.ps))  # fmt: skip
         values = committed_values(bootstrap, topic)
@@ -166,13 +166,9 @@ def latency(cluster: Cluster, work: Path, mode: str, seconds: int) -> dict[str, 
         reader.start()
         with open(log, "ab") as fh:  # unmeasured: until the whole path (reader too) runs
             fh.write(b"20160101000000,K0000,1,0,F,N,60,A01,-1\n")
-        deadline = time.monotonic() + 60
-        while -1 not in seen and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: -1 in seen, 60, step=0.01)
         written = write_lines(log, total, RATE)
-        deadline = time.monotonic() + 30
-        while len(seen) < total + 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: len(seen) >= total + 1, 30)
         stop.set()
         reader.join(10)
     seen.pop(-1, None)

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from agents.avro import AvroRpcClient, AvroRpcError
 from agents.avro import _protocol as p
 from agents.avro._transport import Connection, frame
@@ -34,6 +36,7 @@ from agents.event import EventBatch
 from bench.meter import peak_rss
 from bench.options import Options
 from labctl.ports import free_port_block
+from labctl.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS_TARGET_MB = 500
@@ -162,11 +165,11 @@ class Agent:
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
-        deadline = time.monotonic() + 60
-        while not all(_listening(port) for port in (self.http, self.avro, self.netcat)):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"the agent did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
+        ports = (self.http, self.avro, self.netcat)
+        proc = self.proc
+        if not wait_for(lambda: all(_listening(port) for port in ports), 60,
+                        gone=lambda: proc.poll() is not None):  # fmt: skip
+            raise RuntimeError(f"the agent did not start: {self.log.read_text()[-2000:]}")
 
     def _sample(self) -> None:
         status = Path(f"/proc/{self.proc.pid}/status")
@@ -177,8 +180,6 @@ class Agent:
                     self.threads_peak = max(self.threads_peak, int(m.group(1)))
 
     def peak_mb(self) -> float:
-        import psutil
-
         return peak_rss(psutil.Process(self.proc.pid)) / 2**20
 
     def log_lines(self) -> int:
@@ -342,15 +343,34 @@ def _legal_15_x8(a: Agent) -> Callable[[], str]:
     return lambda: "avro " + _counted(_parallel(8, one))
 
 
+def _dealt_with(pid: int, port: int) -> int:
+    """Connections to *port* the agent (or a child of it) holds open, plus those it closed (our
+    end in CLOSE_WAIT): once that is all we opened, it has seen them all."""
+    agent = psutil.Process(pid)
+    held = sum(
+        1
+        for p in (agent, *agent.children(recursive=True))
+        for c in p.net_connections("tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+    closed = sum(
+        1
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_CLOSE_WAIT
+    )
+    return held + closed  # fmt: skip
+
+
 def _idle(port: str) -> Attack:
     def prepare(a: Agent) -> Callable[[], str]:
         def run() -> str:
             socks = []
+            number = getattr(a, port)
             for _ in range(3000):
                 with contextlib.suppress(OSError):
-                    address = ("127.0.0.1", getattr(a, port))
-                    socks.append(socket.create_connection(address, timeout=5))
-            time.sleep(1)  # the server has seen them all
+                    socks.append(socket.create_connection(("127.0.0.1", number), timeout=5))
+            # until the agent accepted each one, and kept or closed it
+            wait_for(lambda: _dealt_with(a.proc.pid, number) >= len(socks), 30, step=0.1)
             kept = 0
             for s in socks:
                 s.setblocking(False)
@@ -398,7 +418,7 @@ def run(options: Options | None = None, only: str = "") -> list[dict[str, object
             agent = Agent(work)
             canary = Canary(work)
             canary.start()
-            assert _wait(canary.moved(10)), "the canary flow does not move"
+            assert wait_for(canary.moved(10), 30, step=0.02), "the canary flow does not move"
             send = attack(agent)
             canary.reset()
             before = agent.log_lines()
@@ -408,7 +428,7 @@ def run(options: Options | None = None, only: str = "") -> list[dict[str, object
             except OSError as exc:
                 what = f"client error: {exc}"
             took = time.monotonic() - began
-            _wait(canary.moved(10))  # lines written during the attack arrive
+            wait_for(canary.moved(10), 30, step=0.02)  # lines written during the attack arrive
             canary.stop()
             result = Result(name, what, agent.peak_mb(), agent.threads_peak,
                             agent.log_lines() - before, canary.worst, took)  # fmt: skip
@@ -418,15 +438,6 @@ def run(options: Options | None = None, only: str = "") -> list[dict[str, object
             results.append(result.__dict__)
             _print(result)
     return results
-
-
-def _wait(cond: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 def _print(r: Result) -> None:

@@ -206,14 +206,28 @@ class FileChannel(Channel):
         return [d.strip() for d in self.settings.data_dirs.split(",") if d.strip()]
 
     def config(self, state_dir: Path) -> FileChannelConfig:
-        """The engine's settings, default directories under *state_dir* (the engine takes
-        values by Flume's names: ``FileChannelConfig.from_properties``)."""
-        conf = dict(self.conf)
+        """The engine's settings, default directories under *state_dir*."""
+        s = self.settings
         home = state_dir / "file-channel" / self.name
-        conf["checkpointDir"] = conf["checkpointDir"] or str(home / "checkpoint")
-        conf["dataDirs"] = self._data_dirs() or [str(home / "data")]
-        conf["backupCheckpointDir"] = conf["backupCheckpointDir"] or None
-        return FileChannelConfig.from_properties(conf)
+        return FileChannelConfig(
+            checkpoint_dir=Path(s.checkpoint_dir or home / "checkpoint"),
+            data_dirs=tuple(Path(d) for d in self._data_dirs() or [str(home / "data")]),
+            capacity=s.capacity,
+            transaction_capacity=s.transaction_capacity,
+            checkpoint_interval=s.checkpoint_interval / 1000,
+            max_file_size=s.max_file_size,
+            minimum_required_space=max(
+                defaults.FLOOR_MINIMUM_REQUIRED_SPACE, s.minimum_required_space
+            ),
+            keep_alive=s.keep_alive,
+            use_dual_checkpoints=s.use_dual_checkpoints,
+            backup_checkpoint_dir=Path(s.backup_checkpoint_dir)
+            if s.backup_checkpoint_dir
+            else None,
+            checkpoint_on_close=s.checkpoint_on_close,
+            fsync_per_transaction=s.fsync_per_transaction,
+            fsync_interval=s.fsync_interval,
+        )
 
     @property
     def transaction_capacity(self) -> int:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from agents.channels.base import Channel
 from agents.config.context import Context
+from agents.config.settings import Settings, prop
 from agents.config.spec import Prop
 from agents.event import EventBatch
 
@@ -44,15 +45,19 @@ class ChannelSelector:
 
     TYPE: ClassVar[str] = ""
     PROPERTIES: ClassVar[tuple[Prop, ...]] = ()
+    SETTINGS: ClassVar[type[Settings] | None] = None  # typed view of PROPERTIES, if declared
+    settings: Any  # a SETTINGS instance once configured (a subclass narrows the type)
 
     def __init__(self, channels: Sequence[Channel]) -> None:
         self.channels = list(channels)
         self.by_name = {c.name: c for c in self.channels}
-        self.conf: dict[str, object] = {}
+        self.conf: dict[str, Any] = {}
 
     def configure(self, context: Context) -> None:
         """Resolve the properties; problems (unknown channels, ...) go on the context."""
         self.conf = context.resolve(self.PROPERTIES)
+        if self.SETTINGS is not None:
+            self.settings = self.SETTINGS.from_conf(self.conf)
         self.setup(context)
 
     def setup(self, context: Context) -> None:
@@ -85,18 +90,20 @@ class ChannelSelector:
         raise NotImplementedError
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReplicatingSettings(Settings):
+    optional: str = prop(
+        "optional", "str", "", "Channels (space-separated) whose refusal is logged and ignored."
+    )
+
+
 class ReplicatingSelector(ChannelSelector):
     """Every channel takes every event; ``optional`` ones may refuse."""
 
     TYPE = "replicating"
-    PROPERTIES = (
-        Prop(
-            "optional",
-            "str",
-            "",
-            "Channels (space-separated) whose refusal is logged and ignored.",
-        ),
-    )
+    SETTINGS = ReplicatingSettings
+    PROPERTIES = ReplicatingSettings.props()
+    settings: ReplicatingSettings
 
     def __init__(self, channels: Sequence[Channel]) -> None:
         super().__init__(channels)
@@ -104,39 +111,48 @@ class ReplicatingSelector(ChannelSelector):
         self.optional: list[Channel] = []
 
     def setup(self, context: Context) -> None:
-        self.optional = self._channels(context, "optional", str(self.conf["optional"]))
+        self.optional = self._channels(context, "optional", self.settings.optional)
         self.required = [c for c in self.channels if c not in self.optional]
 
     def route(self, batch: EventBatch) -> Route:
         return Route(dict.fromkeys(self.required, batch), dict.fromkeys(self.optional, batch))
 
 
+@dataclass(frozen=True, kw_only=True)
+class MultiplexingSettings(Settings):
+    header: str = prop(
+        "header", "str", "flume.selector.header", "The header whose value picks channels."
+    )
+    default: str = prop(
+        "default",
+        "str",
+        "",
+        "Channels for events whose value is missing, empty or not mapped. Without it such "
+        "events go nowhere, as in Flume (counted in the source's EventUnroutedCount).",
+    )
+    mapping: dict[str, str] = prop(
+        "mapping.", "prefix", doc="mapping.<value> = <channels>: required channels."
+    )
+    optional: dict[str, str] = prop(
+        "optional.",
+        "prefix",
+        doc="optional.<value> = <channels>: optional channels for that value.",
+    )
+
+
 class MultiplexingSelector(ChannelSelector):
     """A header's value picks the channels, per event."""
 
     TYPE = "multiplexing"
-    PROPERTIES = (
-        Prop("header", "str", "flume.selector.header", "The header whose value picks channels."),
-        Prop(
-            "default",
-            "str",
-            "",
-            "Channels for events whose value is missing, empty or not mapped. Without it such "
-            "events go nowhere, as in Flume (counted in the source's EventUnroutedCount).",
-        ),
-        Prop("mapping.", "prefix", doc="mapping.<value> = <channels>: required channels."),
-        Prop(
-            "optional.",
-            "prefix",
-            doc="optional.<value> = <channels>: optional channels for that value.",
-        ),
-    )
+    SETTINGS = MultiplexingSettings
+    PROPERTIES = MultiplexingSettings.props()
+    settings: MultiplexingSettings
 
     def setup(self, context: Context) -> None:
-        self.header = str(self.conf["header"])
-        self.default = self._channels(context, "default", str(self.conf["default"]), True)
-        mapping: dict[str, str] = self.conf["mapping."]  # type: ignore[assignment]
-        optional: dict[str, str] = self.conf["optional."]  # type: ignore[assignment]
+        self.header = self.settings.header
+        self.default = self._channels(context, "default", self.settings.default, True)
+        mapping = self.settings.mapping
+        optional = self.settings.optional
         self.mapping: dict[str, list[Channel]] = {}
         for value, names in mapping.items():
             if not names.strip():  # Flume drops a property with an empty value

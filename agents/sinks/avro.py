@@ -73,12 +73,14 @@ class AvroSink(BatchSink):
     settings: AvroSinkSettings
 
     def setup(self, context: Context) -> None:
-        self.conf["batchSize"] = self.settings.batch_size
         if self.settings.ssl:
             context.problem("ssl", "TLS is not provided by this agent's avro sink")
         if self.settings.compression_level > 9:
             context.problem("compression-level", "must be between 0 and 9")
         self.client: AvroRpcClient | None = None
+
+    def forwards_marks(self) -> bool:
+        return self.settings.origin_headers
 
     def start(self) -> None:
         c = self.settings

@@ -44,3 +44,8 @@ class Sink(Component):
 
     def interrupt(self) -> None:
         """Called from another thread when the agent stops, to end a blocking call."""
+
+    def forwards_marks(self) -> bool:
+        """Whether it sends each event's origin and read position on to the next agent (an
+        avro sink with ``originHeaders``; ``agents.exactly_once``)."""
+        return False

@@ -10,7 +10,8 @@ records are produced.
 
 The two talk over a socket pair (``multiprocessing.connection`` framing, pickled tuples):
 
-- agent -> child: ``("start", producer_conf, sink_conf)``, a batch, ``("close", timeout)``.
+- agent -> child: ``("start", producer_conf, settings)`` (the sink's ``KafkaSinkSettings``),
+  a batch, ``("close", timeout)``.
   A batch is ``("lines", id, count, common, headers)`` then its bodies joined by newlines in
   the next message (one join and one split instead of an object per body), or, when a body
   holds a newline, ``("batch", id, bodies, common, headers)``;
@@ -41,6 +42,7 @@ from typing import Any
 
 from agents.event import EventBatch
 from agents.sinks.kafka_producer import BatchProducer, OnError, Tracker
+from agents.sinks.kafka_settings import KafkaSinkSettings
 
 START_TIMEOUT = 30.0  # s for the child to import confluent-kafka and create its producer
 REPORT_POLL = 0.2  # s the child's report thread waits in librdkafka per call
@@ -54,7 +56,7 @@ class ProducerProcess:
     """``BatchProducer``'s interface, served by a child process."""
 
     def __init__(
-        self, producer_conf: Mapping[str, Any], sink_conf: Mapping[str, Any], on_error: OnError
+        self, producer_conf: Mapping[str, Any], settings: KafkaSinkSettings, on_error: OnError
     ) -> None:
         self._on_error = on_error
         self._trackers: dict[int, Tracker] = {}
@@ -76,7 +78,7 @@ class ProducerProcess:
         self._readable = select.poll()  # made once: Connection.poll builds a selector per call
         self._readable.register(self._conn.fileno(), select.POLLIN)
         try:
-            self._conn.send(("start", dict(producer_conf), dict(sink_conf)))
+            self._conn.send(("start", dict(producer_conf), settings))
             if not self._conn.poll(START_TIMEOUT):
                 raise ProducerGone(f"the producer process did not start in {START_TIMEOUT:.0f} s")
             reply = self._conn.recv()
@@ -164,7 +166,7 @@ class ProducerProcess:
 # -- the child --------------------------------------------------------------------------------
 def serve(conn: Connection) -> int:
     """The child's loop: produce the batches the agent sends, report each once settled."""
-    _kind, producer_conf, sink_conf = conn.recv()
+    _kind, producer_conf, settings = conn.recv()
     lock = threading.Lock()
     settled: deque[tuple[int, Tracker]] = deque()
 
@@ -181,7 +183,7 @@ def serve(conn: Connection) -> int:
             send(("done", ident, t.error, t.failed))
 
     try:
-        producer = BatchProducer(producer_conf, sink_conf,
+        producer = BatchProducer(producer_conf, settings,
                                  lambda code, text: send(("error", code, text)))  # fmt: skip
     except Exception as exc:
         conn.send(("failed", str(exc)))

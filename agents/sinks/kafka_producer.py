@@ -16,6 +16,7 @@ import confluent_kafka as ck
 
 from agents.avro import encode_event
 from agents.event import EventBatch
+from agents.sinks.kafka_settings import KafkaSinkSettings
 
 # Errors that sending again cannot cure: the record goes to the dead-letter file.
 PERMANENT = frozenset(
@@ -81,13 +82,13 @@ class _Report:
 
 
 class BatchProducer:
-    """One confluent-kafka producer that sends a Kafka sink's batches (*sink_conf*: the sink's
-    resolved properties, for topic, key, partition, timestamp and header handling)."""
+    """One confluent-kafka producer that sends a Kafka sink's batches (*settings*: the sink's,
+    for topic, key, partition, timestamp and header handling)."""
 
     def __init__(
-        self, producer_conf: Mapping[str, Any], sink_conf: Mapping[str, Any], on_error: OnError
+        self, producer_conf: Mapping[str, Any], settings: KafkaSinkSettings, on_error: OnError
     ) -> None:
-        self.conf = sink_conf
+        self.settings = settings
         self._on_error = on_error
         conf = dict(producer_conf)
         # Acknowledged records are counted, not called back (see _Report).
@@ -98,7 +99,7 @@ class BatchProducer:
         # the topic's metadata now, not when the first record waits for it (no broker yet:
         # the first records wait, as they would anyway)
         with contextlib.suppress(ck.KafkaException):
-            self._producer.list_topics(sink_conf["kafka.topic"], timeout=WARM_UP)
+            self._producer.list_topics(settings.kafka_topic, timeout=WARM_UP)
 
     @property
     def producer(self) -> ck.Producer:
@@ -120,13 +121,13 @@ class BatchProducer:
 
     def topic_and_value(self, batch: EventBatch, i: int) -> tuple[str, bytes]:
         """Where event *i* of *batch* goes, and the record's value (as ``send`` makes them)."""
-        conf = self.conf
+        s = self.settings
         headers = batch.event_headers(i)
-        topic = conf["kafka.topic"]
-        if conf["allowTopicOverride"] and conf["topicHeader"] in headers:
-            topic = headers[conf["topicHeader"]]
+        topic = s.kafka_topic
+        if s.allow_topic_override and s.topic_header in headers:
+            topic = headers[s.topic_header]
         body = batch.bodies[i]
-        return topic, encode_event(body, headers) if conf["useFlumeEventFormat"] else body
+        return topic, encode_event(body, headers) if s.use_flume_event_format else body
 
     def poll(self, timeout: float) -> None:
         """Serve delivery reports, waiting up to *timeout* s for the first."""
@@ -141,18 +142,18 @@ class BatchProducer:
         """Produce every record of *batch*; *tracker* hears when all are reported."""
         producer = self._producer
         produce = producer.produce
-        conf = self.conf
-        topic = conf["kafka.topic"]
+        s = self.settings
+        topic = s.kafka_topic
         report = _Report(tracker)  # held by librdkafka per record until reported
         plain = (
             batch.headers is None
-            and not conf["timestampHeader"]
-            and not conf["header."]
-            and not conf["useFlumeEventFormat"]
+            and not s.timestamp_header
+            and not s.header
+            and not s.use_flume_event_format
             and "key" not in batch.common
-            and not (conf["allowTopicOverride"] and conf["topicHeader"] in batch.common)
-            and not (conf["partitionIdHeader"] and conf["partitionIdHeader"] in batch.common)
-            and conf["defaultPartitionId"] < 0
+            and not (s.allow_topic_override and s.topic_header in batch.common)
+            and not (s.partition_id_header and s.partition_id_header in batch.common)
+            and s.default_partition_id < 0
         )
         if plain:
             # The hot path: one topic, no key, no headers to read per event.
@@ -174,23 +175,23 @@ class BatchProducer:
         for i, body in enumerate(batch.bodies):
             headers = batch.event_headers(i)
             t = topic
-            if conf["allowTopicOverride"] and conf["topicHeader"] in headers:
-                t = headers[conf["topicHeader"]]
+            if s.allow_topic_override and s.topic_header in headers:
+                t = headers[s.topic_header]
             kwargs: dict[str, Any] = {"on_delivery": report}
             if "key" in headers:
                 kwargs["key"] = headers["key"].encode()
-            part = headers.get(conf["partitionIdHeader"]) if conf["partitionIdHeader"] else None
+            part = headers.get(s.partition_id_header) if s.partition_id_header else None
             if part is not None:
                 kwargs["partition"] = int(part)
-            elif conf["defaultPartitionId"] >= 0:
-                kwargs["partition"] = conf["defaultPartitionId"]
-            stamp = headers.get(conf["timestampHeader"]) if conf["timestampHeader"] else None
+            elif s.default_partition_id >= 0:
+                kwargs["partition"] = s.default_partition_id
+            stamp = headers.get(s.timestamp_header) if s.timestamp_header else None
             if stamp is not None and stamp.isdigit():
                 kwargs["timestamp"] = int(stamp)
-            if conf["header."]:
-                kwargs["headers"] = [(k, headers[f].encode()) for f, k in conf["header."].items()
+            if s.header:
+                kwargs["headers"] = [(k, headers[f].encode()) for f, k in s.header.items()
                                      if f in headers]  # fmt: skip
-            value = encode_event(body, headers) if conf["useFlumeEventFormat"] else body
+            value = encode_event(body, headers) if s.use_flume_event_format else body
             try:
                 self._produce_one(t, value, kwargs)
             except (ck.KafkaException, ValueError, TypeError) as exc:

@@ -60,6 +60,7 @@ from agents.errors import FatalError, FencedError
 from agents.event import EventBatch
 from agents.sinks.deadletter import DeadLetters
 from agents.sinks.kafka_producer import BatchProducer, Tracker
+from agents.sinks.kafka_settings import KafkaSinkSettings
 
 IDLE_WAIT = 0.5  # s the first take of a transaction waits for events (a put wakes it)
 
@@ -68,7 +69,7 @@ class Host(Protocol):
     """What the writer uses of its Kafka sink."""
 
     name: str
-    conf: dict[str, Any]
+    settings: KafkaSinkSettings
     counters: Counters
     log: logging.Logger
     channel: Channel | None
@@ -140,7 +141,7 @@ class TransactionalWriter:
         sink = self.sink
         conf = {**sink.producer_conf, "transactional.id": self.tid, "acks": "all",
                 "logger": _quiet}  # fmt: skip
-        producer = BatchProducer(conf, sink.conf, self._on_error)
+        producer = BatchProducer(conf, sink.settings, self._on_error)
         try:
             producer.producer.init_transactions(INIT_TIMEOUT)
             made = ensure_topic(conf, self.topic, INIT_TIMEOUT)
@@ -237,7 +238,7 @@ class TransactionalWriter:
         tx = channel.transaction()
         began = time.monotonic()
         try:
-            batch = tx.take(sink.conf["flumeBatchSize"], wait)
+            batch = tx.take(sink.settings.flume_batch_size, wait)
         except Exception as exc:
             tx.close()
             sink.counters.add("ChannelReadFail")
@@ -260,7 +261,7 @@ class TransactionalWriter:
                 raise
         c = sink.counters
         c.add("EventDrainAttemptCount", n)
-        pending.full = n == sink.conf["flumeBatchSize"]
+        pending.full = n == sink.settings.flume_batch_size
         c.add("BatchCompleteCount" if pending.full else "BatchUnderflowCount")
         kept, positions = self._new_only(batch, pending.positions)
         if len(kept) < n:
@@ -328,7 +329,7 @@ class TransactionalWriter:
         try:
             if again is None:
                 self._send(pending, pending.batches[0], tracker)
-                while pending.full and len(pending.txs) < sink.conf["maxInFlightBatches"]:
+                while pending.full and len(pending.txs) < sink.settings.max_in_flight_batches:
                     count = len(pending.txs)
                     self._take(pending, 0)
                     if len(pending.txs) == count:

@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 from agents import locks
 from agents.component import Status, growing_pause
@@ -32,12 +32,32 @@ _PRINTABLE = bytes(range(32, 127))
 _DOTS = bytes(b if b in _PRINTABLE else ord(".") for b in range(256))
 
 
+BATCH_PROP = Prop("batchSize", "int", 100, "Most events taken in one transaction.", minimum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchSettings(Settings):
+    batch_size: int = shared(BATCH_PROP)
+
+
 class BatchSink(Sink):
     """Take a batch, ``write`` it, commit; if ``write`` raises, roll back and raise
-    ``DeliveryError`` (the processor backs off, or fails over)."""
+    ``DeliveryError`` (the processor backs off, or fails over).
 
-    # read as self.conf["batchSize"], so a custom subclass with a plain PROPERTIES tuple works too
-    BATCH_PROP = Prop("batchSize", "int", 100, "Most events taken in one transaction.", minimum=1)
+    Its settings have a ``batch_size`` field (``BatchSettings``): a custom subclass declares
+    ``PROPERTIES = (BatchSink.BATCH_PROP, ...)`` or settings of its own with that field, or
+    overrides ``batch_size``.
+    """
+
+    BATCH_PROP = BATCH_PROP
+    SETTINGS: ClassVar[type[Settings] | None] = BatchSettings
+    PROPERTIES = BatchSettings.props()
+
+    @property
+    def batch_size(self) -> int:
+        """Most events taken in one transaction."""
+        size: int = self.settings.batch_size
+        return size
 
     def start(self) -> None:
         self._failures = 0
@@ -56,7 +76,7 @@ class BatchSink(Sink):
         c = self.counters
         tx = self.channel.transaction()
         try:
-            batch = tx.take(self.conf["batchSize"], TAKE_WAIT)
+            batch = tx.take(self.batch_size, TAKE_WAIT)
         except Exception as exc:
             tx.close()
             c.add("ChannelReadFail")
@@ -83,7 +103,7 @@ class BatchSink(Sink):
         if not n:
             c.add("BatchEmptyCount")
             return Status.BACKOFF
-        c.add("BatchCompleteCount" if n == self.conf["batchSize"] else "BatchUnderflowCount")
+        c.add("BatchCompleteCount" if n == self.batch_size else "BatchUnderflowCount")
         c.add("EventDrainSuccessCount", n)
         return Status.READY
 
@@ -116,8 +136,7 @@ def render_body(body: bytes, headers: str, max_bytes: int) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoggerSettings(Settings):
-    batch_size: int = shared(BatchSink.BATCH_PROP)
+class LoggerSettings(BatchSettings):
     max_bytes_to_log: int = prop(
         "maxBytesToLog", "int", 16, "Body bytes shown per event.", minimum=0
     )
@@ -150,7 +169,7 @@ class NullSink(BatchSink):
     """Takes and discards (for measuring the rest of a flow)."""
 
     TYPE = "null"
-    PROPERTIES = (BatchSink.BATCH_PROP,)
+    settings: BatchSettings
 
     def write(self, batch: EventBatch) -> None:
         return None
@@ -218,8 +237,11 @@ class RollingFileSink(BatchSink):
     PROPERTIES = FileRollSettings.props()
     settings: FileRollSettings
 
+    @property
+    def batch_size(self) -> int:
+        return self.settings.sink_batch_size
+
     def setup(self, context: Context) -> None:
-        self.conf["batchSize"] = self.settings.sink_batch_size
         self._dir = Path(self.settings.sink_directory)
         context.check_dir("sink.directory", self._dir)
         self._fh: BinaryIO | None = None

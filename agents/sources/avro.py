@@ -20,65 +20,82 @@ So the sender never moves past a batch Kafka does not have, whichever aggregator
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from agents.avro import COMPRESSIONS, AvroRpcServer
-from agents.committed import Committed
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import prop, shared
 from agents.event import EventBatch
 from agents.processor import Delivery
+from agents.servers import Limits
 from agents.sources.listening import (
     ListeningSource,
-    bind_prop,
+    ListenSettings,
     check_request_props,
     connection_props,
-    port_prop,
     request_props,
+    tcp_limits,
 )
 
 COMMIT_WAIT = 30.0  # s an answer waits for the exactly-once sinks to commit the batch
 
 
+_LIMITS = connection_props(most="threads", flume=" Flume's default: no limit.")
+_REQUESTS = request_props("Frame", " Flume: no limit.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvroSourceSettings(ListenSettings):
+    max_connections: int = shared(_LIMITS.most)  # Flume's ``threads``
+    idle_timeout: int = shared(_LIMITS.idle)
+    backlog: int = shared(_LIMITS.backlog)
+    max_frame_bytes: int = shared(_REQUESTS.most_bytes)
+    max_batch_events: int = shared(_REQUESTS.batch_events)
+    max_pending_bytes: int = shared(_REQUESTS.pending_bytes)
+    request_timeout: int = shared(_REQUESTS.timeout)
+    compression_type: str = prop(
+        "compression-type",
+        "choice",
+        "none",
+        "none or deflate; must match the sender's.",
+        choices=tuple(COMPRESSIONS),
+    )
+    ssl: bool = prop("ssl", "bool", False, "TLS: not provided; true is an error.")
+    ip_filter: bool = prop(
+        "ipFilter", "bool", False, "IP filtering: not provided; true is an error."
+    )
+    ip_filter_rules: str = prop("ipFilterRules", "str", "", "Accepted with ipFilter = false only.")
+
+
 class AvroSource(ListeningSource):
     TYPE = "avro"
-    LIMIT_KEYS = ("threads", "idleTimeout", "backlog")
     CARRIES_MARKS = True  # the origins and positions an upstream sink sent
-    PROPERTIES = (
-        bind_prop(),
-        port_prop(),
-        *connection_props(most="threads", flume=" Flume's default: no limit."),
-        *request_props("Frame", " Flume: no limit."),
-        Prop(
-            "compression-type",
-            "choice",
-            "none",
-            "none or deflate; must match the sender's.",
-            choices=tuple(COMPRESSIONS),
-        ),
-        Prop("ssl", "bool", False, "TLS: not provided; true is an error."),
-        Prop("ipFilter", "bool", False, "IP filtering: not provided; true is an error."),
-        Prop("ipFilterRules", "str", "", "Accepted with ipFilter = false only."),
-    )
+    SETTINGS = AvroSourceSettings
+    PROPERTIES = AvroSourceSettings.props()
+    settings: AvroSourceSettings
 
     def setup(self, context: Context) -> None:
-        for key, what in (("ssl", "TLS"), ("ipFilter", "IP filtering")):
-            if self.conf[key]:
+        s = self.settings
+        for key, what, on in (("ssl", "TLS", s.ssl), ("ipFilter", "IP filtering", s.ip_filter)):
+            if on:
                 context.problem(key, f"{what} is not provided by this agent's avro source")
-        check_request_props(context, self.conf, "Frame")
+        check_request_props(context, s.max_frame_bytes, s.max_pending_bytes, "Frame")
         self.server: AvroRpcServer | None = None
-        self.commit_waits: dict[str, Committed] = {}  # set by the runtime: channel -> its sink's
+
+    def limits(self) -> Limits:
+        return tcp_limits(self.settings, self.settings.request_timeout)
 
     def listen(self) -> None:
-        c = self.conf
+        c = self.settings
         self.server = AvroRpcServer(
             self._received,
-            c["bind"],
-            c["port"],
-            compression=c["compression-type"],
+            c.bind,
+            c.port,
+            compression=c.compression_type,
             limits=self.limits(),
-            max_frame=c["maxFrameBytes"],
-            max_events=c["maxBatchEvents"],
-            budget=c["maxPendingBytes"],
+            max_frame=c.max_frame_bytes,
+            max_events=c.max_batch_events,
+            budget=c.max_pending_bytes,
             name=self.name,
             bad=self.bad,
             refused=self.refuse,

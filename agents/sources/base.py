@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from agents.acks import Ack
 from agents.component import Component, Status
@@ -23,6 +23,9 @@ from agents.errors import ChannelFullError
 from agents.event import EventBatch
 from agents.processor import ChannelProcessor, Delivery
 from agents.sources.resume import Resume
+
+if TYPE_CHECKING:
+    from agents.committed import Committed
 
 
 class Outbox:
@@ -108,6 +111,9 @@ class Source(Component):
         self.wake = threading.Event()  # set to cut the runner's backoff short
         self.origin: str | None = None  # set by the runtime: mark events ("<agent>/<source>")
         self.resume: Resume | None = None  # set by the runtime: resume from Kafka's positions
+        # set by the runtime for a source that CARRIES_MARKS (avro): channel -> the committed
+        # positions of its exactly-once sink, which a batch waits for before it is answered
+        self.commit_waits: dict[str, Committed] = {}
         self.interrupted = threading.Event()  # set by ``interrupt``, cleared by ``stop``
 
     def connect(self, processor: ChannelProcessor) -> None:

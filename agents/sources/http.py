@@ -27,21 +27,23 @@ import json
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import prop, shared
 from agents.event import EventBatch
-from agents.servers import ByteBudget, Reader, send_reply
+from agents.servers import ByteBudget, Limits, Reader, send_reply
 from agents.sources.listening import (
     ListeningSource,
-    bind_prop,
+    ListenSettings,
     check_request_props,
     connection_props,
-    port_prop,
     request_props,
+    tcp_limits,
 )
 
 JSON_HANDLER = "org.apache.flume.source.http.JSONHandler"
@@ -63,8 +65,9 @@ def parse_events(data: bytes, content_type: str | None, most: int = 10**9) -> Ev
     LookupError (500). The array is decoded one element at a time."""
     msg = Message()
     msg["content-type"] = content_type or "application/json"
-    declared = (msg.get_param("charset") or "utf-8").lower()  # type: ignore[union-attr]
-    charset = CHARSETS.get(str(declared))
+    param = msg.get_param("charset") or "utf-8"
+    declared = (collapse_rfc2231_value(param) if isinstance(param, tuple) else param).lower()
+    charset = CHARSETS.get(declared)
     if charset is None:
         raise LookupError(f"charset {declared} is not supported: the JSON handler reads "
                           "UTF-8, UTF-16 and UTF-32 only")  # fmt: skip
@@ -98,14 +101,21 @@ def parse_events(data: bytes, content_type: str | None, most: int = 10**9) -> Ev
     return EventBatch(bodies, {}, headers)
 
 
+def _skip_space(text: str, at: int) -> int:
+    """Where the JSON whitespace from *at* ends."""
+    space = _SPACE.match(text, at)
+    assert space is not None  # the pattern matches the empty string
+    return space.end()
+
+
 def _array(text: str, most: int) -> list[Any]:
     """A JSON array's elements, decoded one by one; TooManyEvents past *most*."""
-    at = _SPACE.match(text).end()  # type: ignore[union-attr]
+    at = _skip_space(text, 0)
     if text[at : at + 1] != "[":
         json.loads(text)  # says what is wrong, if anything
         raise BadRequest("the body must be a JSON array of events")
     items: list[Any] = []
-    at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+    at = _skip_space(text, at + 1)
     if text[at : at + 1] == "]":
         end = at + 1
     else:
@@ -114,15 +124,15 @@ def _array(text: str, most: int) -> list[Any]:
                 raise TooManyEvents(f"more than {most:,} events in one request (maxBatchEvents)")
             item, at = _DECODER.raw_decode(text, at)
             items.append(item)
-            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            at = _skip_space(text, at)
             sep = text[at : at + 1]
-            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            at = _skip_space(text, at + 1)
             if sep == "]":
                 end = at
                 break
             if sep != ",":
                 raise ValueError(f"expected ',' or ']' at character {at}")
-    if text[_SPACE.match(text, end).end() :]:  # type: ignore[union-attr]
+    if text[_skip_space(text, end) :]:
         raise ValueError(f"extra data after the array at character {end}")
     return items
 
@@ -138,52 +148,70 @@ def _text(value: Any) -> str:
     raise TypeError(type(value).__name__)
 
 
+_LIMITS = connection_props(
+    "QueuedThreadPool.maxThreads",
+    "ServerConnector.idleTimeout",
+    "ServerConnector.acceptQueueSize",
+    idle_ms=30_000,
+    flume=" Flume's Jetty serves 200 threads by default.",
+)
+_REQUESTS = request_props("Request", " Flume: no limit.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpSettings(ListenSettings):
+    handler: str = prop(
+        "handler",
+        "choice",
+        JSON_HANDLER,
+        "How a request becomes events: Flume's JSONHandler.",
+        choices=(JSON_HANDLER,),
+        case_insensitive=False,
+    )
+    handler_settings: dict[str, str] = prop(
+        "handler.", "prefix", doc="The handler's settings (the JSONHandler has none)."
+    )
+    enable_ssl: bool = prop(
+        "enableSSL", "bool", False, "HTTPS: not provided; true is an error.", aliases=("ssl",)
+    )
+    max_connections: int = shared(_LIMITS.most)
+    idle_timeout: int = shared(_LIMITS.idle)
+    backlog: int = shared(_LIMITS.backlog)
+    max_request_bytes: int = shared(_REQUESTS.most_bytes)
+    max_batch_events: int = shared(_REQUESTS.batch_events)
+    max_pending_bytes: int = shared(_REQUESTS.pending_bytes)
+    request_timeout: int = shared(_REQUESTS.timeout)
+
+
 class HttpSource(ListeningSource):
     TYPE = "http"
-    LIMIT_KEYS = (
-        "QueuedThreadPool.maxThreads",
-        "ServerConnector.idleTimeout",
-        "ServerConnector.acceptQueueSize",
-    )
-    PROPERTIES = (
-        bind_prop(),
-        port_prop(),
-        Prop(
-            "handler",
-            "choice",
-            JSON_HANDLER,
-            "How a request becomes events: Flume's JSONHandler.",
-            choices=(JSON_HANDLER,),
-            case_insensitive=False,
-        ),
-        Prop("handler.", "prefix", doc="The handler's settings (the JSONHandler has none)."),
-        Prop(
-            "enableSSL", "bool", False, "HTTPS: not provided; true is an error.", aliases=("ssl",)
-        ),
-        *connection_props(*LIMIT_KEYS, idle_ms=30_000,
-                          flume=" Flume's Jetty serves 200 threads by default."),
-        *request_props("Request", " Flume: no limit."),
-    )  # fmt: skip
+    SETTINGS = HttpSettings
+    PROPERTIES = HttpSettings.props()
+    settings: HttpSettings
 
     def setup(self, context: Context) -> None:
-        if self.conf["enableSSL"]:
+        s = self.settings
+        if s.enable_ssl:
             context.problem("enableSSL", "HTTPS is not provided by this agent",
                             "terminate TLS in front of it, or use plain HTTP")  # fmt: skip
-        check_request_props(context, self.conf, "Request")
+        check_request_props(context, s.max_request_bytes, s.max_pending_bytes, "Request")
+
+    def limits(self) -> Limits:
+        return tcp_limits(self.settings, self.settings.request_timeout)
 
     def listen(self) -> None:
-        self.budget = ByteBudget(self.conf["maxPendingBytes"])
+        self.budget = ByteBudget(self.settings.max_pending_bytes)
         handler = _handler(self)
 
         def serve(conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
             handler(conn, peer, reader)  # it serves the connection's requests, then returns
 
-        self.listen_tcp(self.conf["bind"], self.conf["port"], serve)
+        self.listen_tcp(self.settings.bind, self.settings.port, serve)
 
     def handle(self, data: bytes, content_type: str | None, peer: str) -> tuple[int, str]:
         """(status, message) for one request's body."""
         try:
-            batch = parse_events(data, content_type, self.conf["maxBatchEvents"])
+            batch = parse_events(data, content_type, self.settings.max_batch_events)
         except TooManyEvents as exc:
             return self.refused(413, f"Bad request from client. {exc}", peer)
         except BadRequest as exc:
@@ -216,7 +244,7 @@ class _Raw(io.RawIOBase):
         return self.reader.recv_into(memoryview(buffer).cast("B"))
 
 
-class _Writer(io.RawIOBase):
+class _Writer(io.BufferedIOBase):
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
 
@@ -229,8 +257,7 @@ class _Writer(io.RawIOBase):
 
 
 def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Reader], object]:
-    conf = source.conf
-    most = conf["maxRequestBytes"]
+    most = source.settings.max_request_bytes
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -243,7 +270,7 @@ def _handler(source: HttpSource) -> Callable[[socket.socket, tuple[str, int], Re
         def setup(self) -> None:
             self.connection = self.request
             self.rfile = io.BufferedReader(_Raw(self.reader))
-            self.wfile = _Writer(self.connection)  # type: ignore[assignment]
+            self.wfile = _Writer(self.connection)
 
         def handle_one_request(self) -> None:
             self.reader.end()  # waiting for the next request: the idle timeout applies

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from agents.component import Status
 from agents.config.context import Context
+from agents.config.settings import Settings, shared
 from agents.config.spec import Prop
 from agents.errors import ChannelFullError
 from agents.event import EventBatch
@@ -63,6 +66,30 @@ def port_prop() -> Prop:
     return Prop("port", "int", doc="Port to listen on.", minimum=0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PortSettings(Settings):
+    """Settings that begin with the port (a source's settings subclass it)."""
+
+    port: int = shared(port_prop())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListenSettings(Settings):
+    """Settings that begin with the address and port (a source's settings subclass it)."""
+
+    bind: str = shared(bind_prop())
+    port: int = shared(port_prop())
+
+
+class ConnectionProps(NamedTuple):
+    """The TCP limits every listening source has (a source's settings declare a field each:
+    ``max_connections``, ``idle_timeout``, ``backlog``, read by ``ListeningSource.limits``)."""
+
+    most: Prop
+    idle: Prop
+    backlog: Prop
+
+
 def connection_props(
     most: str = "maxConnections",
     idle: str = "idleTimeout",
@@ -70,11 +97,10 @@ def connection_props(
     idle_ms: int = IDLE_TIMEOUT_MS,
     flume: str = "",
     idle_why: str = "",
-) -> tuple[Prop, ...]:
-    """The TCP limits every listening source has, under the names *most*, *idle*, *backlog*
-    (Flume's where Flume has them; *flume* says what Flume does, *idle_why* why the idle
-    default is what it is)."""
-    return (
+) -> ConnectionProps:
+    """The TCP limits under the names *most*, *idle*, *backlog* (Flume's where Flume has
+    them; *flume* says what Flume does, *idle_why* why the idle default is what it is)."""
+    return ConnectionProps(
         Prop(most, "int", MAX_CONNECTIONS, "Most connections served at once (0: no limit); "
              f"one more is closed at once, with a log line.{flume}", minimum=0),
         Prop(idle, "int", idle_ms, "Milliseconds a connection may send nothing before it is "
@@ -84,15 +110,19 @@ def connection_props(
     )  # fmt: skip
 
 
-def request_timeout_prop() -> Prop:
-    return Prop("requestTimeout", "int", REQUEST_TIMEOUT_MS, "Milliseconds a request may take "
-                "to arrive in full once its first byte came (0: no limit): a client that "
-                "dribbles bytes is cut off.", minimum=0)  # fmt: skip
+class RequestProps(NamedTuple):
+    """The size limits of a source that takes large requests (avro, http): fields
+    ``max_<body>_bytes``, ``max_batch_events``, ``max_pending_bytes``, ``request_timeout``."""
+
+    most_bytes: Prop
+    batch_events: Prop
+    pending_bytes: Prop
+    timeout: Prop
 
 
-def request_props(body: str, flume: str) -> tuple[Prop, ...]:
+def request_props(body: str, flume: str) -> RequestProps:
     """The size limits of a source that takes large requests (avro, http)."""
-    return (
+    return RequestProps(
         Prop(f"max{body}Bytes", "bytes", MAX_REQUEST_BYTES, f"Largest {body.lower()} "
              f"accepted, in bytes; a larger one is refused before it is read.{flume}"),
         Prop("maxBatchEvents", "int", MAX_BATCH_EVENTS, "Most events one request may carry; "
@@ -102,15 +132,36 @@ def request_props(body: str, flume: str) -> tuple[Prop, ...]:
              "handled at once, across connections (each counts twice its size: its bytes "
              "and its events); a request that does not fit waits, up to requestTimeout, "
              f"then is refused. At least twice max{body}Bytes."),
-        request_timeout_prop(),
+        Prop("requestTimeout", "int", REQUEST_TIMEOUT_MS, "Milliseconds a request may take "
+             "to arrive in full once its first byte came (0: no limit): a client that "
+             "dribbles bytes is cut off.", minimum=0),
     )  # fmt: skip
 
 
-def check_request_props(context: Context, conf: dict[str, object], body: str) -> None:
-    if int(conf["maxPendingBytes"]) < 2 * int(conf[f"max{body}Bytes"]):  # type: ignore[call-overload]
+def check_request_props(context: Context, most: int, pending: int, body: str) -> None:
+    """*pending* (``maxPendingBytes``) must hold two requests of *most* bytes
+    (``max<body>Bytes``)."""
+    if pending < 2 * most:
         context.problem("maxPendingBytes", f"is less than twice max{body}Bytes: the largest "
                         "requests could never be taken", f"set it to at least twice "
                         f"max{body}Bytes")  # fmt: skip
+
+
+class TcpSettings(Protocol):
+    """What ``ListeningSource.limits`` reads of a TCP source's settings."""
+
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def idle_timeout(self) -> int: ...
+    @property
+    def backlog(self) -> int: ...
+
+
+def tcp_limits(settings: TcpSettings, request_timeout_ms: int = 0) -> Limits:
+    """The servers' limits from a source's settings (timeouts in ms)."""
+    return Limits(settings.max_connections, settings.backlog, settings.idle_timeout / 1000,
+                  request_timeout_ms / 1000)  # fmt: skip
 
 
 class Submission:
@@ -140,17 +191,13 @@ class ListeningSource(Source):
     """Base of the listening sources: ``listen`` opens the server(s) (``listen_tcp``,
     ``listen_udp``), ``close`` shuts them; ``refuse`` reports bad input."""
 
-    # the names of the connection limits in PROPERTIES (``connection_props``)
-    LIMIT_KEYS: tuple[str, str, str] = ("maxConnections", "idleTimeout", "backlog")
-
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.bad = RateLimitedLog(self.log)
 
     def limits(self) -> Limits:
-        most, idle, backlog = (self.conf[k] for k in self.LIMIT_KEYS)
-        request = self.conf.get("requestTimeout", 0)
-        return Limits(most, backlog, idle / 1000, request / 1000)
+        """The TCP servers' limits (settings with ``TcpSettings``' fields)."""
+        return tcp_limits(self.settings)
 
     def refuse(self, kind: str, message: str) -> None:
         """A client sent what the protocol does not allow: counted and logged (rate-limited);

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import codecs
 import socket
+from dataclasses import dataclass
 
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import Settings, prop, shared
 from agents.event import EventBatch
 from agents.servers import Reader
 from agents.sources.listening import (
@@ -29,41 +30,61 @@ from agents.sources.syslog_format import (
     INCOMPLETE,
     INVALID,
     STATUS,
+    SyslogSettings,
     check_common,
     client_headers,
-    common_props,
     keep_fields,
     parse_multiport,
     split_frames,
 )
 from agents.sources.syslogtcp import EVENT_SIZE
 
+_LIMITS = connection_props(flume=" Counted per port.", idle_ms=0, idle_why=SYSLOG_IDLE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ports(Settings):
+    ports: list[str] = prop("ports", "list", doc="Ports to listen on (space-separated).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiportSyslogTcpSettings(SyslogSettings, _Ports):
+    event_size: int = shared(EVENT_SIZE)
+    port_header: str = prop(
+        "portHeader", "str", "", "Header for the port a message came in on (empty: none)."
+    )
+    charset_default: str = prop("charset.default", "charset", "UTF-8", "Charset of the messages.")
+    charset_port: dict[str, str] = prop(
+        "charset.port.", "prefix", doc="charset.port.<port> = <charset> for one port."
+    )
+    batch_size: int = prop("batchSize", "int", 100, "Most messages a batch.", minimum=1)
+    read_buffer_bytes: int = prop(
+        "readBufferBytes", "int", 1024, "Accepted for compatibility; reads take 64 KiB."
+    )
+    num_processors: int = prop(
+        "numProcessors", "int", 0, "Accepted for compatibility; a thread a connection."
+    )
+    max_connections: int = shared(_LIMITS.most)
+    idle_timeout: int = shared(_LIMITS.idle)
+    backlog: int = shared(_LIMITS.backlog)
+
 
 class MultiportSyslogTcpSource(ListeningSource):
     TYPE = "multiport_syslogtcp"
-    PROPERTIES = (
-        Prop("ports", "list", doc="Ports to listen on (space-separated)."),
-        *common_props(),
-        EVENT_SIZE,
-        Prop("portHeader", "str", "", "Header for the port a message came in on (empty: none)."),
-        Prop("charset.default", "charset", "UTF-8", "Charset of the messages."),
-        Prop("charset.port.", "prefix", doc="charset.port.<port> = <charset> for one port."),
-        Prop("batchSize", "int", 100, "Most messages a batch.", minimum=1),
-        Prop("readBufferBytes", "int", 1024, "Accepted for compatibility; reads take 64 KiB."),
-        Prop("numProcessors", "int", 0, "Accepted for compatibility; a thread a connection."),
-        *connection_props(flume=" Counted per port.", idle_ms=0, idle_why=SYSLOG_IDLE),
-    )
+    SETTINGS = MultiportSyslogTcpSettings
+    PROPERTIES = MultiportSyslogTcpSettings.props()
+    settings: MultiportSyslogTcpSettings
 
     def setup(self, context: Context) -> None:
-        check_common(context, self.conf)
+        check_common(context, self.settings)
         self._ports: list[int] = []
-        for raw in self.conf["ports"]:
+        for raw in self.settings.ports:
             if not raw.isdigit() or int(raw) > 65535:
                 context.problem("ports", f"{raw!r} is not a port number")
             else:
                 self._ports.append(int(raw))
         self._charsets: dict[int, str] = {}
-        for port, name in self.conf["charset.port."].items():
+        for port, name in self.settings.charset_port.items():
             key = f"charset.port.{port}"
             try:
                 self._charsets[int(port)] = codecs.lookup(name).name
@@ -71,19 +92,19 @@ class MultiportSyslogTcpSource(ListeningSource):
                 context.problem(key, f"{port!r} is not a port number")
             except LookupError:
                 context.problem(key, f"unknown charset {name!r}")
-        self._keep = keep_fields(self.conf["keepFields"])
+        self._keep = keep_fields(self.settings.keep_fields)
 
     def listen(self) -> None:
         for port in self._ports:
-            self.listen_tcp(self.conf["host"], port, self._serve)
+            self.listen_tcp(self.settings.host, port, self._serve)
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
         port = conn.getsockname()[1]
-        charset = self._charsets.get(port, self.conf["charset.default"])
-        extra = client_headers(self.conf, peer)
-        if self.conf["portHeader"]:
-            extra[self.conf["portHeader"]] = str(port)
-        size, most = self.conf["eventSize"], self.conf["batchSize"]
+        charset = self._charsets.get(port, self.settings.charset_default)
+        extra = client_headers(self.settings, peer)
+        if self.settings.port_header:
+            extra[self.settings.port_header] = str(port)
+        size, most = self.settings.event_size, self.settings.batch_size
         pending = b""
         while not self.stopping:
             chunk = reader.recv(LINE_RECV)

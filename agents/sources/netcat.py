@@ -16,39 +16,49 @@ from __future__ import annotations
 
 import codecs
 import socket
+from dataclasses import dataclass
 
-from agents.config.spec import Prop
+from agents.config.settings import prop, shared
 from agents.event import EventBatch
 from agents.servers import Reader
 from agents.sources.listening import (
     LINE_RECV,
     ListeningSource,
-    bind_prop,
+    ListenSettings,
     connection_props,
-    port_prop,
 )
 
 MOST_PER_BATCH = 1000
+_LIMITS = connection_props()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetcatSettings(ListenSettings):
+    max_line_length: int = prop(
+        "max-line-length", "int", 512, "Most characters a line, newline included.", minimum=1
+    )
+    ack_every_event: bool = prop(
+        "ack-every-event", "bool", True, "Answer OK (or FAILED) for every line."
+    )
+    encoding: str = prop("encoding", "charset", "utf-8", "Charset the client writes in.")
+    max_connections: int = shared(_LIMITS.most)
+    idle_timeout: int = shared(_LIMITS.idle)
+    backlog: int = shared(_LIMITS.backlog)
 
 
 class NetcatSource(ListeningSource):
     TYPE = "netcat"
-    PROPERTIES = (
-        bind_prop(),
-        port_prop(),
-        Prop("max-line-length", "int", 512, "Most characters a line, newline included.", minimum=1),
-        Prop("ack-every-event", "bool", True, "Answer OK (or FAILED) for every line."),
-        Prop("encoding", "charset", "utf-8", "Charset the client writes in."),
-        *connection_props(),
-    )
+    SETTINGS = NetcatSettings
+    PROPERTIES = NetcatSettings.props()
+    settings: NetcatSettings
 
     def listen(self) -> None:
-        self.listen_tcp(self.conf["bind"], self.conf["port"], self._serve)
+        self.listen_tcp(self.settings.bind, self.settings.port, self._serve)
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
-        most = self.conf["max-line-length"]
-        ack = self.conf["ack-every-event"]
-        decoder = codecs.getincrementaldecoder(self.conf["encoding"])("replace")
+        most = self.settings.max_line_length
+        ack = self.settings.ack_every_event
+        decoder = codecs.getincrementaldecoder(self.settings.encoding)("replace")
         assert self.outbox is not None
         caps = [c.transaction_capacity for c in self.outbox.processor.channels]
         batch_most = min([MOST_PER_BATCH, *(c for c in caps if c)])

@@ -9,30 +9,35 @@ kernel cannot buffer is lost, as with any UDP receiver.
 
 from __future__ import annotations
 
-from agents.config.spec import Prop
+from dataclasses import dataclass
+
+from agents.config.settings import prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, bind_prop, port_prop
+from agents.sources.listening import ListeningSource, ListenSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetcatUdpSettings(ListenSettings):
+    remote_address_header: str = prop(
+        "remoteAddressHeader",
+        "str",
+        "",
+        "Header for the sender's address (empty: none).",
+        aliases=("remoteAddress",),
+    )
 
 
 class NetcatUdpSource(ListeningSource):
     TYPE = "netcatudp"
-    PROPERTIES = (
-        bind_prop(),
-        port_prop(),
-        Prop(
-            "remoteAddressHeader",
-            "str",
-            "",
-            "Header for the sender's address (empty: none).",
-            aliases=("remoteAddress",),
-        ),
-    )
+    SETTINGS = NetcatUdpSettings
+    PROPERTIES = NetcatUdpSettings.props()
+    settings: NetcatUdpSettings
 
     def listen(self) -> None:
-        self.listen_udp(self.conf["bind"], self.conf["port"], self._serve)
+        self.listen_udp(self.settings.bind, self.settings.port, self._serve)
 
     def _serve(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
         bodies = [data.split(b"\n", 1)[0] for data, _ in datagrams]
-        key = self.conf["remoteAddressHeader"]
+        key = self.settings.remote_address_header
         headers = [{key: f"/{peer[0]}:{peer[1]}"} for _, peer in datagrams] if key else None
         self.deliver(EventBatch(bodies, {}, headers), hold=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from agents.config import javaregex
 from agents.config.context import Context
 from agents.config.javafmt import DatePattern, java_replacement
-from agents.config.spec import Prop
+from agents.config.settings import Settings, prop
 
 STATUS = "flume.syslog.status"
 INVALID, INCOMPLETE = "Invalid", "Incomplete"
@@ -292,38 +292,53 @@ def parse_multiport(msg: str, keep: frozenset[str] | None, now: float | None = N
     return body, headers
 
 
-def common_props() -> tuple[Prop, ...]:
-    """The settings every syslog source has."""
-    return (
-        Prop("host", "str", "127.0.0.1",
-             "Address to listen on (Flume listens on every address; 0.0.0.0 does)."),
-        Prop("keepFields", "str", "none",
-             "Header fields also kept in the body: none, all, or any of priority version "
-             "timestamp hostname."),
-        Prop("clientIPHeader", "str", "", "Header for the sender's IP address (empty: none)."),
-        Prop("clientHostnameHeader", "str", "",
-             "Header for the sender's host name, looked up once a connection (empty: none)."),
-        Prop("ssl", "bool", False, "TLS: not provided; true is an error."),
-    )  # fmt: skip
+@dataclass(frozen=True, kw_only=True)
+class SyslogSettings(Settings):
+    """The settings every syslog source has; a source's settings subclass it (after a
+    ``port``/``ports`` base, so the port comes first in its properties, as it did)."""
+
+    host: str = prop(
+        "host",
+        "str",
+        "127.0.0.1",
+        "Address to listen on (Flume listens on every address; 0.0.0.0 does).",
+    )
+    keep_fields: str = prop(
+        "keepFields",
+        "str",
+        "none",
+        "Header fields also kept in the body: none, all, or any of priority "
+        "version timestamp hostname.",
+    )
+    client_ip_header: str = prop(
+        "clientIPHeader", "str", "", "Header for the sender's IP address (empty: none)."
+    )
+    client_hostname_header: str = prop(
+        "clientHostnameHeader",
+        "str",
+        "",
+        "Header for the sender's host name, looked up once a connection (empty: none).",
+    )
+    ssl: bool = prop("ssl", "bool", False, "TLS: not provided; true is an error.")  # fmt: skip
 
 
-def check_common(context: Context, conf: dict[str, object]) -> None:
-    if conf["ssl"]:
+def check_common(context: Context, settings: SyslogSettings) -> None:
+    if settings.ssl:
         context.problem("ssl", "TLS is not provided by this agent's syslog sources",
                         "terminate TLS in front of it (e.g. stunnel)")  # fmt: skip
 
 
-def client_headers(conf: dict[str, object], peer: tuple[str, int]) -> dict[str, str]:
+def client_headers(settings: SyslogSettings, peer: tuple[str, int]) -> dict[str, str]:
     """The clientIPHeader / clientHostnameHeader values for a sender."""
     out: dict[str, str] = {}
-    if conf["clientIPHeader"]:
-        out[str(conf["clientIPHeader"])] = peer[0]
-    if conf["clientHostnameHeader"]:
+    if settings.client_ip_header:
+        out[settings.client_ip_header] = peer[0]
+    if settings.client_hostname_header:
         try:
             name = socket.gethostbyaddr(peer[0])[0]
         except OSError:
             name = peer[0]
-        out[str(conf["clientHostnameHeader"])] = name
+        out[settings.client_hostname_header] = name
     return out
 
 

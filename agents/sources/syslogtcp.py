@@ -13,8 +13,10 @@ senders at once (``agents.servers``); ``idleTimeout`` closes silent ones if set.
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 
 from agents.config.context import Context
+from agents.config.settings import prop, shared
 from agents.config.spec import Prop
 from agents.event import EventBatch
 from agents.servers import Reader
@@ -22,15 +24,15 @@ from agents.sources.listening import (
     LINE_RECV,
     SYSLOG_IDLE,
     ListeningSource,
+    PortSettings,
     connection_props,
-    port_prop,
 )
 from agents.sources.syslog_format import (
     STATUS,
     SyslogFormat,
+    SyslogSettings,
     check_common,
     client_headers,
-    common_props,
     custom_format,
     keep_fields,
     split_frames,
@@ -40,29 +42,41 @@ EVENT_SIZE = Prop("eventSize", "int", 2500, "Most bytes a message; longer ones a
                   minimum=10)  # fmt: skip
 
 
+_LIMITS = connection_props(idle_ms=0, idle_why=SYSLOG_IDLE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyslogTcpSettings(SyslogSettings, PortSettings):
+    event_size: int = shared(EVENT_SIZE)
+    max_connections: int = shared(_LIMITS.most)
+    idle_timeout: int = shared(_LIMITS.idle)
+    backlog: int = shared(_LIMITS.backlog)
+    format: dict[str, str] = prop(
+        "format.",
+        "prefix",
+        doc="A custom layout: format.regex (groups: priority, version, timestamp, host, body), "
+        "format.search/replace (applied to the timestamp), format.dateFormat (its Java date "
+        "pattern).",
+    )
+
+
 class SyslogTcpSource(ListeningSource):
     TYPE = "syslogtcp"
-    PROPERTIES = (
-        port_prop(),
-        *common_props(),
-        EVENT_SIZE,
-        *connection_props(idle_ms=0, idle_why=SYSLOG_IDLE),
-        Prop("format.", "prefix", doc="A custom layout: format.regex (groups: priority, "
-             "version, timestamp, host, body), format.search/replace (applied to the "
-             "timestamp), format.dateFormat (its Java date pattern)."),
-    )  # fmt: skip
+    SETTINGS = SyslogTcpSettings
+    PROPERTIES = SyslogTcpSettings.props()
+    settings: SyslogTcpSettings
 
     def setup(self, context: Context) -> None:
-        check_common(context, self.conf)
-        self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
-                                    custom_format(self.conf["format."], context))  # fmt: skip
+        check_common(context, self.settings)
+        self._format = SyslogFormat(keep_fields(self.settings.keep_fields),
+                                    custom_format(self.settings.format, context))  # fmt: skip
 
     def listen(self) -> None:
-        self.listen_tcp(self.conf["host"], self.conf["port"], self._serve)
+        self.listen_tcp(self.settings.host, self.settings.port, self._serve)
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int], reader: Reader) -> None:
-        client = client_headers(self.conf, peer)
-        size = self.conf["eventSize"]
+        client = client_headers(self.settings, peer)
+        size = self.settings.event_size
         pending = b""
         while not self.stopping:
             chunk = reader.recv(LINE_RECV)

@@ -9,16 +9,18 @@ meanwhile wait in the socket's buffer (4 MiB), and what the kernel cannot buffer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agents.config.context import Context
-from agents.config.spec import Prop
+from agents.config.settings import prop
 from agents.event import EventBatch
-from agents.sources.listening import ListeningSource, port_prop
+from agents.sources.listening import ListeningSource, PortSettings
 from agents.sources.syslog_format import (
     STATUS,
     SyslogFormat,
+    SyslogSettings,
     check_common,
     client_headers,
-    common_props,
     custom_format,
     keep_fields,
 )
@@ -26,24 +28,29 @@ from agents.sources.syslog_format import (
 MAX_MESSAGE = 2500  # Flume's SyslogUtils default size, which its UDP source keeps
 
 
-class SyslogUdpSource(ListeningSource):
-    TYPE = "syslogudp"
-    PROPERTIES = (
-        port_prop(),
-        *common_props(),
-        Prop("format.", "prefix", doc="A custom layout, as syslogtcp's format.*."),
+@dataclass(frozen=True, kw_only=True)
+class SyslogUdpSettings(SyslogSettings, PortSettings):
+    format: dict[str, str] = prop(
+        "format.", "prefix", doc="A custom layout, as syslogtcp's format.*."
     )
 
+
+class SyslogUdpSource(ListeningSource):
+    TYPE = "syslogudp"
+    SETTINGS = SyslogUdpSettings
+    PROPERTIES = SyslogUdpSettings.props()
+    settings: SyslogUdpSettings
+
     def setup(self, context: Context) -> None:
-        check_common(context, self.conf)
-        self._format = SyslogFormat(keep_fields(self.conf["keepFields"]),
-                                    custom_format(self.conf["format."], context))  # fmt: skip
+        check_common(context, self.settings)
+        self._format = SyslogFormat(keep_fields(self.settings.keep_fields),
+                                    custom_format(self.settings.format, context))  # fmt: skip
         # client headers by sender address (the reverse DNS lookup once an address, not once
         # a source port: a sender often uses a new port each message)
         self._clients: dict[str, dict[str, str]] = {}
 
     def listen(self) -> None:
-        self.listen_udp(self.conf["host"], self.conf["port"], self._serve)
+        self.listen_udp(self.settings.host, self.settings.port, self._serve)
 
     def _serve(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
         bodies, headers = [], []
@@ -57,7 +64,7 @@ class SyslogUdpSource(ListeningSource):
             if client is None:
                 if len(self._clients) > 1000:
                     self._clients.clear()
-                client = self._clients[peer[0]] = client_headers(self.conf, peer)
+                client = self._clients[peer[0]] = client_headers(self.settings, peer)
             bodies.append(body)
             headers.append({**hdrs, **client})
         self.deliver(EventBatch(bodies, {}, headers), hold=True)

@@ -25,6 +25,7 @@ from bench.dayfile import DayFile
 from bench.flumeconf import Flow, spool_to_kafka
 from bench.lab import Topics
 from bench.meter import Measurement, cpu_seconds, peak_rss, wait_idle
+from labctl.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0
@@ -131,13 +132,10 @@ def daemon(
     """Start *argv*; yield once *ready()* holds and it has gone idle; stop it afterwards."""
     proc = spawn(argv, log, env)
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not ready():
+        if not wait_for(ready, READY_TIMEOUT, gone=lambda: proc.poll() is not None):
             if proc.poll() is not None:
                 raise RuntimeError(f"exited with {proc.returncode} at start: {tail(log)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not ready in {READY_TIMEOUT:.0f} s: {tail(log)}")
-            time.sleep(0.05)
+            raise RuntimeError(f"not ready in {READY_TIMEOUT:.0f} s: {tail(log)}")
         ps = psutil.Process(proc.pid)
         wait_idle(ps)
         yield Running(ps, exited(proc, log))

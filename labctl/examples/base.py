@@ -32,6 +32,7 @@ from labctl.cluster import Cluster
 from labctl.errors import LabError
 from labctl.kafka.reader import read_records
 from labctl.paths import LabPaths
+from labctl.waiting import wait_for
 from simulator.handoff import hand_off
 from simulator.status import write_status_file
 
@@ -251,11 +252,8 @@ def shipped_conf_path(name: str) -> Path:
 
 def wait(what: str, cond: Callable[[], object], timeout: float, step: float = 0.2) -> None:
     """Until *cond* holds, or LabError naming *what* was waited for."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
+    if not wait_for(cond, timeout, step=step):
+        raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def status_day(run: ExampleRun, date: str, scale: Scale, spool: Path) -> list[bytes]:

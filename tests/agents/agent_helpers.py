@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agents.builder import build
 from agents.channels.base import Channel
@@ -26,6 +26,13 @@ from agents.sources.base import Source
 from tests.waiting import wait_for as wait_for  # re-exported: agent tests import it here
 
 REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def of_type(obj: object, cls: type[T]) -> T:
+    """*obj* as a *cls* (asserted), so a test can read what that component class has."""
+    assert isinstance(obj, cls), f"{obj!r} is not a {cls.__name__}"
+    return obj
 
 
 def agent_from_text(text: str, name: str = "a", **options: Any) -> Agent:

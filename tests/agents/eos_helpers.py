@@ -78,10 +78,10 @@ def read_all(bootstrap: str, topic: str, isolation: str = "read_committed",
             for m in consumer.consume(1000, 0.5):
                 err = m.error()
                 if err is None:
-                    values.append(m.value())
-                    ended.discard(m.partition())
+                    values.append(m.value() or b"")
+                    ended.discard(m.partition() or 0)
                 elif err.code() == ck.KafkaError._PARTITION_EOF:
-                    ended.add(m.partition())
+                    ended.add(m.partition() or 0)
         assert len(ended) == len(parts), f"{topic} not read to its end in {timeout} s"
         return values
     finally:
@@ -160,7 +160,11 @@ class KilledAgent:
             if rng.random() < 0.25:
                 time.sleep(rng.uniform(0, 1.0))  # a random instant of its start
             else:
-                assert wait_for(lambda n=ready: self.log_count(READY) > n, 60), self.tail()
+
+                def started(before: int = ready) -> bool:
+                    return self.log_count(READY) > before
+
+                assert wait_for(started, 60), self.tail()
                 time.sleep(rng.uniform(0, most))  # a random instant of its work
             assert self.proc is not None and self.proc.poll() is None, self.tail()
             self.kill()

@@ -7,7 +7,7 @@ from typing import Any
 from agents.config.context import Context, Raw
 
 
-def configured(cls: type, ok: bool = True, **props: str) -> Any:
+def configured(cls: type, ok: bool = True, /, **props: str) -> Any:
     """An instance of *cls* configured with *props* (as strings), started; with ``ok`` its
     config must have no problem, else the instance comes back with ``problems`` set."""
     comp = cls("i")

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from agents.event import EventBatch
@@ -18,8 +19,9 @@ from agents.interceptors.builtin import (
 )
 from agents.interceptors.collect_day import CollectDayInterceptor
 from agents.sinks.simple import render_event
+from agents.sources.spooldir import SpoolDirSource
 from labctl.cluster import Cluster
-from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
+from tests.agents.agent_helpers import agent_from_text, lines_in, of_type, wait_for
 from tests.agents.interceptor_helpers import configured
 
 
@@ -63,7 +65,7 @@ def test_logger_rendering_is_flumes():
     assert render_event(b"a\x00b", {}, 16).endswith("61 00 62" + " " * 40 + "a.b }")
 
 
-def test_spooldir_tracker_dir_policy_and_headers(tmp_path: Path):
+def test_spooldir_tracker_dir_policy_and_headers(tmp_path: Path) -> None:
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     (spool / "a.txt").write_bytes(b"x\ny\n")
@@ -81,7 +83,7 @@ def test_spooldir_tracker_dir_policy_and_headers(tmp_path: Path):
     try:
         assert wait_for(lambda: (spool / ".flumespool" / "completed" / "a.txt").exists())
         assert wait_for(lambda: len(lines_in(out)) == 2)
-        source = agent.sources["s"]
+        source = of_type(agent.sources["s"], SpoolDirSource)
         scans = source.scans  # two more looks must neither re-read nor reject the tracked file
         assert wait_for(lambda: source.scans >= scans + 2)
     finally:
@@ -103,7 +105,7 @@ def test_spooldir_tracker_dir_policy_and_headers(tmp_path: Path):
     assert len(lines_in(out)) == 2
 
 
-def test_null_sink_takes_and_discards(tmp_path: Path):
+def test_null_sink_takes_and_discards(tmp_path: Path) -> None:
     agent = agent_from_text(
         "a.sources = x\na.channels = c\na.sinks = n\n"
         "a.sources.x.type = exec\na.sources.x.command = seq 1 500\na.sources.x.channels = c\n"
@@ -119,8 +121,8 @@ def test_null_sink_takes_and_discards(tmp_path: Path):
 
 
 def test_kafka_sink_key_topic_partition_headers_and_event_format(
-    kafka_cluster: Cluster, tmp_path: Path, monkeypatch
-):
+    kafka_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, other = f"k-{uuid.uuid4().hex[:6]}", f"o-{uuid.uuid4().hex[:6]}"
     kafka_cluster.create_topic(base, partitions=3)
     kafka_cluster.create_topic(other, partitions=1)
@@ -154,12 +156,12 @@ def test_kafka_sink_key_topic_partition_headers_and_event_format(
     agent.stop()
     consumer = Consumer({**kafka_cluster.client_config(), "group.id": uuid.uuid4().hex})
     consumer.assign([TopicPartition(other, 0, 0), TopicPartition(base, 2, 0)])
-    got = {}
+    got: dict[str, tuple[int | None, bytes | None, bytes]] = {}
     deadline = time.monotonic() + 20
     while len(got) < 2 and time.monotonic() < deadline:
         m = consumer.poll(0.5)
-        if m is not None and not m.error():
-            got[m.topic()] = (m.partition(), m.key(), m.value())
+        if m is not None and not m.error() and (topic := m.topic()) and (value := m.value()):
+            got[topic] = (m.partition(), m.key(), value)
     consumer.close()
     assert got[other][:2] == (0, b"k1") and got[base][:2] == (2, b"k2")
     assert got[other][2].endswith(b"\x0cbody-a")  # Avro: headers map, then the body bytes

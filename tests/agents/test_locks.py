@@ -18,7 +18,7 @@ from tests.agents.agent_helpers import REPO, wait_for
 HOLD = "import sys, time; from agents import locks; locks.hold(__import__('pathlib').Path(sys.argv[1]), 'x'); print('held', flush=True); time.sleep(600)"  # noqa: E501
 
 
-def test_a_second_holder_in_this_process_is_refused_until_the_first_lets_go(tmp_path: Path):
+def test_a_second_holder_in_this_process_is_refused_until_the_first_lets_go(tmp_path: Path) -> None:
     lock = locks.hold(tmp_path / "in_use.lock", "spool directory /s")
     with pytest.raises(InUseError, match="spool directory /s is in use by another component "
                        "of this agent"):  # fmt: skip
@@ -28,7 +28,7 @@ def test_a_second_holder_in_this_process_is_refused_until_the_first_lets_go(tmp_
     locks.hold(tmp_path / "in_use.lock", "spool directory /s").release()
 
 
-def test_the_holder_pid_is_named_and_a_sigkilled_holder_leaves_no_lock(tmp_path: Path):
+def test_the_holder_pid_is_named_and_a_sigkilled_holder_leaves_no_lock(tmp_path: Path) -> None:
     path = tmp_path / "in_use.lock"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE,

@@ -31,7 +31,7 @@ def test_every_declared_property_is_in_the_reference():
                     assert f"`{name}`" in text, name
 
 
-def test_metrics_json_and_prometheus(tmp_path: Path):
+def test_metrics_json_and_prometheus(tmp_path: Path) -> None:
     """Flume's JSON shape, and a Prometheus exposition a Prometheus parser reads: HELP and
     TYPE lines, ``_total`` counters, label values escaped (the agent name has a quote)."""
     out = tmp_path / "out"

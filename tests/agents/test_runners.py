@@ -15,7 +15,8 @@ from agents.component import growing_pause
 from agents.runners import Clock, Runner
 from agents.sinks import simple
 from agents.sinks.processors import DefaultSinkProcessor
-from tests.agents.agent_helpers import agent_from_text, lines_in, put_events, wait_for
+from agents.sinks.simple import NullSink
+from tests.agents.agent_helpers import agent_from_text, lines_in, of_type, put_events, wait_for
 
 HOURS = 3.0
 
@@ -78,7 +79,9 @@ def test_backoff_arithmetic_never_overflows():
     assert growing_pause(0.1, 5.0, -1) == 0.1
 
 
-def test_an_idle_sink_polls_for_hours_and_then_delivers(tmp_path: Path, monkeypatch):
+def test_an_idle_sink_polls_for_hours_and_then_delivers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pilot's case: a file_roll sink (logger and null share its code) left idle. Its
     runner's pause was 0.005 * 2**attempt: OverflowError after ~1,017 idle polls (~155 s),
     and the thread died. Here the sink polls an empty channel for three hours of (injected)
@@ -104,7 +107,7 @@ def test_an_idle_sink_polls_for_hours_and_then_delivers(tmp_path: Path, monkeypa
     assert sink.counters.get("BatchEmptyCount") >= clock.waits - 1
 
 
-def test_a_source_blocked_by_a_full_channel_for_hours_stays_alive(tmp_path: Path):
+def test_a_source_blocked_by_a_full_channel_for_hours_stays_alive(tmp_path: Path) -> None:
     """The runner's pause between puts into a full channel doubled without a cap too."""
     agent = agent_from_text(
         "a.sources = s\na.channels = c\na.sources.s.type = seq\na.sources.s.channels = c\n"
@@ -146,8 +149,8 @@ class Crashing(NullSink):
 
 
 def test_a_runner_that_crashes_anywhere_is_restarted_counted_and_shown(
-    tmp_path: Path, monkeypatch, caplog
-):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Not only process(): an error in backoff_pause (the one that killed the idle sink) is a
     crash too: counted, logged once, 'restarting' in health, restarted after the pause."""
     monkeypatch.setattr(simple, "TAKE_WAIT", 0)
@@ -187,7 +190,9 @@ def test_a_runner_that_crashes_anywhere_is_restarted_counted_and_shown(
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_runner_thread_that_dies_is_revived_by_the_watchdog(tmp_path: Path, monkeypatch):
+def test_a_runner_thread_that_dies_is_revived_by_the_watchdog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Even an error no ``except Exception`` catches (here SystemExit) cannot leave a sink
     dead: the agent's watchdog sees the thread gone, counts it and starts a new one."""
     monkeypatch.setattr(runners, "CRASH_PAUSE", (0.05, 0.1))
@@ -209,8 +214,8 @@ def test_a_runner_thread_that_dies_is_revived_by_the_watchdog(tmp_path: Path, mo
 
 
 @pytest.mark.parametrize("failures", [1, 10, 5000])
-def test_a_failing_sink_backs_off_at_most_5_s_however_long_it_fails(failures: int):
+def test_a_failing_sink_backs_off_at_most_5_s_however_long_it_fails(failures: int) -> None:
     agent = agent_from_text(_sink_only("null"))
-    sink = agent.sinks["k"]
+    sink = of_type(agent.sinks["k"], NullSink)
     sink._failures = failures
     assert 0.1 <= sink.backoff_pause(0) <= 5.0

@@ -9,6 +9,8 @@ import ast
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.agents.agent_helpers import (
     REPO,
     SLOW_SINK,
@@ -50,7 +52,9 @@ SINKLESS = (
 )
 
 
-def test_a_source_whose_process_raises_is_restarted_and_counted(tmp_path: Path, monkeypatch):
+def test_a_source_whose_process_raises_is_restarted_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 10 item 8: a failing reader is restarted with backoff and counted."""
     (tmp_path / "flaky_src.py").write_text(FLAKY_SOURCE)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -72,10 +76,10 @@ def test_a_source_whose_process_raises_is_restarted_and_counted(tmp_path: Path, 
     assert lines_in(out) == [b"n%d" % i for i in (1, 2, 4, 5, 7, 8, 9, 10)]
     assert source.counters.get("RestartCount") == 2
     assert source.counters.get("GenericProcessingFail") == 2
-    assert type(source).starts == 3
+    assert getattr(type(source), "starts", None) == 3  # a class of the test's own module
 
 
-def test_stop_does_not_wait_for_a_channel_no_sink_drains(tmp_path: Path):
+def test_stop_does_not_wait_for_a_channel_no_sink_drains(tmp_path: Path) -> None:
     """Issue 14 item 8: events left and no sink: stop at once, as Flume does (and say so)."""
     conf = SINKLESS.replace("a.sinks = k\n", "")
     agent = agent_from_text(conf + "a.sinks = \n")
@@ -86,7 +90,9 @@ def test_stop_does_not_wait_for_a_channel_no_sink_drains(tmp_path: Path):
     assert time.monotonic() - began < 5
 
 
-def test_stop_waits_at_most_the_drain_timeout(tmp_path: Path, monkeypatch):
+def test_stop_waits_at_most_the_drain_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A sink that delivers too slowly: stop gives up after drain_timeout, says what stays."""
     (tmp_path / "drain_slow_sink.py").write_text(
         "import time\n"
@@ -108,8 +114,9 @@ def test_stop_waits_at_most_the_drain_timeout(tmp_path: Path, monkeypatch):
     assert 0 < agent.channels["c"].size() < 1000
 
 
-def test_stop_does_not_wait_for_a_sink_whose_last_delivery_failed(tmp_path: Path, monkeypatch,
-                                                                  caplog):  # fmt: skip
+def test_stop_does_not_wait_for_a_sink_whose_last_delivery_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Issue 23 item 5: a destination that is down is not waited for; the events stay in the
     channel, and the log says a memory channel loses them."""
     (tmp_path / "failing_sink.py").write_text(
@@ -135,7 +142,9 @@ def test_stop_does_not_wait_for_a_sink_whose_last_delivery_failed(tmp_path: Path
     )
 
 
-def test_a_rollback_storm_and_a_blocked_source_show_in_health(tmp_path: Path, monkeypatch):
+def test_a_rollback_storm_and_a_blocked_source_show_in_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 10 item 9: a sink that always fails is 'rolling back', the source feeding its
     full channel is 'blocked'; each change of state is logged once."""
     (tmp_path / "failing_sink2.py").write_text(
@@ -165,7 +174,9 @@ def test_a_rollback_storm_and_a_blocked_source_show_in_health(tmp_path: Path, mo
         agent.stop(drain_timeout=0)
 
 
-def test_one_source_into_two_channels_each_with_its_sink(tmp_path: Path, monkeypatch):
+def test_one_source_into_two_channels_each_with_its_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every event reaches both sinks exactly once, though one channel is small and its sink
     slow (the other channel is never asked twice for a batch it took), and the spool file is
     finished only once both sinks committed it."""
@@ -236,7 +247,9 @@ def test_the_agent_package_has_no_import_cycle():
         assert cycle_from(module, module, [module]) is None, cycle_from(module, module, [module])
 
 
-def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path, monkeypatch):
+def test_full_channel_slows_the_source_and_drops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A sink slower than the source: the channel (capacity 50) fills, the source waits."""
     (tmp_path / "slow_sink.py").write_text(SLOW_SINK)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -262,7 +275,9 @@ def test_full_channel_slows_the_source_and_drops_nothing(tmp_path: Path, monkeyp
     assert source.counters.get("EventAcceptedCount") == 3000
 
 
-def test_a_component_that_fails_to_start_is_retried(tmp_path: Path, monkeypatch):
+def test_a_component_that_fails_to_start_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "flaky_sink.py").write_text(
         "from agents.sinks.simple import RollingFileSink\n"
         "class Flaky(RollingFileSink):\n"

@@ -34,7 +34,9 @@ def line_conf(kind: str, port: int, extra: str = "") -> str:
 
 
 @pytest.mark.parametrize("kind", list(LINE_SOURCES))
-def test_line_sources_cap_connections_and_close_idle_ones(tmp_path: Path, kind: str, caplog):
+def test_line_sources_cap_connections_and_close_idle_ones(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """3,000 idle connections were 3,016 threads: now maxConnections are served (one more is
     closed at once, one log line however many), and idleTimeout closes a silent one."""
     port = free_port_block(1)
@@ -66,7 +68,9 @@ def test_line_sources_cap_connections_and_close_idle_ones(tmp_path: Path, kind: 
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
-def test_netcat_lines_over_the_limit_cost_one_line_however_many(tmp_path: Path, caplog):
+def test_netcat_lines_over_the_limit_cost_one_line_however_many(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port_block(1)
     caplog.set_level(logging.INFO)
     with running(line_conf("netcat", port), state_dir=tmp_path) as agent:
@@ -79,7 +83,7 @@ def test_netcat_lines_over_the_limit_cost_one_line_however_many(tmp_path: Path, 
     assert len(said) == 1 and "exceeds 512 characters" in said[0], said
 
 
-def test_a_datagram_burst_is_handed_over_in_batches_of_at_most_4_mib(tmp_path: Path):
+def test_a_datagram_burst_is_handed_over_in_batches_of_at_most_4_mib(tmp_path: Path) -> None:
     port = free_port_block(1)
     text = ("a.sources = s\na.channels = c\na.sources.s.type = netcatudp\n"
             f"a.sources.s.port = {port}\na.sources.s.channels = c\na.channels.c.type = memory\n"
@@ -119,7 +123,12 @@ def test_rate_limited_log_says_the_first_then_counts_the_repeats(caplog):
         bad.warning("other", "another kind")
         bad.flush()  # the window is not over: nothing yet
         assert len(caplog.records) == 2
-        assert wait_for(lambda: bad.flush() or len(caplog.records) == 3)
+
+        def flushed() -> bool:
+            bad.flush()
+            return len(caplog.records) == 3
+
+        assert wait_for(flushed)
     said = [r.getMessage() for r in caplog.records]
     assert said == ["bad length 0", "another kind",
                     "bad lengths: 99 more like it in 0 s (the last: bad length 99)"]  # fmt: skip

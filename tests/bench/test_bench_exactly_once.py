@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bench.exactly_once import MODES, _summary, conf_text
 from bench.flumeconf import Flow, spool_to_kafka
@@ -21,7 +22,7 @@ def test_ratios_are_per_round_and_inexact_runs_count_for_nothing() -> None:
     def run(eps: int, problems: list[str] | None = None) -> dict[str, object]:
         return {"events_per_s": eps, "cpu_us_per_event": 1.0, "problems": problems or []}
 
-    rounds = [
+    rounds: list[dict[str, Any]] = [
         {"alo-acks1": run(100), "alo-acksall": run(90), "eos": run(80)},
         {"alo-acks1": run(200), "alo-acksall": run(180), "eos": run(100, ["3 duplicates"])},
         {"alo-acks1": run(100), "alo-acksall": run(100), "eos": {"failed": "x"}},

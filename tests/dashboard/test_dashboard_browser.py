@@ -173,7 +173,7 @@ def test_a_consumer_groups_lag_is_shown(lab: Path, page: Page) -> None:
     try:
         consumer.assign([TopicPartition("SmartCar-Topic", 0, OFFSET_BEGINNING)])
         read = wait_for(lambda: consumer.consume(2, 1.0), 20, "two records")
-        consumer.commit(read[-1], asynchronous=False)
+        consumer.commit(message=read[-1], asynchronous=False)
         committed = read[-1].offset() + 1
     finally:
         consumer.close()

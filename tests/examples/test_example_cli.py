@@ -1,5 +1,7 @@
 """`labctl example list|run`: what a user sees, and a clear error for a wrong name."""
 
+from pathlib import Path
+
 from tests.labctl.test_cli import labctl
 
 
@@ -11,6 +13,6 @@ def test_list_names_every_example_and_its_seed_figure() -> None:
         assert f"flume-{n}" in text and f"architecture {n}" in text
 
 
-def test_an_unknown_example_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_example_is_a_usage_error(tmp_path: Path) -> None:
     result = labctl("example", "run", "flume-9", "--home", str(tmp_path))
     assert result.returncode == 2 and "choose one of flume-1, flume-2" in result.stderr

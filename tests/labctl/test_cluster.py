@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from labctl.cluster import Cluster
+
+
+def _note(errors: list[str], error: KafkaError | None) -> None:
+    if error is not None:
+        errors.append(error.str())
 
 
 def produce_all(cluster: Cluster, topic: str, values: list[bytes]) -> list[str]:
@@ -15,7 +20,7 @@ def produce_all(cluster: Cluster, topic: str, values: list[bytes]) -> list[str]:
     errors: list[str] = []
     producer = Producer({**cluster.client_config(), "acks": "all", "message.timeout.ms": 20000})
     for value in values:
-        producer.produce(topic, value, on_delivery=lambda e, _m: e and errors.append(e.str()))
+        producer.produce(topic, value, on_delivery=lambda e, _m: _note(errors, e))
     assert producer.flush(30) == 0
     return errors
 
@@ -28,8 +33,8 @@ def read_all(cluster: Cluster, topic: str, count: int) -> list[bytes]:
     deadline = time.monotonic() + 30
     while len(values) < count and time.monotonic() < deadline:
         message = consumer.poll(0.5)
-        if message is not None and not message.error():
-            values.append(message.value())
+        if message is not None and not message.error() and (value := message.value()):
+            values.append(value)
     consumer.close()
     return values
 

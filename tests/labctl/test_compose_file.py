@@ -80,7 +80,8 @@ def test_every_shape_renders_servers_that_read_back_as_its_spec(shape: str) -> N
     specs = [r[1] for r in read.values() if r is not None]
     spec = specs[0]
     assert all(s.to_json() == spec.to_json() for s in specs)  # one shape, said by every server
-    assert set(servers) == set(spec.ports()) and all(read[n][0] == n for n in servers)  # type: ignore[index]
+    assert set(servers) == set(spec.ports())
+    assert all((r := read[n]) is not None and r[0] == n for n in servers)
     for name, service in servers.items():
         port = spec.ports()[name]
         published = f"127.0.0.1:${{{port_variable(name)}:-{port}}}:{container_port(name)}"

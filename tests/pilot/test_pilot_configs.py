@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agents.config.properties import load_properties
@@ -12,14 +14,14 @@ BOOK_ENV = {"SMARTCAR_WORKING": "/home/pilot-pjt/working",
             "SMARTCAR_BROKERS": "server02.hadoop.com:9092"}  # fmt: skip
 
 
-def entries(path, env=None) -> dict[str, str]:
+def entries(path: str | Path, env: dict[str, str] | None = None) -> dict[str, str]:
     props = load_properties(str(path), env or {})
     assert not [p for p in props.problems if p.severity == "error"], props.problems
     return {k: e.value.strip() for k, e in props.entries.items()}
 
 
 @pytest.mark.parametrize("example", ["3.1", "3.2", "3.4"])
-def test_same_topology_and_properties_as_the_book(example: str):
+def test_same_topology_and_properties_as_the_book(example: str) -> None:
     book = entries(shared("pilot", "book-conf", f"ex{example}-SmartCar_Agent.conf"))
     ours = entries(pilot_conf(example), BOOK_ENV)
     assert ours == book

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from labctl.checks import Check, Report
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
 from labctl.pilot.drill import AgentKill, parse_share
 from labctl.pilot.verify import verify
 
 
-def check(report, name: str):  # type: ignore[no-untyped-def]
+def check(report: Report, name: str) -> Check:
     (found,) = [c for c in report.checks if c.name == name]
     return found
 

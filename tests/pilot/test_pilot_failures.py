@@ -9,12 +9,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from labctl.checks import Check, Report
 from labctl.cluster import Cluster
 from labctl.pilot import agent as lab_agent
 from labctl.pilot.verify import verify
 
 
-def failed(report, name_part: str):
+def failed(report: Report, name_part: str) -> list[Check]:
     return [c for c in report.checks if name_part in c.name and not c.ok]
 
 
@@ -55,7 +56,9 @@ def test_agent_stopped_mid_run_fails_stage5_with_counts(
     assert "agent stopped" in missing.hint
 
 
-def test_wrong_regex_lets_garbage_through(lab_factory: Callable[..., Cluster], tmp_path: Path):
+def test_wrong_regex_lets_garbage_through(
+    lab_factory: Callable[..., Cluster], tmp_path: Path
+) -> None:
     cluster = lab_factory(brokers=1)
     conf = tmp_path / "wrong.conf"
     conf.write_text(lab_agent.pilot_conf().read_text().replace("^\\\\d{14}", ".*"))

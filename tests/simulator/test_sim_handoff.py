@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from simulator import handoff
+from simulator.manifest import Manifest
 from simulator.status import write_status_file
 
 
@@ -42,7 +44,7 @@ class Watcher(threading.Thread):
             self.sizes.setdefault(entry.name, set()).add(size)
 
 
-def watch_while(folder: Path, action) -> Watcher:
+def watch_while(folder: Path, action: Callable[[], object]) -> Watcher:
     watcher = Watcher(folder)
     watcher.start()
     try:
@@ -56,7 +58,7 @@ def watch_while(folder: Path, action) -> Watcher:
 def test_spool_watcher_never_sees_a_partial_file(tmp_path: Path) -> None:
     out, spool = tmp_path / "out", tmp_path / "spool"
     spool.mkdir()
-    result = {}
+    result: dict[str, Manifest] = {}
     # the watcher also watches the output folder, where the file is being written
     out.mkdir()
     out_watch = Watcher(out)

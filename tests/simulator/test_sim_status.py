@@ -7,17 +7,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from random import Random
 
 import pytest
-from sim_helpers import STATUS_RE, VALID, read_lines, recount, valid_timestamp
 
 from simulator.__main__ import main
 from simulator.cars import STATUS_FIELDS, STATUS_HEADER, StatusCar, status_cars
 from simulator.clock import STATUS_STEPS
 from simulator.manifest import Manifest
 from simulator.status import chunk_steps_for, write_status_file
+from tests.simulator.sim_helpers import STATUS_RE, VALID, read_lines, recount, valid_timestamp
 
 HEADER = (
     b"SmartCar Status Information,CarNum,TireFL,TireFR,TireBL,TireBR,"
@@ -152,7 +153,9 @@ def test_fault_rate_matches_the_books_weight() -> None:
         ("BatteryInfo", 12, lambda v: 50 <= int(v) <= 100, lambda v: 0 <= int(v) <= 49),
     ],
 )
-def test_forced_fault_sticks(name: str, column: int, healthy, faulty) -> None:
+def test_forced_fault_sticks(
+    name: str, column: int, healthy: Callable[[str], bool], faulty: Callable[[str], bool]
+) -> None:
     car = StatusCar(1, "K0001")
     car.force_fault(name, 1500)
     rng = Random(9)

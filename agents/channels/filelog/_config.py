@@ -1,11 +1,10 @@
-"""The file channel's settings, named after Flume's properties (units converted here)."""
+"""The file channel's engine settings (``FileChannel.config`` makes them from the channel's
+typed settings, Flume's property names and units, e.g. ``checkpointInterval`` in ms)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 # Flume's defaults (FileChannelConfiguration).
 DEFAULT_CAPACITY = 1_000_000
@@ -69,39 +68,6 @@ class FileChannelConfig:
         if len({p.resolve() for p in dirs}) != len(dirs):
             out.append(("dataDirs", "each data directory must differ from checkpointDir"))
         return out
-
-    @classmethod
-    def from_properties(cls, conf: Mapping[str, Any]) -> FileChannelConfig:
-        """From typed values keyed by Flume's property names (``checkpointInterval`` in ms).
-
-        Missing keys take Flume's defaults; ``minimumRequiredSpace`` gets Flume's 1 MiB floor.
-        """
-
-        def get(key: str, default: Any) -> Any:
-            value = conf.get(key)
-            return default if value is None else value
-
-        data_dirs = get("dataDirs", ())
-        if isinstance(data_dirs, str):
-            data_dirs = [d.strip() for d in data_dirs.split(",") if d.strip()]
-        backup = conf.get("backupCheckpointDir")
-        required = int(get("minimumRequiredSpace", DEFAULT_MINIMUM_REQUIRED_SPACE))
-        return cls(
-            checkpoint_dir=Path(conf["checkpointDir"]),
-            data_dirs=tuple(Path(d) for d in data_dirs),
-            capacity=int(get("capacity", DEFAULT_CAPACITY)),
-            transaction_capacity=int(get("transactionCapacity", DEFAULT_TRANSACTION_CAPACITY)),
-            checkpoint_interval=float(get("checkpointInterval", DEFAULT_CHECKPOINT_INTERVAL_MS))
-            / 1000,
-            max_file_size=int(get("maxFileSize", DEFAULT_MAX_FILE_SIZE)),
-            minimum_required_space=max(FLOOR_MINIMUM_REQUIRED_SPACE, required),
-            keep_alive=float(get("keep-alive", DEFAULT_KEEP_ALIVE)),
-            use_dual_checkpoints=bool(get("useDualCheckpoints", False)),
-            backup_checkpoint_dir=None if backup is None else Path(backup),
-            checkpoint_on_close=bool(get("checkpointOnClose", True)),
-            fsync_per_transaction=bool(get("fsyncPerTransaction", True)),
-            fsync_interval=float(get("fsyncInterval", DEFAULT_FSYNC_INTERVAL)),
-        )
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -133,6 +133,8 @@ def writers(bootstrap: str, topic: str) -> Counter[str]:
             assert m is not None, "no end of partition in 10 s"
             if m.error():
                 return seen
-            seen.update(v.decode() for k, v in m.headers() or [] if k == "via")
+            headers = m.headers() or []
+            assert isinstance(headers, list)  # a consumed record's headers: (key, value) pairs
+            seen.update(v.decode() for k, v in headers if k == "via" and isinstance(v, bytes))
     finally:
         consumer.close()

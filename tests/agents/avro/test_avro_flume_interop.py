@@ -23,9 +23,10 @@ import pytest
 from agents.avro import AvroRpcClient, AvroRpcError, AvroRpcServer
 from agents.channels.filelog import FileChannelConfig, FileChannelStore
 from agents.event import EventBatch
+from agents.sources.avro import AvroSource
 from labctl.cluster import free_port_block
 from labctl.flume import ensure_flume
-from tests.agents.agent_helpers import running, take_all, terminate_or_kill, wait_for
+from tests.agents.agent_helpers import of_type, running, take_all, terminate_or_kill, wait_for
 
 SEQ_EVENTS = 2000
 FLUME_CONF = """\
@@ -112,7 +113,9 @@ class Receiver:
 
 
 @pytest.fixture(params=["none", "deflate"])
-def flume(request, tmp_path: Path) -> Iterator[tuple[str, int, Receiver, AvroRpcServer, Path]]:  # type: ignore[no-untyped-def]
+def flume(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, int, Receiver, AvroRpcServer, Path]]:
     compression = request.param
     receiver = Receiver(tmp_path / "fc", refuse_first=compression == "deflate")
     server = AvroRpcServer(receiver, compression=compression, name="from-flume")
@@ -131,7 +134,9 @@ def flume(request, tmp_path: Path) -> Iterator[tuple[str, int, Receiver, AvroRpc
 
 
 @pytest.mark.kafka
-def test_our_client_to_flume_and_flume_sink_to_our_server(flume) -> None:  # type: ignore[no-untyped-def]
+def test_our_client_to_flume_and_flume_sink_to_our_server(
+    flume: tuple[str, int, Receiver, AvroRpcServer, Path],
+) -> None:
     compression, port, receiver, server, log = flume
     client = AvroRpcClient("127.0.0.1", port, compression=compression, connect_timeout=2)
 
@@ -246,7 +251,7 @@ def test_our_agents_on_both_sides_of_a_flume_agent(tmp_path: Path) -> None:
                      "Flume's avro sink to fail on our absent agent", log=log)  # fmt: skip
             with running(receiver, "b", state_dir=tmp_path / "b") as b:
                 got = take_all(b.channels["c"], total, timeout=90)
-                source = b.sources["r"]
+                source = of_type(b.sources["r"], AvroSource)
     assert sorted(int(x) for x in got.bodies) == list(range(total))  # each once
     assert {got.header_of(i, "hop") for i in range(len(got))} == {"ours"}
     assert source.server is not None and source.server.stats.handshakes.get("BOTH", 0) >= 1

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.agents.agent_helpers import REPO, config_problems, lines_in, running, wait_for
+from agents.channels.file import FileChannel
+from tests.agents.agent_helpers import REPO, config_problems, lines_in, of_type, running, wait_for
 
 
 def conf(spool: Path, root: Path, out: Path | None = None, extra: str = "") -> str:
@@ -42,7 +43,7 @@ def test_a_put_is_safe_at_commit_and_replayed_at_the_next_start(tmp_path: Path) 
         assert agent.channels["c"].size() == 5000
         assert agent.channels["c"].counters.get("EventPutSuccessCount") == 5000
     with running(conf(spool, tmp_path / "fc", out), state_dir=tmp_path / "st") as agent:
-        channel = agent.channels["c"]
+        channel = of_type(agent.channels["c"], FileChannel)
         assert channel.replay is not None and channel.replay.events == 5000
         assert wait_for(lambda: out.exists() and len(lines_in(out)) == 5000)
         assert wait_for(lambda: channel.counters.get("EventTakeSuccessCount") == 5000)

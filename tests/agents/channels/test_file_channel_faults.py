@@ -138,7 +138,7 @@ def topic_values(cluster: Cluster, topic: str, expect: int, idle: float = 20.0) 
         if 0 <= end <= len(out):
             break
         batch = c.consume(20000, 0.5)
-        out.extend(m.value() for m in batch if m.error() is None and m.value() is not None)
+        out.extend(v for m in batch if m.error() is None and (v := m.value()) is not None)
         if batch:
             last = time.monotonic()
     c.close()
@@ -171,7 +171,11 @@ def test_sigkill_three_times_during_half_a_million_lines(
     a.start()
     kills = []
     for threshold in (100_000, 250_000, 400_000):
-        assert wait_for(lambda t=threshold: end_offset(kafka_cluster, topic) >= t, timeout=120)
+
+        def written(least: int = threshold) -> bool:
+            return end_offset(kafka_cluster, topic) >= least
+
+        assert wait_for(written, timeout=120)
         a.kill()
         kills.append(end_offset(kafka_cluster, topic))
         a.start()  # replays the channel, resumes the spool files where they were safe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,13 +35,11 @@ WRITER = Path(__file__).with_name("filelog_writer.py")
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def cfg(root: Path, **kw: object) -> FileChannelConfig:
-    base: dict[str, object] = {
-        "capacity": 100_000, "transaction_capacity": 10_000, "minimum_required_space": 0,
-        "checkpoint_interval": 3600.0, "keep_alive": 0.1,
-    }  # fmt: skip
-    base.update(kw)
-    return FileChannelConfig(root / "cp", (root / "data",), **base)  # type: ignore[arg-type]
+def cfg(root: Path, **kw: Any) -> FileChannelConfig:
+    base = FileChannelConfig(root / "cp", (root / "data",), capacity=100_000,
+                             transaction_capacity=10_000, minimum_required_space=0,
+                             checkpoint_interval=3600.0, keep_alive=0.1)  # fmt: skip
+    return dataclasses.replace(base, **kw)
 
 
 def bodies(first: int, n: int) -> list[bytes]:
@@ -113,7 +113,9 @@ def test_capacity_transaction_capacity_and_bad_config(tmp_path: Path) -> None:
         FileChannelStore(cfg(tmp_path, use_dual_checkpoints=True))
 
 
-def test_torn_tail_is_cut_once_and_never_crash_loops(tmp_path: Path, caplog) -> None:
+def test_torn_tail_is_cut_once_and_never_crash_loops(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     conf = cfg(tmp_path, checkpoint_on_close=False)
     with FileChannelStore(conf) as store:
         for i in range(5):
@@ -143,7 +145,7 @@ def test_torn_tail_is_cut_once_and_never_crash_loops(tmp_path: Path, caplog) -> 
 
 
 def test_a_data_file_that_lost_its_last_commit_counts_the_dropped_events(
-    tmp_path: Path, caplog
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 17 item 4: a segment that lost its last bytes after the agent was killed. Only
     the last COMMIT record is gone: the intact PUT before it is dropped and its events are
@@ -168,7 +170,7 @@ def test_a_data_file_that_lost_its_last_commit_counts_the_dropped_events(
 
 @pytest.mark.parametrize("where", ["payload", "header"])
 def test_corrupt_record_mid_segment_is_reported_and_the_rest_replayed(
-    tmp_path: Path, where: str, caplog
+    tmp_path: Path, where: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     conf = cfg(tmp_path, checkpoint_on_close=False)
     with FileChannelStore(conf) as store:
@@ -193,7 +195,9 @@ def test_corrupt_record_mid_segment_is_reported_and_the_rest_replayed(
     assert "replay: " in caplog.text
 
 
-def test_checkpoint_bounds_replay_and_dual_checkpoints_back_it_up(tmp_path: Path, caplog) -> None:
+def test_checkpoint_bounds_replay_and_dual_checkpoints_back_it_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     conf = cfg(tmp_path, checkpoint_on_close=False, max_file_size=32 * 1024,
                use_dual_checkpoints=True, backup_checkpoint_dir=tmp_path / "backup")  # fmt: skip
     with FileChannelStore(conf) as store:

@@ -16,7 +16,7 @@ from tests.agents.agent_helpers import agent_from_text, put_events
 
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
-def test_take_attempts_count_events_and_the_take_that_found_none(kind: str, tmp_path: Path):
+def test_take_attempts_count_events_and_the_take_that_found_none(kind: str, tmp_path: Path) -> None:
     extra = (f"a.channels.c.checkpointDir = {tmp_path}/cp\na.channels.c.dataDirs = {tmp_path}/d\n"
              if kind == "file" else "")  # fmt: skip
     agent = agent_from_text(

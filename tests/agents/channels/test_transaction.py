@@ -26,12 +26,13 @@ def channel(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Channel]
     ch.stop()
 
 
-def test_a_committed_transaction_refuses_more_work_and_ignores_cleanup(channel: Channel):
+def test_a_committed_transaction_refuses_more_work_and_ignores_cleanup(channel: Channel) -> None:
     tx = channel.transaction()
-    assert tx.state is TxState.OPEN
+    states = [tx.state]
     tx.put(EventBatch([b"a"]))
     tx.commit()
-    assert tx.state is TxState.COMMITTED
+    states.append(tx.state)
+    assert states == [TxState.OPEN, TxState.COMMITTED]
     with pytest.raises(TransactionStateError, match="cannot put: the transaction is committed"):
         tx.put(EventBatch([b"b"]))
     with pytest.raises(TransactionStateError, match="cannot take"):
@@ -44,7 +45,7 @@ def test_a_committed_transaction_refuses_more_work_and_ignores_cleanup(channel: 
     assert channel.size() == 1
 
 
-def test_a_rolled_back_transaction_refuses_a_commit(channel: Channel):
+def test_a_rolled_back_transaction_refuses_a_commit(channel: Channel) -> None:
     tx = channel.transaction()
     tx.put(EventBatch([b"a"]))
     tx.rollback()
@@ -54,7 +55,7 @@ def test_a_rolled_back_transaction_refuses_a_commit(channel: Channel):
     assert channel.size() == 0
 
 
-def test_close_rolls_back_an_open_take_and_a_closed_one_refuses_work(channel: Channel):
+def test_close_rolls_back_an_open_take_and_a_closed_one_refuses_work(channel: Channel) -> None:
     with channel.transaction() as tx:
         tx.put(EventBatch([b"a", b"b"]))
         tx.commit()
@@ -69,7 +70,7 @@ def test_close_rolls_back_an_open_take_and_a_closed_one_refuses_work(channel: Ch
         again.commit()
 
 
-def test_a_transaction_puts_or_takes_not_both(channel: Channel):
+def test_a_transaction_puts_or_takes_not_both(channel: Channel) -> None:
     with channel.transaction() as tx:
         tx.put(EventBatch([b"a"]))
         tx.commit()

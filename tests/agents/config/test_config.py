@@ -57,7 +57,7 @@ def test_unset_variable_and_duplicate_key_are_reported():
 
 
 @pytest.mark.parametrize("conf", sorted(BOOK.glob("*.conf")), ids=lambda p: p.name)
-def test_every_book_config_parses_into_the_books_topology(conf: Path):
+def test_every_book_config_parses_into_the_books_topology(conf: Path) -> None:
     plan = build_plan(load_properties(str(conf)), "SmartCar_Agent")
     assert "SmartCarInfo_SpoolSource" in plan.sources
     spool = plan.sources["SmartCarInfo_SpoolSource"]
@@ -79,7 +79,7 @@ def test_ex33_says_exactly_what_is_wrong():
     assert "ex3.3-SmartCar_Agent.conf:6" in text and "contains a space" in text
 
 
-def test_ex33_valid_flow_still_runs(tmp_path: Path):
+def test_ex33_valid_flow_still_runs(tmp_path: Path) -> None:
     spool = tmp_path / "car-batch-log"
     spool.mkdir()
     text = (BOOK / "ex3.3-SmartCar_Agent.conf").read_text()
@@ -94,7 +94,7 @@ def check(conf: Path, name: str = "a") -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, cwd=REPO)  # fmt: skip
 
 
-def test_check_names_file_line_key_and_suggests(tmp_path: Path):
+def test_check_names_file_line_key_and_suggests(tmp_path: Path) -> None:
     conf = tmp_path / "bad.conf"
     conf.write_text(
         "a.sources = s\na.channels = c\na.sinks = k\n"
@@ -116,7 +116,7 @@ def test_check_names_file_line_key_and_suggests(tmp_path: Path):
     assert "did you mean 'memory'?" in out
 
 
-def test_check_passes_a_good_config_and_flume_class_names(tmp_path: Path):
+def test_check_passes_a_good_config_and_flume_class_names(tmp_path: Path) -> None:
     conf = tmp_path / "good.conf"
     conf.write_text(
         "a.sources = s\na.channels = c\na.sinks = k\n"
@@ -130,7 +130,7 @@ def test_check_passes_a_good_config_and_flume_class_names(tmp_path: Path):
     assert "source s (exec)" in result.stdout and "sink k (null)" in result.stdout
 
 
-def test_check_missing_file_and_unknown_agent(tmp_path: Path):
+def test_check_missing_file_and_unknown_agent(tmp_path: Path) -> None:
     result = check(tmp_path / "nope.conf")
     assert result.returncode == 1 and "does not exist" in result.stdout
     conf = tmp_path / "x.conf"
@@ -152,7 +152,7 @@ BROKEN = (
 )
 
 
-def test_run_mode_refuses_a_broken_config_the_way_check_does(tmp_path: Path):
+def test_run_mode_refuses_a_broken_config_the_way_check_does(tmp_path: Path) -> None:
     """Issue 10 item 10: misspelt key, bad regex, unknown type, a sink without a channel."""
     conf = tmp_path / "bad.conf"
     conf.write_text(BROKEN.format(spool=tmp_path))
@@ -169,7 +169,7 @@ def test_run_mode_refuses_a_broken_config_the_way_check_does(tmp_path: Path):
     assert check(conf).returncode == 1
 
 
-def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path):
+def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path) -> None:
     conf = tmp_path / "bad.conf"
     text = BROKEN.format(spool=tmp_path).replace("a.sources = s t", "a.sources = t")
     text = text.replace("^(\\\\d{14}", "^\\\\d").replace("type = nul\n", "type = null\n")
@@ -188,7 +188,7 @@ def test_lenient_runs_what_is_valid_as_flume_does(tmp_path: Path):
     assert b"--lenient leaves sink j out (Flume removes sink j)" in said
 
 
-def test_check_has_no_side_effects(tmp_path: Path):
+def test_check_has_no_side_effects(tmp_path: Path) -> None:
     """Issue 10 item 10: --check creates no directory and connects to no broker."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -247,7 +247,7 @@ def test_static_empty_value_is_flumes_default_under_lenient():
         "a.sources.s.interceptors.i.key = empty\na.sources.s.interceptors.i.value =\n"
         "a.channels.c.type = memory\n"
     )
-    (problem,) = [p for p in agent.plan.problems if p.key.endswith(".value")]
+    (problem,) = [p for p in agent.plan.problems if (p.key or "").endswith(".value")]
     assert problem.severity == "error" and problem.lenient == "run"  # strict refuses it
     out = agent.interceptors["s"][0].intercept(EventBatch([b"x"]))
     assert out.event_headers(0) == {"empty": "value"}

@@ -13,10 +13,12 @@ from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from agents.event import EventBatch
 from agents.runtime import Agent
+from agents.sinks.simple import RollingFileSink
 from tests.agents.agent_helpers import (
     REPO,
     config_problems,
     lines_in,
+    of_type,
     running,
     spool_conf,
     wait_for,
@@ -117,22 +119,29 @@ def test_spooldir_or_taildir_through_a_file_channel_is_fine_and_explained(
 @pytest.mark.parametrize("name", sorted(p.name for p in shared("pilot", "book-conf").iterdir()))
 def test_flumes_configs_without_exactly_once_get_none_of_it(name: str) -> None:
     """The book's configs: no mark on any event, no transactional sink, nothing to explain."""
-    plan = build_plan(load_properties(shared("pilot", "book-conf", name)), "SmartCar_Agent")
+    plan = build_plan(load_properties(str(shared("pilot", "book-conf", name))), "SmartCar_Agent")
     agent = Agent.from_plan(plan)
     assert agent.built.notes == []
     assert all(s.origin is None and s.resume is None for s in agent.sources.values())
     assert all(getattr(k, "writer", None) is None for k in agent.sinks.values())
 
 
-def test_events_carry_no_marks_without_an_exactly_once_sink(tmp_path: Path) -> None:
+def test_events_carry_no_marks_without_an_exactly_once_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     out.mkdir()
     (spool / "f.log").write_bytes(b"a\nb\n")
     seen: list[EventBatch] = []
     with running(spool_conf(spool, out), state_dir=tmp_path / "state") as agent:
-        sink = agent.sinks["k"]
-        write = sink.write  # type: ignore[attr-defined]
-        sink.write = lambda batch: (seen.append(batch), write(batch))  # type: ignore[attr-defined]
+        sink = of_type(agent.sinks["k"], RollingFileSink)
+        write = sink.write
+
+        def seen_and_written(batch: EventBatch) -> None:
+            seen.append(batch)
+            write(batch)
+
+        monkeypatch.setattr(sink, "write", seen_and_written)
         assert wait_for(lambda: (spool / "f.log.COMPLETED").exists())
     assert [b.marks for b in seen] == [None] and lines_in(out) == [b"a", b"b"]

@@ -72,7 +72,7 @@ def test_the_table_is_well_formed():
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.id)
-def test_shape(shape: Shape, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_shape(shape: Shape, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = write(shape, tmp_path)
 
     # strict: --check refuses, naming the key; where --lenient runs the config it says so
@@ -166,7 +166,7 @@ def runners(table: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # 24 JVM starts; minutes on a loaded 2-core machine
-def test_flume_runs_what_the_table_says(tmp_path: Path):
+def test_flume_runs_what_the_table_says(tmp_path: Path) -> None:
     """The shapes observed in Flume and a sample of the others (``FLUME_SHAPES=all``: every
     one) through Apache Flume 1.11, two at a time: the components it starts are the table's
     (``flume_runs`` where it differs from --lenient)."""

@@ -105,7 +105,7 @@ def ours_replace(pattern: str, text: str, replacement: str) -> str:
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs a JDK (java) on PATH")
-def test_patterns_match_what_java_matches(tmp_path: Path):
+def test_patterns_match_what_java_matches(tmp_path: Path) -> None:
     rows = [("find", p, t, "") for p in PATTERNS for t in INPUTS]
     rows += [("replace", p, t, r) for p, r in REPLACEMENTS for t in INPUTS]
     table = tmp_path / "table.txt"
@@ -125,7 +125,7 @@ def test_patterns_match_what_java_matches(tmp_path: Path):
 
 
 @pytest.mark.parametrize("pattern", [r"a{", r"(?P<n>x)", r"(?#c)", r"\y", r"[a", r"[z-a]"])
-def test_what_java_refuses_is_refused(pattern: str):
+def test_what_java_refuses_is_refused(pattern: str) -> None:
     with pytest.raises(javaregex.JavaRegexError, match="invalid regular expression"):
         javaregex.compile(pattern)
 

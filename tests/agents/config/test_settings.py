@@ -7,9 +7,11 @@ import dataclasses
 import pytest
 
 from agents.channels.memory import MemoryChannel, MemorySettings
-from agents.config.context import Context
+from agents.channels.selectors import ChannelSelector
+from agents.component import Component
+from agents.config.context import Context, Raw
 from agents.config.properties import parse_properties
-from agents.config.settings import KIND_TYPES, Settings
+from agents.config.settings import KIND_TYPES
 from agents.registry import BUILTIN, _load
 
 TYPED = sorted(
@@ -19,16 +21,23 @@ TYPED = sorted(
 )  # fmt: skip
 
 
-def test_some_components_are_typed() -> None:
-    assert MemoryChannel in TYPED
+def test_every_builtin_component_with_properties_is_typed() -> None:
+    """Each built-in component (and selector) reads typed settings, not ``self.conf[...]``."""
+    untyped = sorted(
+        target for kinds in BUILTIN.values() for target in kinds.values()
+        if getattr(cls := _load(target), "PROPERTIES", ()) and cls not in TYPED
+    )  # fmt: skip
+    assert MemoryChannel in TYPED and untyped == []
 
 
 @pytest.mark.parametrize("cls", TYPED, ids=lambda c: c.__name__)
-def test_a_components_properties_are_its_settings_fields(cls: type) -> None:
+def test_a_components_properties_are_its_settings_fields(
+    cls: type[Component] | type[ChannelSelector],
+) -> None:
     """One declaration: what Context.resolve checks and docs list is the settings' fields,
     and each field's type is the type its Prop's kind resolves to."""
-    settings: type[Settings] = cls.SETTINGS  # type: ignore[attr-defined]
-    assert settings.props() == cls.PROPERTIES  # type: ignore[attr-defined]
+    settings = cls.SETTINGS
+    assert settings is not None and settings.props() == cls.PROPERTIES
     for field, prop in zip(dataclasses.fields(settings), settings.props(), strict=True):
         assert str(field.type) == KIND_TYPES[prop.kind], (field.name, prop)
 
@@ -36,7 +45,7 @@ def test_a_components_properties_are_its_settings_fields(cls: type) -> None:
 def test_settings_are_typed_and_read_only() -> None:
     text = "a.channels.c.capacity = 1k\na.channels.c.keep-alive = 0.5\n"
     props = parse_properties(text, "s.conf")
-    raw = {k.removeprefix("a.channels.c."): v for k, v in props.entries.items()}
+    raw = {k.removeprefix("a.channels.c."): Raw(e.value, e.line) for k, e in props.entries.items()}
     channel = MemoryChannel("c")
     context = Context("s.conf", "a.channels.c", raw)
     channel.configure(context)

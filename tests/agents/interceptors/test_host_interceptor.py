@@ -22,7 +22,7 @@ public class Host {
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs a JDK (java) on PATH")
-def test_host_header_is_javas_local_host(tmp_path: Path):
+def test_host_header_is_javas_local_host(tmp_path: Path) -> None:
     (tmp_path / "Host.java").write_text(JAVA)
     said = subprocess.run(["java", str(tmp_path / "Host.java")], capture_output=True, text=True,
                           timeout=60, check=True).stdout.split()  # fmt: skip

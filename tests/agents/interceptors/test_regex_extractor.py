@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from agents.event import EventBatch
 from agents.interceptors.regex_extractor import RegexExtractorInterceptor
 from tests.agents.interceptor_helpers import configured
@@ -32,7 +34,9 @@ def test_groups_become_headers_with_serializers() -> None:
     assert out.event_headers(2)["x"] == "null"  # a group that did not take part: Flume's null
 
 
-def test_an_unreadable_date_skips_the_header_and_is_logged(caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_date_skips_the_header_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     icp = configured(RegexExtractorInterceptor, regex="^(\\d+)", serializers="t",
                      **{"serializers.t.name": "ts", "serializers.t.type": MILLIS,
                         "serializers.t.pattern": "yyyyMMdd"})  # fmt: skip
@@ -42,14 +46,14 @@ def test_an_unreadable_date_skips_the_header_and_is_logged(caplog) -> None:  # t
 
 
 def test_bad_serializer_settings_are_named() -> None:
-    bad = configured(RegexExtractorInterceptor, ok=False, regex="(a)(b)", serializers="s",
+    bad = configured(RegexExtractorInterceptor, False, regex="(a)(b)", serializers="s",
                      **{"serializers.s.type": "com.example.Mine",
                         "serializers.s.nme": "x"})  # fmt: skip
     assert "serializers.s.name: is required" in bad.problems
     assert "serializers.s.type: unknown serializer 'com.example.Mine'" in bad.problems
     assert "serializers.s.nme: is not a serializer setting" in bad.problems
     assert "names 1 serializer(s) for 2 group(s)" in bad.problems
-    bad = configured(RegexExtractorInterceptor, ok=False, regex="(a)", serializers="s",
+    bad = configured(RegexExtractorInterceptor, False, regex="(a)", serializers="s",
                      **{"serializers.s.name": "h", "serializers.s.type": MILLIS,
                         "serializers.s.pattern": "yyyy-QQ"})  # fmt: skip
     assert "'QQ' is not supported" in bad.problems

@@ -25,7 +25,7 @@ def test_custom_separator_and_whole_name_match() -> None:
 
 
 def test_nothing_to_remove_is_a_warning_and_a_bad_regex_an_error() -> None:
-    icp = configured(RemoveHeaderInterceptor, ok=False)
+    icp = configured(RemoveHeaderInterceptor, False)
     assert "removes nothing" in icp.problems
-    icp = configured(RemoveHeaderInterceptor, ok=False, matching="(")
+    icp = configured(RemoveHeaderInterceptor, False, matching="(")
     assert "matching: invalid regular expression" in icp.problems

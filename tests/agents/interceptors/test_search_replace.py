@@ -29,9 +29,9 @@ def test_charset_and_invalid_bytes() -> None:
 def test_bad_settings_are_errors() -> None:
     assert (
         "is required but empty"
-        in configured(SearchReplaceInterceptor, ok=False, searchPattern="").problems
+        in configured(SearchReplaceInterceptor, False, searchPattern="").problems
     )
-    bad = configured(SearchReplaceInterceptor, ok=False, searchPattern="a", replaceString="$x")
+    bad = configured(SearchReplaceInterceptor, False, searchPattern="a", replaceString="$x")
     assert "replaceString: '$' at 0 is not followed by a group number" in bad.problems
-    assert "unknown charset" in configured(SearchReplaceInterceptor, ok=False, searchPattern="a",
+    assert "unknown charset" in configured(SearchReplaceInterceptor, False, searchPattern="a",
                                            charset="nope").problems  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.agents.agent_helpers import running, take_all, wait_for
 from tests.conftest import free_port_block
 
@@ -44,7 +46,7 @@ def test_next_hop_down_then_full_then_everything_once(tmp_path: Path) -> None:
             # the receiver fills at 1000 and answers FAILED: the sender keeps the rest
             assert wait_for(lambda: b.sources["r"].counters.get("ChannelWriteFail") > 0)
             assert channel.size() >= 1900  # (a batch may be out, being refused again)
-            got = []
+            got: list[bytes] = []
             while len(got) < 3000:
                 got.extend(take_all(b.channels["c"], min(1000, 3000 - len(got))).bodies)
             # before b stops: the last batch is taken from the channel before b answers it
@@ -54,7 +56,9 @@ def test_next_hop_down_then_full_then_everything_once(tmp_path: Path) -> None:
     assert [int(b) for b in got] == list(range(3000))  # in order, each once
 
 
-def test_stop_with_the_next_hop_down_does_not_wait_the_drain_timeout(caplog) -> None:
+def test_stop_with_the_next_hop_down_does_not_wait_the_drain_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Issue 23 item 5: the sink's last call failed, so stop does not wait 30 s for it; the
     events stay in the channel (a memory channel loses them at exit, and says so)."""
     port = free_port_block(1)

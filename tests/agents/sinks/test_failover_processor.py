@@ -5,6 +5,7 @@ and takes over again. Nothing is lost or delivered twice (the sinks roll back wh
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +35,7 @@ def bodies(first: int, n: int) -> list[bytes]:
     return [b"e%05d" % i for i in range(first, first + n)]
 
 
-def test_failover_to_the_next_priority_and_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_failover_to_the_next_priority_and_back(tmp_path: Path) -> None:
     with running(GROUP, state_dir=tmp_path) as agent:
         c = agent.channels["c"]
         k1, k2, k3 = (agent.sinks[k] for k in ("k1", "k2", "k3"))
@@ -64,7 +65,7 @@ def test_failover_to_the_next_priority_and_back(tmp_path) -> None:  # type: igno
     assert k1.counters.get("RollbackCount") >= 1
 
 
-def test_every_sink_down_keeps_the_events_until_one_is_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_every_sink_down_keeps_the_events_until_one_is_back(tmp_path: Path) -> None:
     Recording.down.update({"k1", "k2", "k3"})
     with running(GROUP, state_dir=tmp_path) as agent:
         c = agent.channels["c"]

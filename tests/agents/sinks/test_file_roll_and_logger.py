@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from agents.runtime import Agent
 from agents.sinks.java import hashmap_order, java_string_hash
-from agents.sinks.simple import render_event
-from tests.agents.agent_helpers import agent_from_text, lines_in, put_events, wait_for
+from agents.sinks.simple import RollingFileSink, render_event
+from tests.agents.agent_helpers import agent_from_text, lines_in, of_type, put_events, wait_for
 
 
-def test_file_roll_rolls_every_interval_and_loses_nothing(tmp_path: Path):
+def test_file_roll_rolls_every_interval_and_loses_nothing(tmp_path: Path) -> None:
     out, data = tmp_path / "out", tmp_path / "in.txt"
     data.write_bytes(b"")
     agent = agent_from_text(
@@ -32,7 +35,11 @@ def test_file_roll_rolls_every_interval_and_loses_nothing(tmp_path: Path):
             expected.append(b"line %d" % i)
             assert wait_for(lambda: out.exists() and lines_in(out) == expected)
             files = len(list(out.iterdir()))
-            assert wait_for(lambda files=files: _rolled(agent, files), timeout=5)
+
+            def rolled(before: int = files) -> bool:
+                return _rolled(agent, before)
+
+            assert wait_for(rolled, timeout=5)
     finally:
         agent.stop()
     names = sorted(p.name for p in out.iterdir())
@@ -41,11 +48,11 @@ def test_file_roll_rolls_every_interval_and_loses_nothing(tmp_path: Path):
     assert agent.sinks["k"].counters.get("ConnectionCreatedCount") == 3
 
 
-def _rolled(agent, files: int) -> bool:
+def _rolled(agent: Agent, files: int) -> bool:
     """The sink's current file is older than rollInterval: the next batch opens another."""
     import time
 
-    sink = agent.sinks["k"]
+    sink = of_type(agent.sinks["k"], RollingFileSink)
     return sink._fh is None or time.monotonic() - sink._opened >= 1
 
 
@@ -87,7 +94,9 @@ def _roll_conf(out: Path, extra: str = "") -> str:
             f"a.sinks.k.sink.rollInterval = 0\na.sinks.k.channel = c\n{extra}")  # fmt: skip
 
 
-def test_a_batch_a_crash_cut_in_two_is_cut_off_at_the_next_start(tmp_path: Path, caplog):
+def test_a_batch_a_crash_cut_in_two_is_cut_off_at_the_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Issue 17 item 5: SIGKILL in the middle of a batch's write leaves part of it (cut
     anywhere, here mid-line) at the end of the file; the batch was never committed and comes
     again, so the part is a made-up fragment. The next start cuts it, with a warning. A file a
@@ -104,8 +113,10 @@ def test_a_batch_a_crash_cut_in_two_is_cut_off_at_the_next_start(tmp_path: Path,
     live.start()
     try:
         put_events(live.channels["c"], [b"live line"])
-        assert wait_for(lambda: live.sinks["k"]._fh is not None)
-        live_file = Path(live.sinks["k"]._fh.name)
+        sink = of_type(live.sinks["k"], RollingFileSink)
+        assert wait_for(lambda: sink._fh is not None)
+        assert sink._fh is not None
+        live_file = Path(sink._fh.name)
         with open(live_file, "ab") as fh:  # as if it were in the middle of a write
             fh.write(b"mid-wri")
         agent = agent_from_text(_roll_conf(out))
@@ -121,7 +132,7 @@ def test_a_batch_a_crash_cut_in_two_is_cut_off_at_the_next_start(tmp_path: Path,
     assert f"{torn} ended with 3 bytes of a batch cut by a crash" in caplog.text
 
 
-def test_without_newlines_nothing_tells_a_batch_end_so_nothing_is_cut(tmp_path: Path):
+def test_without_newlines_nothing_tells_a_batch_end_so_nothing_is_cut(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "1796336097842-1").write_bytes(b"abc")

@@ -15,8 +15,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from agents.event import EventBatch
+from agents.sinks.kafka import KafkaSink
 from labctl.cluster import Cluster
-from tests.agents.agent_helpers import agent_from_text, wait_for
+from tests.agents.agent_helpers import agent_from_text, of_type, wait_for
 from tests.agents.eos_helpers import (
     KilledAgent,
     consumed,
@@ -264,7 +265,8 @@ def test_the_sink_drops_what_a_stream_wrote_before_and_keeps_the_rest() -> None:
     """The sink's filter (pure logic): events at or below their stream's committed position
     are dropped; the positions it would commit are each stream's last event kept."""
     text = spool_eos_conf(Path("/nonexistent"), eos_sink("127.0.0.1:9", "t", "tid", "p"))
-    writer = agent_from_text(text).sinks["k"].writer  # type: ignore[attr-defined]
+    writer = of_type(agent_from_text(text).sinks["k"], KafkaSink).writer
+    assert writer is not None
     writer.committed.load({"a/s/f": 10, "a/s/g": 5})
     one = EventBatch([b"a", b"b", b"c"], {}, None, [("a/s/f", 0), ("a/s/f", 10), ("a/s/f", 20)])
     kept, positions = writer._new_only(one, {})

@@ -11,8 +11,10 @@ import psutil
 from confluent_kafka import Consumer, TopicPartition
 
 from agents.event import EventBatch
+from agents.sinks.kafka import KafkaSink
+from agents.sinks.kafka_process import ProducerProcess
 from labctl.cluster import Cluster
-from tests.agents.agent_helpers import agent_from_text, run_agent_process, wait_for
+from tests.agents.agent_helpers import agent_from_text, of_type, run_agent_process, wait_for
 
 
 def producer_children(pid: int | None = None) -> list[psutil.Process]:
@@ -41,8 +43,9 @@ def records(
     def enough() -> bool:
         for m in consumer.consume(1000, 0.2):
             if not m.error():
-                got.append((m.key(), m.value()))
-                seen.add(m.value())
+                value = m.value() or b""
+                got.append((m.key(), value))
+                seen.add(value)
         return len(got) >= count if values is None else values <= seen
 
     try:
@@ -60,7 +63,7 @@ def every_value_in(cluster: Cluster, topics: list[str], values: set[bytes]) -> b
     seen: set[bytes] = set()
 
     def enough() -> bool:
-        seen.update(m.value() for m in consumer.consume(1000, 0.2) if not m.error())
+        seen.update(v for m in consumer.consume(1000, 0.2) if not m.error() and (v := m.value()))
         return values <= seen
 
     try:
@@ -156,7 +159,7 @@ def test_a_producer_process_that_dies_loses_nothing(kafka_cluster: Cluster, tmp_
     assert producer_children() == []  # the agent's stop ended its child
 
 
-def test_an_agent_killed_leaves_no_producer_process(kafka_cluster: Cluster, tmp_path: Path):
+def test_an_agent_killed_leaves_no_producer_process(kafka_cluster: Cluster, tmp_path: Path) -> None:
     conf = tmp_path / "agent.conf"
     conf.write_text(kafka_conf(tmp_path, kafka_cluster.spec.bootstrap, {"SmartCar-Topic": True}))
     proc = run_agent_process(conf, "a", tmp_path / "agent.log")
@@ -171,7 +174,9 @@ def test_an_agent_killed_leaves_no_producer_process(kafka_cluster: Cluster, tmp_
             proc.kill()
 
 
-def test_a_dead_producer_process_in_a_failover_group(kafka_cluster: Cluster, tmp_path: Path):
+def test_a_dead_producer_process_in_a_failover_group(
+    kafka_cluster: Cluster, tmp_path: Path
+) -> None:
     """SIGKILL the child of a failover group's active Kafka sink: its batches in flight are
     rolled back, the standby delivers meanwhile, the sink starts a new child when it is tried
     again and takes over; every record arrives in one of the two topics (duplicates allowed)."""
@@ -197,14 +202,14 @@ def test_a_dead_producer_process_in_a_failover_group(kafka_cluster: Cluster, tmp
     )
     agent = agent_from_text(conf, state_dir=tmp_path / "state")
     agent.start()
-    k1 = agent.sinks["k1"]
+    k1 = of_type(agent.sinks["k1"], KafkaSink)
     written = [b"%08d,first" % i for i in range(20_000)]
     try:
         assert wait_for(lambda: len(producer_children()) == 2, timeout=30)
         drop(spool / "one.log", written)
         assert wait_for(lambda: k1.counters.get("EventDrainSuccessCount") > 0, timeout=60)
-        k1_child = next(p for p in producer_children()
-                        if p.pid == k1._producer.pid)  # type: ignore[union-attr]  # fmt: skip
+        producer = of_type(k1._producer, ProducerProcess)
+        k1_child = next(p for p in producer_children() if p.pid == producer.pid)
         before = {p.pid for p in producer_children()}
         k1_child.kill()
         more = [b"%08d,second" % i for i in range(20_000)]

@@ -10,20 +10,23 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from agents.avro import encode_event
+from agents.sources.base import Source
+from agents.sources.exec import ExecSource
 from labctl.cluster import Cluster
-from tests.agents.agent_helpers import agent_from_text, wait_for
+from tests.agents.agent_helpers import agent_from_text, of_type, wait_for
 from tests.conftest import shared
 
 STALL_AFTER = 3.0  # s without progress before the agent says so
 
 
-def has_open(exec_source, path: Path) -> bool:
+def has_open(exec_source: Source, path: Path) -> bool:
     """Has the exec source's command *path* open (observed in /proc)?"""
-    proc = exec_source._proc
+    proc = of_type(exec_source, ExecSource)._proc
     if proc is None:
         return False
     try:
@@ -41,8 +44,8 @@ def read_topic(cluster: Cluster, topic: str, count: int, timeout: float = 30) ->
     deadline = time.monotonic() + timeout
     while len(values) < count and time.monotonic() < deadline:
         for m in consumer.consume(1000, 0.5):
-            if not m.error():
-                values.append(m.value())
+            if not m.error() and (value := m.value()) is not None:
+                values.append(value)
     consumer.close()
     return values
 
@@ -155,7 +158,7 @@ def poison_conf(tmp_path: Path, bootstrap: str, topic: str, extra: str = "") -> 
 
 
 def test_a_record_kafka_refuses_for_good_is_set_aside_and_the_flow_goes_on(
-    kafka_cluster: Cluster, tmp_path: Path, caplog
+    kafka_cluster: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 10 item 2: a 1.2 MB record (over message.max.bytes) goes to the dead-letter file
     with one log line; the records after it are delivered."""

@@ -5,6 +5,7 @@ a while. Every event is delivered once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def bodies(n: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("selector", ["round_robin", "random"])
-def test_calls_are_spread_over_the_sinks(tmp_path, selector: str) -> None:  # type: ignore[no-untyped-def]
+def test_calls_are_spread_over_the_sinks(tmp_path: Path, selector: str) -> None:
     with running(group(selector), state_dir=tmp_path) as agent:
         put_events(agent.channels["c"], bodies(600))
         assert wait_for(lambda: len(Recording.everything()) == 600)
@@ -52,7 +53,7 @@ def test_calls_are_spread_over_the_sinks(tmp_path, selector: str) -> None:  # ty
     assert sorted(Recording.everything()) == bodies(600)
 
 
-def test_a_failed_sink_is_skipped_and_with_backoff_left_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_sink_is_skipped_and_with_backoff_left_out(tmp_path: Path) -> None:
     Recording.down.add("k2")
     with running(group(backoff=True), state_dir=tmp_path) as agent:
         put_events(agent.channels["c"], bodies(300))
@@ -75,7 +76,7 @@ def test_load_balance_needs_two_sinks() -> None:
     assert not plan.groups
 
 
-def test_the_failure_count_starts_over_once_a_sink_worked_a_while(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_failure_count_starts_over_once_a_sink_worked_a_while(tmp_path: Path) -> None:
     """Flume's OrderSelector: a failure within the last penalty + 2 s is one more in a row
     (the penalty doubles); a later one starts over at 2 s (issue 19 item 5)."""
     from agents.sinks.processors import LoadBalancingSinkProcessor

@@ -18,7 +18,15 @@ from agents.avro import _protocol as p
 from agents.avro._transport import Connection
 from agents.avro._transport import frame as _frame
 from agents.event import EventBatch
-from tests.agents.agent_helpers import CanaryWatch, running, take_all, wait_for, with_canary
+from agents.sources.avro import AvroSource
+from tests.agents.agent_helpers import (
+    CanaryWatch,
+    of_type,
+    running,
+    take_all,
+    wait_for,
+    with_canary,
+)
 from tests.conftest import free_port_block
 
 
@@ -41,7 +49,7 @@ def test_batches_arrive_with_their_headers(tmp_path: Path, compression: str) -> 
             client.append_batch(EventBatch([b"x", b"y"], {}, [{"n": "1"}, {"n": "2"}]))
             client.append(b"one", {"single": "yes"})
         got = take_all(agent.channels["c"], 103)
-        source = agent.sources["r"]
+        source = of_type(agent.sources["r"], AvroSource)
         assert source.server is not None and source.server.host == "127.0.0.1"
     assert got.bodies == [*(b"a%d" % i for i in range(100)), b"x", b"y", b"one"]
     assert got.event_headers(0) == {"car": "K0001"} and got.event_headers(101) == {"n": "2"}
@@ -123,7 +131,9 @@ BAD_FRAMES = {
 
 
 @pytest.mark.parametrize("name", list(BAD_FRAMES))
-def test_each_bad_frame_is_refused_with_one_log_line(tmp_path: Path, name: str, caplog):
+def test_each_bad_frame_is_refused_with_one_log_line(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Sent on 10 connections: Avro's error answer naming the limit where there is one (else
     the connection is closed), nothing put, 10 EventReadFail, one log line without a
     traceback, and the canary flow beside it never stalls 1 s."""
@@ -146,7 +156,7 @@ def test_each_bad_frame_is_refused_with_one_log_line(tmp_path: Path, name: str, 
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
-def test_a_deflate_bomb_inflates_no_further_than_the_frame_it_announces(tmp_path: Path):
+def test_a_deflate_bomb_inflates_no_further_than_the_frame_it_announces(tmp_path: Path) -> None:
     """A frame of 1 GiB announced inside a deflate stream of zeros (1,000:1): refused at its
     length, after at most a read's worth of inflating."""
     port = free_port_block(1)
@@ -164,7 +174,7 @@ def test_a_deflate_bomb_inflates_no_further_than_the_frame_it_announces(tmp_path
         assert agent.sources["r"].counters.get("EventReadFail") == 1
 
 
-def test_a_batch_within_the_limits_goes_through_beside_refused_ones(tmp_path: Path):
+def test_a_batch_within_the_limits_goes_through_beside_refused_ones(tmp_path: Path) -> None:
     port = free_port_block(1)
     with running(hostile_conf(port), state_dir=tmp_path) as agent:
         with AvroRpcClient("127.0.0.1", port) as client:
@@ -175,7 +185,9 @@ def test_a_batch_within_the_limits_goes_through_beside_refused_ones(tmp_path: Pa
     assert got.bodies == [b"y"] * 1000 and got.common == {"car": "K1"}
 
 
-def test_connections_are_capped_and_idle_or_dribbling_ones_closed(tmp_path: Path, caplog):
+def test_connections_are_capped_and_idle_or_dribbling_ones_closed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """threads caps connections (Flume's meaning); idleTimeout closes a silent connection and
     requestTimeout one that sends a frame too slowly."""
     port = free_port_block(1)
@@ -206,8 +218,8 @@ def test_connections_are_capped_and_idle_or_dribbling_ones_closed(tmp_path: Path
 
 
 def test_the_client_reconnects_quietly_after_the_server_closed_an_idle_connection(
-    tmp_path: Path, caplog
-):
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port_block(1)
     caplog.set_level(logging.INFO)
     with running(hostile_conf(port, "a.sources.r.idleTimeout = 200\n"), state_dir=tmp_path) as a:

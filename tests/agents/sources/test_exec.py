@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.agents.agent_helpers import agent_from_text, lines_in, wait_for
+from agents.sources.exec import ExecSource
+from tests.agents.agent_helpers import agent_from_text, lines_in, of_type, wait_for
 
 
 def exec_conf(command: str, out: Path, extra: str = "") -> str:
@@ -18,7 +19,7 @@ def exec_conf(command: str, out: Path, extra: str = "") -> str:
     )
 
 
-def test_line_endings_and_bad_bytes_as_in_flume(tmp_path: Path):
+def test_line_endings_and_bad_bytes_as_in_flume(tmp_path: Path) -> None:
     """Issue 14 item 2, golden bytes from Flume 1.11's exec (BufferedReader.readLine): LF, CRLF
     and a lone CR each end a line; invalid UTF-8 becomes U+FFFD; the last line without a
     newline is delivered when the command ends by itself."""
@@ -35,7 +36,7 @@ def test_line_endings_and_bad_bytes_as_in_flume(tmp_path: Path):
     assert written == b"a\nb\nc\n\n" + "d\ufffd\ufffde".encode() + b"\nlast\n"
 
 
-def test_an_unterminated_line_is_dropped_at_shutdown_as_in_flume(tmp_path: Path):
+def test_an_unterminated_line_is_dropped_at_shutdown_as_in_flume(tmp_path: Path) -> None:
     """Issue 14 item 4: Flume 1.11 drops it (we checked); it is a line still being written."""
     out = tmp_path / "out"
     shell = "a.sources.x.shell = /bin/sh -c\n"
@@ -49,15 +50,15 @@ def test_an_unterminated_line_is_dropped_at_shutdown_as_in_flume(tmp_path: Path)
     assert lines_in(out) == [b"full"]
 
 
-def test_a_command_that_ended_by_itself_keeps_its_last_line_at_shutdown(tmp_path: Path):
+def test_a_command_that_ended_by_itself_keeps_its_last_line_at_shutdown(tmp_path: Path) -> None:
     """Issue 23 item 5: stopped just after the command exited, before (or after) the source
     read its end: the unterminated last line is delivered, every time (Flume: 1 run in 3)."""
     for run in range(5):
         out = tmp_path / f"out{run}"
         agent = agent_from_text(exec_conf("printf 'one\\ntwo\\nlast'", out))
-        source = agent.sources["x"]
+        source = of_type(agent.sources["x"], ExecSource)
 
-        def command_ended(source=source) -> bool:
+        def command_ended(source: ExecSource = source) -> bool:
             proc = source._proc
             if proc is None:
                 return source.exit_code is not None
@@ -71,7 +72,7 @@ def test_a_command_that_ended_by_itself_keeps_its_last_line_at_shutdown(tmp_path
         assert lines_in(out) == [b"one", b"two", b"last"], run
 
 
-def test_restart_runs_the_command_again_after_the_throttle(tmp_path: Path):
+def test_restart_runs_the_command_again_after_the_throttle(tmp_path: Path) -> None:
     out = tmp_path / "out"
     conf = exec_conf("echo again", out, "a.sources.x.restart = true\n"
                      "a.sources.x.restartThrottle = 200\n")  # fmt: skip
@@ -79,7 +80,7 @@ def test_restart_runs_the_command_again_after_the_throttle(tmp_path: Path):
     agent.start()
     try:
         assert wait_for(lambda: out.exists() and len(lines_in(out)) >= 3)
-        source = agent.sources["x"]
+        source = of_type(agent.sources["x"], ExecSource)
         assert source.restarts >= 2
     finally:
         agent.stop()

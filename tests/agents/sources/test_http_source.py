@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.agent_helpers import CanaryWatch, running, take_all, wait_for, with_canary
+from agents.sources.http import HttpSource
+from tests.agents.agent_helpers import (
+    CanaryWatch,
+    of_type,
+    running,
+    take_all,
+    wait_for,
+    with_canary,
+)
 from tests.conftest import free_port_block
 
 
@@ -129,7 +137,9 @@ BAD_REQUESTS = {
 
 
 @pytest.mark.parametrize("name", list(BAD_REQUESTS))
-def test_each_bad_request_gets_its_answer_and_one_log_line(tmp_path: Path, name: str, caplog):
+def test_each_bad_request_gets_its_answer_and_one_log_line(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Sent 30 times: 30 answers with the status HTTP has for it, 30 EventReadFail, one log
     line (rate-limited, no traceback), and the canary flow beside it never stalls 1 s."""
     request, status, text = BAD_REQUESTS[name]
@@ -148,7 +158,7 @@ def test_each_bad_request_gets_its_answer_and_one_log_line(tmp_path: Path, name:
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
-def test_a_legal_16_mib_body_of_empty_events_is_refused_early(tmp_path: Path):
+def test_a_legal_16_mib_body_of_empty_events_is_refused_early(tmp_path: Path) -> None:
     """Issue 17: 64 MiB of [{},{},...] took 243 s and 3.65 GB. At the default limits a body of
     16 MiB is read, and the parse stops at event 10,001 with 413; the canary keeps moving."""
     port = free_port_block(1)
@@ -163,7 +173,9 @@ def test_a_legal_16_mib_body_of_empty_events_is_refused_early(tmp_path: Path):
     assert c.longest < 1.0, c.longest
 
 
-def test_a_client_that_hangs_up_costs_no_traceback(tmp_path: Path, caplog):
+def test_a_client_that_hangs_up_costs_no_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port_block(1)
     caplog.set_level(logging.INFO)
     with running(hostile_conf(port), state_dir=tmp_path):
@@ -179,7 +191,7 @@ def test_a_client_that_hangs_up_costs_no_traceback(tmp_path: Path, caplog):
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
-def test_a_body_dribbled_past_request_timeout_is_answered_408(tmp_path: Path):
+def test_a_body_dribbled_past_request_timeout_is_answered_408(tmp_path: Path) -> None:
     port = free_port_block(1)
     text = hostile_conf(port, "a.sources.s.requestTimeout = 300\n")
     with running(text, state_dir=tmp_path), socket.create_connection(("127.0.0.1", port)) as sock:
@@ -198,7 +210,9 @@ def test_a_body_dribbled_past_request_timeout_is_answered_408(tmp_path: Path):
     assert 0.25 < time.monotonic() - began < 5
 
 
-def test_idle_connections_are_closed_and_connections_are_capped(tmp_path: Path, caplog):
+def test_idle_connections_are_closed_and_connections_are_capped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """ServerConnector.idleTimeout closes a silent connection; QueuedThreadPool.maxThreads
     caps connections (one more is closed at once, with one log line however many)."""
     port = free_port_block(1)
@@ -220,7 +234,7 @@ def test_idle_connections_are_closed_and_connections_are_capped(tmp_path: Path, 
     assert len(refused) == 1
 
 
-def test_the_listen_backlog_is_the_configured_one(tmp_path: Path):
+def test_the_listen_backlog_is_the_configured_one(tmp_path: Path) -> None:
     port = free_port_block(1)
     extra = "a.sources.s.ServerConnector.acceptQueueSize = 77\n"
     with running(hostile_conf(port, extra), state_dir=tmp_path):
@@ -229,7 +243,7 @@ def test_the_listen_backlog_is_the_configured_one(tmp_path: Path):
     assert out.split()[2] == "77", out  # LISTEN's Send-Q is the backlog
 
 
-def test_bodies_in_hand_are_bounded_by_max_pending_bytes(tmp_path: Path):
+def test_bodies_in_hand_are_bounded_by_max_pending_bytes(tmp_path: Path) -> None:
     """A request holds twice its size of maxPendingBytes (2m here) from before its body is read
     until it is answered. One of 1 MiB waits for a full channel (keep-alive 3 s); another that
     comes meanwhile waits for room up to requestTimeout, then is answered 503."""
@@ -242,11 +256,11 @@ def test_bodies_in_hand_are_bounded_by_max_pending_bytes(tmp_path: Path):
         assert post(port, json.dumps([{"body": "1"}] * 10).encode()) == (200, "")  # full
         holder = threading.Thread(target=post, args=(port, big))
         holder.start()
-        assert wait_for(lambda: agent.sources["s"].budget.used == 2 * len(big))
+        assert wait_for(lambda: of_type(agent.sources["s"], HttpSource).budget.used == 2 * len(big))
         began = time.monotonic()
         answer = exchange(port, head("1000") + b"[" + b" " * 998 + b"]")  # 2,000 do not fit
         assert answer.split()[1] == b"503" and b"maxPendingBytes" in answer
         assert 0.4 < time.monotonic() - began < 3
         holder.join()
-        assert wait_for(lambda: agent.sources["s"].budget.used == 0)
+        assert wait_for(lambda: of_type(agent.sources["s"], HttpSource).budget.used == 0)
         assert post(port, b"[]") == (200, "")

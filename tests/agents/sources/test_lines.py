@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
 from agents.sources.lines import DecodeFailure, LineSplitter, check_charset
 
 
-def split(data: bytes, chunk: int, **options) -> tuple[list[bytes], LineSplitter]:
+def split(data: bytes, chunk: int, **options: Any) -> tuple[list[bytes], LineSplitter]:
     splitter = LineSplitter(**options)
     events: list[bytes] = []
     for i in range(0, len(data), chunk):

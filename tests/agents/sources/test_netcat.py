@@ -6,7 +6,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.agents.agent_helpers import running, take_all, wait_for
+from agents.sources.netcat import NetcatSource
+from tests.agents.agent_helpers import of_type, running, take_all, wait_for
 from tests.conftest import free_port_block
 
 
@@ -36,7 +37,10 @@ def test_lines_are_acknowledged_once_in_the_channel(tmp_path: Path) -> None:
                 b"line %d\n" % i for i in range(500)))  # fmt: skip
             assert read_answers(sock, 502) == [b"OK"] * 502
         events = take_all(agent.channels["c"], 502)
-        assert agent.sources["s"].servers[0].address == ("127.0.0.1", port)  # not every address
+        assert of_type(agent.sources["s"], NetcatSource).servers[0].address == (
+            "127.0.0.1",
+            port,
+        )  # not every address
     assert events.bodies[:2] == [b"first\r", "café".encode()]  # \r kept; re-encoded UTF-8
     assert events.bodies[2:] == [b"line %d" % i for i in range(500)]
     assert events.common == {} and agent.sources["s"].counters.get("EventAcceptedCount") == 502

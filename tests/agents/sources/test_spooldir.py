@@ -12,12 +12,16 @@ import signal
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from agents.sources.spooldir import SpoolDirSource
 from tests.agents.agent_helpers import (
     BOOK_FILTER,
     SLOW_SINK,
     agent_from_text,
     assert_second_agent_refused,
     lines_in,
+    of_type,
     run_agent_process,
     run_as_nobody,
     spool_conf,
@@ -26,7 +30,9 @@ from tests.agents.agent_helpers import (
 )
 
 
-def test_a_forged_tracker_cannot_make_the_source_read_or_move_a_file_outside(tmp_path: Path):
+def test_a_forged_tracker_cannot_make_the_source_read_or_move_a_file_outside(
+    tmp_path: Path,
+) -> None:
     """Issue 10 item 1: the tracker names a file outside the spool dir (same inode, offset 0)."""
     spool, out, outside = tmp_path / "spool", tmp_path / "out", tmp_path / "outside"
     spool.mkdir()
@@ -52,7 +58,7 @@ def test_a_forged_tracker_cannot_make_the_source_read_or_move_a_file_outside(tmp
     assert lines_in(out) == [b"ok"], "a file outside the spool dir was shipped"
 
 
-def test_a_spool_dir_recreated_while_running_delivers_each_file_once(tmp_path: Path):
+def test_a_spool_dir_recreated_while_running_delivers_each_file_once(tmp_path: Path) -> None:
     """Issue 10 item 3: the tracker dir vanishes with the spool dir; the file is read once."""
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
@@ -72,7 +78,7 @@ def test_a_spool_dir_recreated_while_running_delivers_each_file_once(tmp_path: P
         spool.mkdir()
         (spool / "one.txt").write_bytes(b"one line\n")
         assert wait_for(lambda: (spool / "one.txt.COMPLETED").exists())
-        source = agent.sources["s"]
+        source = of_type(agent.sources["s"], SpoolDirSource)
         scans = source.scans
         assert wait_for(lambda: source.scans >= scans + 3)  # it looked again, and again
     finally:
@@ -82,7 +88,7 @@ def test_a_spool_dir_recreated_while_running_delivers_each_file_once(tmp_path: P
 
 def test_long_multibyte_lines_are_split_on_characters_and_the_file_is_not_rejected(
     tmp_path: Path,
-):
+) -> None:
     """Issue 10 item 4 / issue 14 item 1: maxLineLength counts characters, as Flume's does;
     a valid UTF-8 line of 3,000 Hangul syllables (9,000 bytes) is split, never cut inside a
     character, so FAIL does not reject the file and REPLACE adds no U+FFFD."""
@@ -95,14 +101,14 @@ def test_long_multibyte_lines_are_split_on_characters_and_the_file_is_not_reject
         agent = agent_from_text(spool_conf(spool, out, extra))
         agent.start()
         try:
-            assert wait_for(lambda spool=spool: (spool / "k.txt.COMPLETED").exists()), policy
+            assert wait_for((spool / "k.txt.COMPLETED").exists), policy
         finally:
             agent.stop()
         got = lines_in(out)
         assert got == [korean[:2048].encode(), korean[2048:].encode(), b"after"], policy
 
 
-def test_over_long_lines_become_several_events_as_in_flume(tmp_path: Path):
+def test_over_long_lines_become_several_events_as_in_flume(tmp_path: Path) -> None:
     """Issue 14 item 1, golden values from Flume 1.11's LineDeserializer (maxLineLength 2048
     characters): a 5,015-char line gives 2048 + 2048 + 919, a 3,015-char line 2048 + 967;
     nothing is thrown away."""
@@ -120,12 +126,12 @@ def test_over_long_lines_become_several_events_as_in_flume(tmp_path: Path):
     got = lines_in(out)
     assert [len(x) for x in got] == [1, 2048, 2048, 919, 2048, 967, 1]
     assert b"".join(got) == b"a" + long1 + long2 + b"b"
-    source = agent.sources["s"]
+    source = of_type(agent.sources["s"], SpoolDirSource)
     assert source.counters.get("EventReceivedCount") == 7
     assert source.counters.get("LineSplitCount") == 2
 
 
-def test_links_in_the_spool_dir_are_skipped_unless_followlinks(tmp_path: Path):
+def test_links_in_the_spool_dir_are_skipped_unless_followlinks(tmp_path: Path) -> None:
     """Issue 10 item 7: a link to a file outside is not read (and logged); with followLinks the
     target is read and the link, not the target, is renamed."""
     spool, out, outside = tmp_path / "spool", tmp_path / "out", tmp_path / "outside"
@@ -138,7 +144,7 @@ def test_links_in_the_spool_dir_are_skipped_unless_followlinks(tmp_path: Path):
     agent.start()
     try:
         assert wait_for(lambda: (spool / "plain.txt.COMPLETED").exists())
-        source = agent.sources["s"]
+        source = of_type(agent.sources["s"], SpoolDirSource)
         scans = source.scans
         assert wait_for(lambda: source.scans >= scans + 2)
     finally:
@@ -155,7 +161,7 @@ def test_links_in_the_spool_dir_are_skipped_unless_followlinks(tmp_path: Path):
     assert lines_in(out) == [b"plain", b"through the link"]
 
 
-def test_a_spool_dir_that_appears_later_is_read(tmp_path: Path):
+def test_a_spool_dir_that_appears_later_is_read(tmp_path: Path) -> None:
     """Issue 14 item 5: as Flume, the source retries until the directory exists."""
     spool, out = tmp_path / "later", tmp_path / "out"
     agent = agent_from_text(spool_conf(spool, out))
@@ -171,7 +177,7 @@ def test_a_spool_dir_that_appears_later_is_read(tmp_path: Path):
     assert lines_in(out) == [b"hello"]
 
 
-def test_flume_counters_keep_flumes_meaning(tmp_path: Path):
+def test_flume_counters_keep_flumes_meaning(tmp_path: Path) -> None:
     """Issue 14 item 6: a source's EventAcceptedCount counts events before its interceptors
     (Flume 1.11 shows 108,010 for the book's 108,010-line file); ours, EventForwardedCount,
     counts what passed them."""
@@ -192,7 +198,7 @@ def test_flume_counters_keep_flumes_meaning(tmp_path: Path):
     assert agent.channels["c"].counters.get("EventPutSuccessCount") == len(records)
 
 
-def test_spooldir_reads_filters_and_renames(tmp_path: Path):
+def test_spooldir_reads_filters_and_renames(tmp_path: Path) -> None:
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     records = [b"20160101%06d,K0001,1" % i for i in range(5000)]
@@ -209,7 +215,7 @@ def test_spooldir_reads_filters_and_renames(tmp_path: Path):
     assert (spool / ".hidden.tmp").exists()
 
 
-def test_spooldir_bad_input_is_reported_and_set_aside(tmp_path: Path):
+def test_spooldir_bad_input_is_reported_and_set_aside(tmp_path: Path) -> None:
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     (spool / "bad-utf8.txt").write_bytes(b"good1\nbad \xff\xfe here\ngood2\n")
@@ -235,7 +241,7 @@ def test_spooldir_bad_input_is_reported_and_set_aside(tmp_path: Path):
     assert max(map(len, got)) == 2048
 
 
-def test_decode_error_policies_replace_and_ignore(tmp_path: Path):
+def test_decode_error_policies_replace_and_ignore(tmp_path: Path) -> None:
     for policy, expected in (("REPLACE", "bad \ufffd\ufffd".encode()), ("IGNORE", b"bad ")):
         spool, out = tmp_path / policy / "spool", tmp_path / policy / "out"
         spool.mkdir(parents=True)
@@ -244,13 +250,17 @@ def test_decode_error_policies_replace_and_ignore(tmp_path: Path):
         agent = agent_from_text(spool_conf(spool, out, extra))
         agent.start()
         try:
-            assert wait_for(lambda out=out: len(lines_in(out)) == 2)
+
+            def both(where: Path = out) -> bool:
+                return len(lines_in(where)) == 2
+
+            assert wait_for(both)
         finally:
             agent.stop()
         assert lines_in(out) == [b"ok", expected]
 
 
-def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
+def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path) -> None:
     """SIGKILL mid-file, restart: every line arrives, and exactly the lines delivered after
     the recorded position come twice.
 
@@ -294,8 +304,8 @@ def test_spooldir_killed_mid_file_resumes_without_loss(tmp_path: Path):
 
 
 def test_file_modified_after_pickup_is_set_aside_and_the_source_goes_on(
-    tmp_path: Path, monkeypatch
-):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "slow_sink2.py").write_text(SLOW_SINK)
     monkeypatch.syspath_prepend(str(tmp_path))
     spool, out = tmp_path / "spool", tmp_path / "out"
@@ -327,7 +337,7 @@ def test_file_modified_after_pickup_is_set_aside_and_the_source_goes_on(
     assert got[:3000] == [b"%d" % i for i in range(3000)] and got[-1] == b"next"
 
 
-def test_unreadable_file_is_set_aside(tmp_path: Path):
+def test_unreadable_file_is_set_aside(tmp_path: Path) -> None:
     """A file the agent may not read is set aside, and the source goes on. Root reads any file,
     so as root (this machine, CI) the agent runs as user nobody, in a forked child."""
     base = Path(tempfile.mkdtemp(prefix="unreadable-"))  # under /tmp: nobody can reach it
@@ -363,7 +373,7 @@ def test_unreadable_file_is_set_aside(tmp_path: Path):
         shutil.rmtree(base)
 
 
-def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
+def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path) -> None:
     """FLUME-2866: a writer that appends slowly; the file is read once, whole, when it holds
     still for readyAfter (never half-read, never rejected as modified)."""
     spool, out = tmp_path / "spool", tmp_path / "out"
@@ -371,7 +381,7 @@ def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
     conf = spool_conf(spool, out).replace("readyAfter = 100", "readyAfter = 700")
     agent = agent_from_text(conf)
     agent.start()
-    source = agent.sources["s"]
+    source = of_type(agent.sources["s"], SpoolDirSource)
     expected = []
     try:
         with open(spool / "growing.txt", "ab") as fh:
@@ -380,8 +390,11 @@ def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
                 expected.append(line)
                 fh.write(line + b"\n")
                 fh.flush()
-                scans = source.scans  # the source looks twice more at the growing file
-                assert wait_for(lambda scans=scans: source.scans >= scans + 2)
+
+                def looked_twice(before: int = source.scans) -> bool:
+                    return source.scans >= before + 2  # it looked twice more at the growing file
+
+                assert wait_for(looked_twice)
                 assert not out.exists() or not lines_in(out), "read while still written"
         assert wait_for(lambda: (spool / "growing.txt.COMPLETED").exists())
     finally:
@@ -392,7 +405,7 @@ def test_a_file_still_being_written_is_not_picked_up(tmp_path: Path):
 
 def test_a_second_agent_on_the_spool_dir_stops_and_a_killed_ones_lock_does_not_block(
     tmp_path: Path,
-):
+) -> None:
     """Issue 17 item 3: two agents on one spool dir delivered every line twice. The second
     exits 1 naming the first's pid; after the first is SIGKILLed, its lock file (left on
     disk) does not stop the next agent, and no line arrives twice."""

@@ -23,6 +23,7 @@ from tests.agents.agent_helpers import (
     assert_second_agent_refused,
     caught_up,
     lines_in,
+    of_type,
     run_agent_process,
     stop_process,
     taildir_conf,
@@ -58,7 +59,7 @@ def positions(state: Path) -> dict[str, int]:
         return {}
 
 
-def test_a_reused_inode_is_read_as_a_new_file(tmp_path: Path):
+def test_a_reused_inode_is_read_as_a_new_file(tmp_path: Path) -> None:
     """Issue 10 item 5: the file is deleted while the agent is down and a new one takes its
     inode (ext4 reuses it at once); the new file is read from its start."""
     logdir, out = tmp_path / "logs", tmp_path / "out"
@@ -91,7 +92,7 @@ def test_a_reused_inode_is_read_as_a_new_file(tmp_path: Path):
     assert lines_in(out)[1000:] == new
 
 
-def test_no_made_up_fragment_after_sigkill_inside_a_long_line(tmp_path: Path):
+def test_no_made_up_fragment_after_sigkill_inside_a_long_line(tmp_path: Path) -> None:
     """Issue 10 item 6: positions are saved only at line boundaries, so a restart re-reads the
     whole long line (its pieces may come twice) and never emits a slice of its middle."""
     logdir, out = tmp_path / "logs", tmp_path / "out"
@@ -126,7 +127,7 @@ def test_no_made_up_fragment_after_sigkill_inside_a_long_line(tmp_path: Path):
     assert got[-7:-1] == [line[i : i + 100] for i in range(0, len(line), 100)]
 
 
-def test_bytes_pass_through_and_crlf_is_stripped_as_in_flume(tmp_path: Path):
+def test_bytes_pass_through_and_crlf_is_stripped_as_in_flume(tmp_path: Path) -> None:
     """Issue 14 items 2 and 3, golden bytes from Flume 1.11's TAILDIR: a CR before LF is
     stripped, a lone CR stays, invalid UTF-8 passes through unchanged, and a last line without
     a newline waits for it."""
@@ -144,7 +145,7 @@ def test_bytes_pass_through_and_crlf_is_stripped_as_in_flume(tmp_path: Path):
     assert written(out) == (b"crlf\nlone\rcr\nbad \xff\xfe bytes\n\xea\xb0\x80ok\n")
 
 
-def test_links_matching_the_pattern_are_skipped_unless_followlinks(tmp_path: Path):
+def test_links_matching_the_pattern_are_skipped_unless_followlinks(tmp_path: Path) -> None:
     """Issue 10 item 7."""
     logdir, out, outside = tmp_path / "logs", tmp_path / "out", tmp_path / "outside"
     logdir.mkdir()
@@ -170,7 +171,7 @@ def test_links_matching_the_pattern_are_skipped_unless_followlinks(tmp_path: Pat
         agent.stop()
 
 
-def test_truncation_skiptoend_and_idletimeout(tmp_path: Path):
+def test_truncation_skiptoend_and_idletimeout(tmp_path: Path) -> None:
     """A file truncated in place is read again from its start; skipToEnd starts a new file at
     its end; a file idle for idleTimeout is closed and reopened when it grows."""
     logdir, out = tmp_path / "logs", tmp_path / "out"
@@ -181,7 +182,7 @@ def test_truncation_skiptoend_and_idletimeout(tmp_path: Path):
     conf += "a.sources.t.skipToEnd = true\na.sources.t.idleTimeout = 200\n"
     agent = agent_from_text(conf)
     agent.start()
-    source = agent.sources["t"]
+    source = of_type(agent.sources["t"], TaildirSource)
     try:
         assert wait_for(lambda: positions(tmp_path).get(str(old)) == old.stat().st_size)
         log.write_bytes(b"")  # new, empty: followed from its end (0)
@@ -205,7 +206,7 @@ def test_truncation_skiptoend_and_idletimeout(tmp_path: Path):
                          ids=["rotated-name-matches", "rotated-name-does-not-match"])  # fmt: skip
 def test_taildir_follows_rotation_without_duplicates_or_loss(
     tmp_path: Path, pattern: str, watch_mode: str
-):
+) -> None:
     logdir, out = tmp_path / "logs", tmp_path / "out"
     logdir.mkdir()
     log = logdir / "app.log"
@@ -236,7 +237,7 @@ def test_taildir_follows_rotation_without_duplicates_or_loss(
     assert sorted(lines_in(out)) == sorted(expected)
 
 
-def test_taildir_restart_resumes_from_its_position(tmp_path: Path):
+def test_taildir_restart_resumes_from_its_position(tmp_path: Path) -> None:
     logdir, out = tmp_path / "logs", tmp_path / "out"
     logdir.mkdir()
     log = logdir / "app.log"
@@ -257,7 +258,7 @@ def test_taildir_restart_resumes_from_its_position(tmp_path: Path):
     assert lines_in(out) == [b"one", b"two", b"three"]
 
 
-def test_taildir_agent_killed_then_restarted_loses_nothing(tmp_path: Path):
+def test_taildir_agent_killed_then_restarted_loses_nothing(tmp_path: Path) -> None:
     logdir, out = tmp_path / "logs", tmp_path / "out"
     logdir.mkdir()
     log = logdir / "app.log"
@@ -287,7 +288,7 @@ def test_taildir_agent_killed_then_restarted_loses_nothing(tmp_path: Path):
     assert len(got) - len(written) == delivered_at_kill - recorded
 
 
-def test_taildir_hears_of_a_directory_that_appears_later(tmp_path: Path, watch_mode: str):
+def test_taildir_hears_of_a_directory_that_appears_later(tmp_path: Path, watch_mode: str) -> None:
     """The directory is missing at start: the source polls; once it exists it is watched
     (inotify) and the lines of a file created in it arrive, as do later appends."""
     logdir, out = tmp_path / "logs", tmp_path / "out"
@@ -307,17 +308,18 @@ def test_taildir_hears_of_a_directory_that_appears_later(tmp_path: Path, watch_m
         agent.stop()
 
 
-def test_dir_watch_wakes_on_a_change_and_on_interrupt(tmp_path: Path):
+def test_dir_watch_wakes_on_a_change_and_on_interrupt(tmp_path: Path) -> None:
     """wait() returns for a write in a watched directory and for interrupt() from another
     thread; a new name sets names_changed; a missing directory means not watching."""
     (tmp_path / "d").mkdir()
     dw = DirWatch([str(tmp_path / "d"), str(tmp_path / "missing")])
     try:
         dw.renew()
-        assert not dw.watching
+        watching = [dw.watching]
         (tmp_path / "missing").mkdir()
         dw.renew()
-        assert dw.watching and dw.names_changed  # a scan is due: files may have come
+        watching.append(dw.watching)
+        assert watching == [False, True] and dw.names_changed  # a scan is due: files may have come
         dw.drain()
         dw.names_changed = False
         (tmp_path / "d" / "f").write_bytes(b"x\n")  # created: a new name
@@ -342,7 +344,7 @@ def test_dir_watch_wakes_on_a_change_and_on_interrupt(tmp_path: Path):
 
 def test_a_second_agent_on_the_position_file_stops_and_a_killed_ones_lock_does_not_block(
     tmp_path: Path,
-):
+) -> None:
     """Issue 17 item 3, TAILDIR: the second agent on one position file exits 1 naming the
     first's pid instead of delivering everything again; a SIGKILLed agent's lock is gone."""
     logdir, out = tmp_path / "logs", tmp_path / "out"
@@ -373,7 +375,7 @@ def test_a_second_agent_on_the_position_file_stops_and_a_killed_ones_lock_does_n
 
 def test_positions_are_fsynced_at_stop_not_on_the_reading_thread_between(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """The periodic position writes run on the reading thread: an fsync there stalled every
     line behind it on a busy disk (35 ms to 1.2 s in `python -m bench trace`), so they are not
     fsynced (Flume's are not either); the write at stop is, and a restart resumes from it."""
