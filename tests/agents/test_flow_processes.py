@@ -239,3 +239,31 @@ def test_flow_processes_on_a_one_flow_config_run_it_in_one_process(tmp_path: Pat
     finally:
         assert stop_process(agent) == 0
     assert "agent a has one flow: it runs in this process" in log.read_text()
+
+
+def test_a_flow_that_cannot_run_stops_the_agent_with_its_exit_code(tmp_path: Path):
+    """Another agent holds flow s1's spool dir: s1 stops for good (not restarted), the agent
+    stops its other flow and exits 1, as one process would, and leaves no flow process."""
+    conf, spool, *_ = two_flows(tmp_path)
+    holder_conf = tmp_path / "holder.conf"
+    holder_conf.write_text(
+        "a.sources = s\na.channels = c\na.sinks = k\n"
+        f"a.sources.s.type = spooldir\na.sources.s.spoolDir = {spool}\na.sources.s.channels = c\n"
+        "a.channels.c.type = memory\na.sinks.k.type = null\na.sinks.k.channel = c\n"
+    )
+    holder = run_agent_process(holder_conf, "a", tmp_path / "holder.log")
+    try:
+        wait_for(lambda: "agent a started" in (tmp_path / "holder.log").read_text(), 60,
+                 "the first agent holding the spool dir", proc=holder)  # fmt: skip
+        log = tmp_path / "agent.log"
+        agent = run_agent_process(conf, "a", log, "--flow-processes")
+        wait_for(lambda: flow_children(agent), 30, "the flow processes", proc=agent, log=log)
+        children = flow_children(agent)
+        assert agent.wait(60) == 1, log.read_text()
+    finally:
+        assert stop_process(holder) == 0
+    text = log.read_text()
+    assert f"is in use by another agent (pid {holder.pid})" in text, text
+    assert "flow s1 stopped for good" in text, text
+    assert "starting it again" not in text, text
+    assert all(gone(pid) for pid in children.values())
