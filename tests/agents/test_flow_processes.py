@@ -98,7 +98,7 @@ def started(log: Path) -> bool:
     return "flows in processes of their own" in log.read_text()
 
 
-def test_two_flows_run_in_two_processes_with_one_metrics_and_one_stop(tmp_path: Path):
+def test_two_flows_run_in_two_processes_with_one_metrics_and_one_stop(tmp_path: Path) -> None:
     conf, spool, tailed, out1, out2 = two_flows(tmp_path)
     want1, want2 = records(b"S", 0, LINES), records(b"T", 0, LINES)
     write(tailed, want2)
@@ -141,7 +141,7 @@ def test_two_flows_run_in_two_processes_with_one_metrics_and_one_stop(tmp_path: 
     assert "[flow t2] [agents.runtime] agent a stopped" in text, text
 
 
-def test_a_killed_flow_process_is_restarted_and_resumes_where_it_was(tmp_path: Path):
+def test_a_killed_flow_process_is_restarted_and_resumes_where_it_was(tmp_path: Path) -> None:
     """SIGKILL of the TAILDIR flow's process mid-file: the agent starts it again, it resumes
     from its position file (lines since then come twice, none is lost), lines written while it
     was down arrive, the other flow's process runs on untouched, and /metrics counts on."""
@@ -178,7 +178,7 @@ def test_a_killed_flow_process_is_restarted_and_resumes_where_it_was(tmp_path: P
                      log.read_text())  # fmt: skip
 
 
-def test_sigkill_of_the_agent_leaves_no_flow_process(tmp_path: Path):
+def test_sigkill_of_the_agent_leaves_no_flow_process(tmp_path: Path) -> None:
     conf, *_ = two_flows(tmp_path)
     log = tmp_path / "agent.log"
     agent = run_agent_process(conf, "a", log, "--flow-processes")
@@ -191,7 +191,7 @@ def test_sigkill_of_the_agent_leaves_no_flow_process(tmp_path: Path):
              "the flow processes to die with the agent", lambda: children)  # fmt: skip
 
 
-def test_flows_that_share_a_channel_or_a_sink_group_are_one_flow():
+def test_flows_that_share_a_channel_or_a_sink_group_are_one_flow() -> None:
     def flows(text: str) -> dict[str, list[str]]:
         built = build(build_plan(parse_properties(text, "t.conf"), "a"))
         return {name: sorted([*f.sources, *f.channels, *f.sinks])
@@ -216,7 +216,7 @@ def test_flows_that_share_a_channel_or_a_sink_group_are_one_flow():
     assert list(flows(grouped)) == ["r1+r2"]
 
 
-def test_flow_processes_on_a_one_flow_config_run_it_in_one_process(tmp_path: Path):
+def test_flow_processes_on_a_one_flow_config_run_it_in_one_process(tmp_path: Path) -> None:
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     conf = tmp_path / "a.conf"
@@ -241,7 +241,7 @@ def test_flow_processes_on_a_one_flow_config_run_it_in_one_process(tmp_path: Pat
     assert "agent a has one flow: it runs in this process" in log.read_text()
 
 
-def test_a_flow_that_cannot_run_stops_the_agent_with_its_exit_code(tmp_path: Path):
+def test_a_flow_that_cannot_run_stops_the_agent_with_its_exit_code(tmp_path: Path) -> None:
     """Another agent holds flow s1's spool dir: s1 stops for good (not restarted), the agent
     stops its other flow and exits 1, as one process would, and leaves no flow process."""
     conf, spool, *_ = two_flows(tmp_path)
