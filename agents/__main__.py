@@ -10,6 +10,11 @@ pieces left out, one WARNING each (``agents.config.topology``).
 ``--check`` has no side effects: it creates nothing and connects nowhere (it does import the
 Python modules that custom component types name).
 
+``--flow-processes`` runs each independent flow (no channel, sink or sink group shared with
+another) in a process of its own, supervised by the agent process: one ``/metrics``, one stop,
+a flow process that dies is restarted (``agents.supervisor``). ``--flow NAME`` runs only that
+flow (what each flow process runs). ``--check`` is the same either way.
+
 Exit codes: 0 ran and stopped cleanly (or ``--check`` found no error), 1 configuration errors
 or a component that cannot run (a file channel's directories or a spool dir or position file
 that another agent holds), 2 bad usage, 3 stopped because another agent took over an
@@ -23,13 +28,19 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agents.builder import build
+from agents.builder import AgentBuild, build
 from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from agents.errors import AgentError, ConfigError, Problem
+
+if TYPE_CHECKING:
+    from agents.runtime import Agent
+
+FLOW_PROCESSES = False  # the default of --flow-processes (docs/performance.md: measured)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -64,6 +75,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "'blocked' (default 10)",
     )
     p.add_argument(
+        "--flow-processes",
+        action=argparse.BooleanOptionalAction,
+        default=FLOW_PROCESSES,
+        help="run each independent flow in a process of its own, supervised by this one "
+        f"(default {'on' if FLOW_PROCESSES else 'off'}; a config with one flow runs in one "
+        "process either way)",
+    )
+    p.add_argument("--flow", metavar="NAME", help="run only this flow of the agent (named by "
+                   "its sources, joined by '+'; by its sinks if it has none)")  # fmt: skip
+    p.add_argument("--supervisor", help=argparse.SUPPRESS)  # a flow process: PARENT_PID:FD
+    p.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"],
@@ -71,9 +93,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, flow: str | None = None) -> None:
+    """Log lines to stdout; a flow process's lines say its flow (``[flow NAME]``)."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s [%(name)s] %(message)s"))
+    where = f"[flow {flow.replace('%', '%%')}] " if flow else ""
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s %(levelname)-5s {where}[%(name)s] %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -119,21 +145,26 @@ def _sorted(problems: Iterable[Problem]) -> list[Problem]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.monitoring import MonitoringServer
     from agents.runtime import Agent
 
     log = logging.getLogger("agents")
+    supervised = args.supervisor is not None
+    if supervised:  # a flow process: die with the agent process that started it
+        from agents.supervisor import die_with_parent
+
+        die_with_parent(int(args.supervisor.split(":")[0]))
     built = build(build_plan(load_properties(args.conf_file), args.name))
+    flows = built.flows()
     try:
         agent = Agent(built, Path(args.state_dir) if args.state_dir else None, args.stall_after)
     except ConfigError:
         agent = None
     problems = _sorted(built.problems)
-    for p in problems:
+    blocking = sum(p.blocks(args.lenient) for p in problems)
+    for p in problems if blocking or not supervised else []:  # the agent process said them
         said = _say(p, args.lenient)
         level, _, text = said.partition(": ")
         (log.error if level == "error" else log.warning)("%s", text)
-    blocking = sum(p.blocks(args.lenient) for p in problems)
     if agent is None or blocking:
         log.error(
             "agent %s: %d configuration error(s); refusing to run%s",
@@ -143,8 +174,40 @@ def run(args: argparse.Namespace) -> int:
             if args.lenient or any(p.lenient == "refuse" for p in problems)
             else " (fix them, or run with --lenient to run the config as Flume would)",
         )
-        return 1
-    stop = threading.Event()
+        return _refused(args, "configuration errors")
+    if args.flow is not None:
+        if args.flow not in flows:
+            log.error("agent %s has no flow %r; its flows: %s", args.name, args.flow,
+                      ", ".join(flows))  # fmt: skip
+            return _refused(args, f"no flow {args.flow!r} in {args.conf_file}")
+        agent = Agent(flows[args.flow], agent.state_dir, args.stall_after)
+    elif args.flow_processes and len(flows) > 1:
+        return supervise(args, flows)
+    elif args.flow_processes:
+        log.info("agent %s has one flow: it runs in this process", args.name)
+    if supervised:
+        from multiprocessing.connection import Connection
+
+        from agents.supervisor import serve_flow
+
+        conn = Connection(int(args.supervisor.split(":")[1]))
+        return serve_flow(agent, conn, args.drain_timeout)
+    return run_agent(args, agent)
+
+
+def _refused(args: argparse.Namespace, why: str) -> int:
+    """Exit 1; a flow process tells the agent process first, which stops (not restarts)."""
+    if args.supervisor is not None:
+        from multiprocessing.connection import Connection
+
+        with Connection(int(args.supervisor.split(":")[1])) as conn:
+            conn.send(("fatal", 1, why))
+    return 1
+
+
+def on_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set *stop*: whoever waits on it drains and stops."""
+    log = logging.getLogger("agents")
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s: draining and stopping", signal.Signals(signum).name)
@@ -152,6 +215,40 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+
+def supervise(args: argparse.Namespace, flows: Mapping[str, AgentBuild]) -> int:
+    """Run each flow in a process of its own (``agents.supervisor``) until told to stop."""
+    from agents.monitoring import MonitoringServer
+    from agents.supervisor import Supervisor
+
+    log = logging.getLogger("agents")
+    argv = ["-f", args.conf_file, "-n", args.name, "--drain-timeout", str(args.drain_timeout),
+            "--stall-after", str(args.stall_after), "--log-level", args.log_level]  # fmt: skip
+    argv += ["--lenient"] if args.lenient else []
+    argv += ["--state-dir", args.state_dir] if args.state_dir else []
+    supervisor = Supervisor(args.name, flows, argv, args.conf_file, args.drain_timeout)
+    stop = threading.Event()
+    on_stop_signals(stop)
+    monitor = None
+    if args.monitoring_port is not None:
+        monitor = MonitoringServer(supervisor, args.monitoring_port, args.monitoring_host)
+        monitor.start()
+        log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
+    try:
+        return supervisor.run(stop)
+    finally:
+        if monitor is not None:
+            monitor.stop()
+
+
+def run_agent(args: argparse.Namespace, agent: Agent) -> int:
+    """Run *agent* in this process until told to stop (or a component stops it)."""
+    from agents.monitoring import MonitoringServer
+
+    log = logging.getLogger("agents")
+    stop = threading.Event()
+    on_stop_signals(stop)
     monitor = None
     if args.monitoring_port is not None:
         monitor = MonitoringServer(agent, args.monitoring_port, args.monitoring_host)
@@ -166,7 +263,8 @@ def run(args: argparse.Namespace) -> int:
             monitor.stop()
         return 1
     if agent.fatal is None:
-        log.info("agent %s started from %s", args.name, args.conf_file)
+        what = f"flow {args.flow}" if args.flow is not None else f"agent {args.name}"
+        log.info("%s started from %s", what, args.conf_file)
     stop.wait()
     agent.stop(args.drain_timeout)
     if monitor is not None:
@@ -182,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.check:
         return check(args.conf_file, args.name, args.lenient)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.flow if args.supervisor is not None else None)
     return run(args)
 
 

@@ -52,6 +52,63 @@ class AgentBuild:
         """Whether anything is left to run (else the plan has a problem that refuses it)."""
         return bool(self.sources or self.sinks)
 
+    def flows(self) -> dict[str, AgentBuild]:
+        """The independent flows: the connected parts of source -> channels <- sinks (a
+        source's channels, a channel's sinks and a sink group's sinks stay together), each a
+        build of its own, named by its sources (by its sinks if it has none), in plan order.
+        Two flows share no component, so each can run in a process of its own
+        (``agents.supervisor``)."""
+        parent: dict[str, str] = {}
+
+        def root(node: str) -> str:
+            while parent.setdefault(node, node) != node:
+                node = parent[node] = parent[parent[node]]
+            return node
+
+        def join(a: str, b: str) -> None:
+            parent[root(a)] = root(b)
+
+        plan = self.plan
+        for name, source in plan.sources.items():
+            for channel in source.channels:
+                join(f"source {name}", f"channel {channel}")
+            root(f"source {name}")
+        for name, sink in plan.sinks.items():
+            join(f"sink {name}", f"channel {sink.channels[0]}")
+        for group in plan.groups.values():
+            for a, b in zip(group.sinks, group.sinks[1:], strict=False):
+                join(f"sink {a}", f"sink {b}")
+        parts: dict[str, list[str]] = {}
+        for node in parent:
+            parts.setdefault(root(node), []).append(node)
+        out: dict[str, AgentBuild] = {}
+        for nodes in parts.values():
+            names = {kind: {n.split(" ", 1)[1] for n in nodes if n.startswith(kind + " ")}
+                     for kind in ("source", "channel", "sink")}  # fmt: skip
+            name = "+".join(n for n in plan.sources if n in names["source"])
+            out[name or "+".join(n for n in plan.sinks if n in names["sink"])] = self._only(names)
+        return out
+
+    def _only(self, names: Mapping[str, set[str]]) -> AgentBuild:
+        sources, channels, sinks = names["source"], names["channel"], names["sink"]
+        groups = {g for g, gp in self.plan.groups.items() if set(gp.sinks) & sinks}
+        plan = dataclasses.replace(
+            self.plan,
+            sources={n: c for n, c in self.plan.sources.items() if n in sources},
+            channels={n: c for n, c in self.plan.channels.items() if n in channels},
+            sinks={n: c for n, c in self.plan.sinks.items() if n in sinks},
+            groups={n: g for n, g in self.plan.groups.items() if n in groups},
+        )
+        return AgentBuild(
+            plan,
+            {n: c for n, c in self.channels.items() if n in channels},
+            {n: c for n, c in self.sinks.items() if n in sinks},
+            {n: c for n, c in self.sources.items() if n in sources},
+            {n: c for n, c in self.interceptors.items() if n in sources},
+            {n: c for n, c in self.groups.items() if n in groups},
+            self.notes,
+        )
+
 
 def build(plan: AgentPlan) -> AgentBuild:
     """Configure and wire every planned component; leave out those with errors that drop

@@ -6,7 +6,9 @@ as strings) and adds ``Health`` to each component. The Prometheus exposition is 
 counters (``EventDrainSuccessCount`` -> ``flume_sink_event_drain_success_total``), gauges for
 sizes and times, ``flume_component_up`` (1 when healthy) and ``flume_component_health`` (one
 series per state), each with HELP and TYPE and labels ``agent``, ``component`` (escaped by
-the library). Bound to 127.0.0.1 unless told otherwise.
+the library). Bound to 127.0.0.1 unless told otherwise. What is served comes from a
+``Monitored``: an agent, or the supervisor of an agent whose flows run in processes of their
+own (``agents.supervisor``: the merge of its flows' metrics).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -24,11 +26,21 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from agents.servers import send_reply
 
-if TYPE_CHECKING:
-    from agents.runtime import Agent
-
 GAUGES = {"ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "OpenConnectionCount",
           "StartTime", "StopTime"}  # fmt: skip
+Metrics = dict[str, dict[str, object]]  # "KIND.name" -> counter -> value (strings), + Health
+
+
+class Monitored(Protocol):
+    """What a monitoring server serves: an agent's name and its components' metrics
+    (``agents.runtime.Agent.metrics``: each component's counters as Flume's JSON shows them,
+    strings, a channel's size and fill, and its ``Health``)."""
+
+    @property
+    def name(self) -> str: ...
+    def metrics(self) -> Metrics: ...
+
+
 HEALTH_STATES = (
     "running",
     "retrying",
@@ -40,20 +52,6 @@ HEALTH_STATES = (
 )
 
 
-def metrics(agent: Agent) -> dict[str, dict[str, object]]:
-    out: dict[str, dict[str, object]] = {}
-    for comp in agent.components():
-        snap = comp.counters.snapshot()
-        if comp.KIND == "CHANNEL":
-            size = comp.size()  # type: ignore[attr-defined]
-            cap = int(comp.counters.get("ChannelCapacity")) or 1
-            snap["ChannelSize"] = str(size)
-            snap["ChannelFillPercentage"] = str(100.0 * size / cap)
-        snap["Health"] = agent.health(comp)
-        out[f"{comp.KIND}.{comp.name}"] = snap
-    return out
-
-
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
@@ -61,7 +59,7 @@ def _snake(name: str) -> str:
 class FlumeCollector(Collector):
     """The agent's counters as Prometheus metric families, read at each scrape."""
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Monitored) -> None:
         self.agent = agent
 
     def collect(self) -> Iterator[Metric]:
@@ -71,7 +69,7 @@ class FlumeCollector(Collector):
                                labels=[*labels, "kind"])  # fmt: skip
         health = GaugeMetricFamily("flume_component_health", "1 for the component's state",
                                    labels=[*labels, "kind", "state"])  # fmt: skip
-        for key, snap in metrics(self.agent).items():
+        for key, snap in self.agent.metrics().items():
             kind, _, name = key.partition(".")
             for counter, value in snap.items():
                 if counter in ("Type", "Health"):
@@ -106,14 +104,14 @@ class FlumeCollector(Collector):
         yield health
 
 
-def prometheus(agent: Agent) -> bytes:
+def prometheus(agent: Monitored) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FlumeCollector(agent))
     return generate_latest(registry)
 
 
 class MonitoringServer:
-    def __init__(self, agent: Agent, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, agent: Monitored, port: int, host: str = "127.0.0.1") -> None:
         handler = _handler(agent)
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -130,11 +128,11 @@ class MonitoringServer:
         self.server.server_close()
 
 
-def _handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
+def _handler(agent: Monitored) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/metrics":
-                body = json.dumps(metrics(agent), indent=1).encode()
+                body = json.dumps(agent.metrics(), indent=1).encode()
                 ctype = "application/json"
             elif self.path.rstrip("/") == "/metrics/prometheus":
                 body = prometheus(agent)

@@ -132,6 +132,28 @@ one Kafka transaction, and spooldir and TAILDIR feeding only such sinks resume f
 positions: every line once for read_committed readers, across SIGKILLs and broker loss
 (docs/exactly-once.md; `--check` says which flows it covers and refuses those it cannot).
 
+## Flows in processes of their own
+
+One agent process holds one Python GIL, so its flows take turns on one core.
+`--flow-processes` runs each independent flow (the connected parts of sources, channels,
+sinks and sink groups: two flows share no channel, sink or group) in a process of its own,
+supervised by the agent process (default: off; docs/performance.md has the figures). The
+agent is still one agent: one `/metrics` (the merge of its flows'; a restarted flow's counts
+go on from what its dead process had shown at the last scrape), one stop (SIGTERM or
+SIGINT: every flow drains, with the same `--drain-timeout`, in parallel; exit 0), one exit
+code (a flow that stops for good stops them all, e.g. exit 1 when another agent holds its
+spool dir). A flow process that dies is
+started again after a pause growing from 1 s to 30 s (its components count `RestartCount`,
+their `Health` says `restarting: flow process killed by SIGKILL; ...` meanwhile); it resumes
+from its state on disk (TAILDIR positions, spooldir trackers, file channels): at least once,
+as for a killed agent, and what it held in a memory channel is lost, as with a killed agent.
+Flow processes die with the agent process, also when it is killed (SIGKILL included). Log
+lines of a flow process say `[flow NAME]`; a flow is named by its sources (`r1+r2` for two
+sources into one channel; its sinks' names if it has no source), as the agent logs them at
+start; `--flow NAME` runs one flow alone; `--check` is the same with or without the flag; a
+config with one flow runs in one process whatever the flag says. Each flow process
+is a Python interpreter of its own (about 50-60 MB with a Kafka producer).
+
 ## Where this agent differs from Flume 1.11 on purpose
 
 - Over-long lines: split every `maxLineLength` characters as Flume does, counting code points

@@ -77,6 +77,21 @@ class Agent:
     def components(self) -> list[Component]:
         return [*self.sources.values(), *self.channels.values(), *self.sinks.values()]
 
+    def metrics(self) -> dict[str, dict[str, object]]:
+        """Every component's counters as Flume's JSON shows them (strings), a channel's size
+        and fill, and each one's health: what ``/metrics`` serves (``agents.monitoring``)."""
+        out: dict[str, dict[str, object]] = {}
+        for comp in self.components():
+            snap = comp.counters.snapshot()
+            if isinstance(comp, Channel):
+                size = comp.size()
+                cap = int(comp.counters.get("ChannelCapacity")) or 1
+                snap["ChannelSize"] = str(size)
+                snap["ChannelFillPercentage"] = str(100.0 * size / cap)
+            snap["Health"] = self.health(comp)
+            out[f"{comp.KIND}.{comp.name}"] = snap
+        return out
+
     # lifecycle
     def start(self) -> None:
         """Start channels (a channel that cannot open, e.g. a locked or unreadable file

@@ -56,7 +56,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
         action="store_true",
         help="a smoke run: 10-car days (216,010 records), one round, 1..2 flows, 3 s live",
     )
-    p.add_argument("--rounds", type=int, help="peers: rounds (default 3, --quick 1)")
+    p.add_argument("--rounds", type=int, help="peers and scale: rounds (default 3, --quick 1)")
     p.add_argument(
         "--only",
         default="",

@@ -1,6 +1,9 @@
 """Scale: one agent, 1..4 spooldir flows (``--quick``: 1..2), each with its own channel and
 Kafka sink, into one 3-partition topic on 3 brokers (replication 1, acks=1); then two flows in
-two agent processes, one each: what flows in processes of their own would give.
+two agent processes, one each; then two flows in one agent with ``--flow-processes`` (each
+flow in a process of its own, supervised by the agent: issue 22). The layouts run interleaved,
+``--rounds`` times (medians; one round with ``--quick``), since one run on a shared machine
+decides nothing.
 
 Every flow gets the day file at the same moment; total events/s is all records over the time
 until the topic holds them all. What limits it is measured, not guessed: the agent's CPU
@@ -73,14 +76,20 @@ def _brokers(cluster: Cluster) -> list[psutil.Process]:
     return out
 
 
+Layout = tuple[tuple[int, ...], bool]  # flows per agent; whether each flow has its process
+
+
 def flows(
-    cluster: Cluster, topics: Topics, day: DayFile, work: Path, layout: tuple[int, ...]
+    cluster: Cluster, topics: Topics, day: DayFile, work: Path, shape: Layout
 ) -> dict[str, Any]:
-    """Agents with ``layout[i]`` flows each (``(2,)``: one agent, two flows; ``(1, 1)``: two
-    agents, one flow each) moving one copy of the day per flow into one topic."""
+    """Agents with ``layout[0][i]`` flows each (``(2,)``: one agent, two flows; ``(1, 1)``: two
+    agents, one flow each), with ``--flow-processes`` if ``layout[1]``, moving one copy of the
+    day per flow into one topic."""
     topic = topics.create("scale", PARTITIONS, 1)
+    layout, processes = shape
     n = sum(layout)
-    folder = work / f"flows-{'-'.join(map(str, layout))}"
+    folder = Path(tempfile.mkdtemp(dir=work, prefix=f"flows-{'-'.join(map(str, layout))}"
+                                   f"{'-p' if processes else ''}-"))  # fmt: skip
     spools: list[Path] = []
     commands = []
     for a, count in enumerate(layout):
@@ -91,14 +100,16 @@ def flows(
         spools += mine
         conf = own / "agent.conf"
         conf.write_text(spool_to_kafka([Flow(s, topic) for s in mine], cluster.spec.bootstrap))
-        commands.append((*agent_command(conf), own / "agent.log"))
+        argv, env = agent_command(conf)
+        argv.append("--flow-processes" if processes else "--no-flow-processes")
+        commands.append((argv, env, own / "agent.log"))
     records = day.records * n
     brokers = _brokers(cluster)
     try:
         with ExitStack() as stack:
             agents = [stack.enter_context(daemon(argv, log, log_says(log, STARTED), env))
                       for argv, env, log in commands]  # fmt: skip
-            pids = [agent.ps.pid for agent in agents]
+            pids = [p.pid for agent in agents for p in [agent.ps, *agent.ps.children(True)]]
             threads0 = {pid: thread_cpu(pid) for pid in pids}
             cpu0 = sum(cpu_seconds(agent.ps) for agent in agents)
             brokers0 = sum(cpu_seconds(b) for b in brokers)
@@ -132,6 +143,8 @@ def flows(
     return {
         "flows": n,
         "agents": len(layout),
+        "flow_processes": processes,
+        "gils": n if processes else len(layout),
         "records": records,
         "final_offset": final,
         "seconds": round(seconds, 3),
@@ -160,17 +173,19 @@ def _all_alive(agents: list[Running]) -> Callable[[], str | None]:
     return check
 
 
-def layouts(options: Options) -> list[tuple[int, ...]]:
-    """One agent with 1..MAX_FLOWS flows (1..2 with --quick), then two flows in two agents:
-    what running each flow in a process of its own would give (issue 22), before a
-    supervisor's cost."""
+def layouts(options: Options) -> list[Layout]:
+    """One agent with 1..MAX_FLOWS flows (1..2 with --quick); two flows in two agents; two
+    flows in one agent with --flow-processes (issue 22: the supervisor's cost is the gap
+    between the last two)."""
     most = 2 if options.quick else MAX_FLOWS
-    return [(n,) for n in range(1, most + 1)] + [(1, 1)]
+    return [((n,), False) for n in range(1, most + 1)] + [((1, 1), False), ((2,), True)]
 
 
 def label(r: dict[str, Any]) -> str:
     flows = f"{r['flows']} flow{'s' if r['flows'] > 1 else ''}"
     agents = r.get("agents", 1)
+    if r.get("flow_processes"):
+        return f"{flows}, flow processes"
     return f"{flows} in {agents} agents" if agents > 1 else flows
 
 
@@ -180,7 +195,7 @@ def limit(r: dict[str, Any]) -> str:
     waiting (neither)."""
     cores = r["cores"] or 1
     gil = r["gil_held"]
-    per_gil = r["threads_cores"]["python"] / r.get("agents", 1)  # one GIL per agent process
+    per_gil = r["threads_cores"]["python"] / r.get("gils", 1)  # one GIL per Python process
     if (gil is not None and gil >= 0.9) or per_gil >= 0.85:
         return "the GIL"
     if r["machine_busy_cores"] >= 0.9 * cores:
@@ -196,7 +211,8 @@ def run(options: Options) -> dict[str, Any]:
     )
     if py_spy() is None:
         print(f"scale: the GIL's share is not measured ({INSTALL})", flush=True)
-    results: list[dict[str, Any]] = []
+    rounds = options.rounds
+    runs: dict[Layout, list[dict[str, Any]]] = {layout: [] for layout in layouts(options)}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
         with bench_lab(work, brokers=BROKERS) as cluster:
@@ -204,19 +220,23 @@ def run(options: Options) -> dict[str, Any]:
             topics = Topics(cluster)
             try:
                 warm_up(topics, day, work, PARTITIONS)
-                for layout in layouts(options):
-                    r = flows(cluster, topics, day, work, layout)
-                    r["limit"] = limit(r)
-                    results.append(r)
-                    exact = "" if r["final_offset"] == r["records"] else "  NOT EXACT"
-                    print(f"  {label(r)}: {r['events_per_s']:,} events/s{exact}", flush=True)
+                for i in range(rounds):
+                    for layout, done in runs.items():
+                        r = flows(cluster, topics, day, work, layout)
+                        r["limit"] = limit(r)
+                        done.append(r)
+                        exact = "" if r["final_offset"] == r["records"] else "  NOT EXACT"
+                        print(f"  round {i + 1}: {label(r)}: {r['events_per_s']:,} events/s"
+                              f"{exact}", flush=True)  # fmt: skip
             finally:
                 topics.close()
+    results = [median_run(done) for done in runs.values()]
     base = results[0]["events_per_s"]
     rows = [
         [
             label(r),
             f"{r['events_per_s']:,}",
+            " ".join(f"{x:,}" for x in r["rounds"]),
             f"{r['events_per_s'] / base:.2f}x",
             f"{r['agent_cores']:.2f}",
             f"{r['threads_cores']['python']:.2f}",
@@ -230,12 +250,14 @@ def run(options: Options) -> dict[str, Any]:
         ]
         for r in results
     ]
-    print(f"\nscale: {day.records:,} records per flow; CPU in cores (of {os.cpu_count()})")
+    print(f"\nscale: {day.records:,} records per flow; median of {rounds} interleaved round(s), "
+          f"CPU of the median run, in cores (of {os.cpu_count()})")  # fmt: skip
     print(
         table(
             [
                 "flows",
                 "events/s",
+                "rounds",
                 "vs 1",
                 "agent",
                 "py threads",
@@ -250,4 +272,12 @@ def run(options: Options) -> dict[str, Any]:
             rows,
         )
     )
-    return {"input": day.to_json(), "brokers": BROKERS, "partitions": PARTITIONS, "runs": results}
+    return {"input": day.to_json(), "brokers": BROKERS, "partitions": PARTITIONS,
+            "rounds": rounds, "runs": results}  # fmt: skip
+
+
+def median_run(done: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median events/s (the lower middle of an even count), with every
+    round's figure in ``rounds``."""
+    ordered = sorted(done, key=lambda r: r["events_per_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "rounds": [r["events_per_s"] for r in done]}

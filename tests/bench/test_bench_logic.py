@@ -89,10 +89,14 @@ def test_command_line() -> None:
 
 
 def test_scale_runs_one_agent_then_two_agents_and_reads_each_gil_apart() -> None:
-    assert layouts(Options(quick=True)) == [(1,), (2,), (1, 1)]
-    assert layouts(Options()) == [(1,), (2,), (3,), (4,), (1, 1)]
+    assert layouts(Options(quick=True)) == [((1,), False), ((2,), False), ((1, 1), False),
+                                            ((2,), True)]  # fmt: skip
+    assert [a for a, _ in layouts(Options())] == [(1,), (2,), (3,), (4,), (1, 1), (2,)]
     one = {"flows": 2, "agents": 1, "cores": 2, "gil_held": None, "machine_busy_cores": 1.0,
            "threads_cores": {"python": 0.9, "librdkafka": 0.1}}  # fmt: skip
     assert label(one) == "2 flows" and limit(one) == "the GIL"
-    two = {**one, "agents": 2}  # 0.45 of a core per GIL: not the GIL
+    two = {**one, "agents": 2, "gils": 2}  # 0.45 of a core per GIL: not the GIL
     assert label(two) == "2 flows in 2 agents" and limit(two) == "waiting, not CPU"
+    processes = {**one, "flow_processes": True, "gils": 2}  # one agent, a GIL per flow
+    assert label(processes) == "2 flows, flow processes"
+    assert limit(processes) == "waiting, not CPU"
