@@ -23,6 +23,14 @@ STALL = 60.0  # a system that adds no record for this long has failed
 READY = 30.0  # s for a new topic to have a leader per partition, seen by every client used
 
 
+# Errors a watermark query gives while a topic's leaders or metadata move: wait them out.
+_TRANSIENT = frozenset({
+    ck.KafkaError._UNKNOWN_PARTITION, ck.KafkaError._TIMED_OUT, ck.KafkaError._TRANSPORT,
+    ck.KafkaError.LEADER_NOT_AVAILABLE, ck.KafkaError.NOT_LEADER_FOR_PARTITION,
+    ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
+})  # fmt: skip
+
+
 class Stalled(RuntimeError):
     """A system stopped making progress (or died) before all records were in the topic."""
 
@@ -107,12 +115,23 @@ class Topics:
             for p in range(self._partitions[name])
         )
 
+    def _end_offset_now(self, name: str, last: int) -> int:
+        """``end_offset``, or *last* while the cluster cannot answer for a moment (a leader
+        moving, metadata being refreshed: ``_UNKNOWN_PARTITION`` on a loaded machine); such a
+        moment counts towards the stall timeout like any reading that did not move."""
+        try:
+            return self.end_offset(name)
+        except ck.KafkaException as exc:
+            if not exc.args[0].retriable() and exc.args[0].code() not in _TRANSIENT:
+                raise
+            return last
+
     def wait_for(self, name: str, records: int, alive: Callable[[], str | None]) -> float:
         """Until *name* holds *records*; the perf_counter() moment it did. ``alive()``
         returns why the system is dead, or None; a dead or stalled system raises Stalled."""
         last, moved = -1, time.monotonic()
         while True:
-            now = self.end_offset(name)
+            now = self._end_offset_now(name, last)
             if now >= records:
                 return time.perf_counter()
             if now != last:
@@ -121,7 +140,7 @@ class Topics:
                 raise Stalled(f"{now:,} of {records:,} records, none for {STALL:.0f} s")
             reason = alive()
             if reason is not None:
-                now = self.end_offset(name)  # it may have finished just before it exited
+                now = self._end_offset_now(name, last)  # it may have finished as it exited
                 if now >= records:
                     return time.perf_counter()
                 raise Stalled(f"{reason} after {now:,} of {records:,} records")
