@@ -19,9 +19,12 @@ network to the other brokers, and ``<its node's address>:<its port>`` (a host-mo
 port) to clients outside the swarm; its data is a volume local to its node, kept when Swarm
 restarts it there.
 
-The pilot's agent is a service too, on the node holding the lab home at the same path (node
-label ``smartcar-lab.<component>``, else ``smartcar-lab.home``, else the first node), its config
-a swarm config, its metrics port published in host mode on that node.
+Every agent (the pilot's, the examples') is a service too, on a node holding the lab home at
+the same path (node label ``smartcar-lab.<component>``, else the first node labelled
+``smartcar-lab.home``, else the first node; an agent fed over the network, like flume-4's
+aggregators, on another of those nodes), its config a swarm config, its metrics port published
+in host mode on that node. A drill's kill (``kill``, ``kill_agent``) kills the task's container
+through its node's engine and scales the service to none, so it stays down until started again.
 
 The image reaches the nodes without a registry: labctl builds (or finds) it on this machine's
 engine and, for every node whose engine it can reach (the node label ``smartcar-lab.engine``,
@@ -36,6 +39,7 @@ import hashlib
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,14 +47,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labctl.backends.base import AGENT, AgentLaunch, AgentRun, Backend, ComponentState, Progress
+from labctl.backends.base import AGENT, AgentLaunch, AgentRun, ComponentState, Progress
 from labctl.backends.compose import (
     AGENT_CONF,
     AGENT_METRICS_PORT,
     LAB_HOME,
     SECOND,
     AgentService,
-    Target,
     agent_service,
     render,
     server_service,
@@ -62,10 +65,12 @@ from labctl.backends.container import (
     EXTERNAL_HOST_VARIABLE,
     container_port,
 )
-from labctl.backends.docker import connect, project_name
+from labctl.backends.docker import EngineBackend
 from labctl.backends.image import ensure_image
 from labctl.errors import LabError, NotRunningError, PortInUseError, PrerequisiteError, UsageError
 from labctl.kafka.config import CONTAINER_DATA
+from labctl.paths import LabPaths
+from labctl.spec import ClusterSpec
 
 if TYPE_CHECKING:
     import docker
@@ -139,30 +144,18 @@ def place(servers: list[str], brokers: list[str], nodes: list[SwarmNode],
     return placed
 
 
-class SwarmBackend(Backend):
+class SwarmBackend(EngineBackend):
     kind = "swarm"
     help = "services of a Docker Swarm stack, each broker on its own node (DOCKER_HOST: a manager)"
     ready_timeout = 600.0  # images loaded first; JVMs on busy nodes take minutes
-    own_nodes = True
-    runs_examples = False  # the examples' agents answer on 127.0.0.1 (labctl/examples/base.py)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = self.spec.project or project_name(self.paths.home)
-        self.compose_project = self.project
-        self._client: docker.DockerClient | None = None
-        self._image: str | None = None
+    def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:
+        super().__init__(paths, spec)
         self._placed: dict[str, SwarmNode] = {}
 
     @property
     def started_by(self) -> str:
         return f"labctl up --backend swarm (stack {self.project})"
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = connect()
-        return self._client
 
     def _service_name(self, name: str) -> str:
         return f"{self.project}_{name}"
@@ -294,9 +287,6 @@ class SwarmBackend(Backend):
         """What a server's container is told: its node's address, and (brokers) to advertise
         its own address on the overlay network (labctl.node)."""
         return {EXTERNAL_HOST_VARIABLE: self.spec.host_of(name), BY_ADDRESS_VARIABLE: "1"}
-
-    def _target(self) -> Target:
-        return Target.values(self.paths.home, self._image or "smartcar-lab:latest")
 
     def stack(self) -> dict[str, Any]:
         """The servers as a stack file (``docker stack deploy -c``): the compose rendering with
@@ -525,8 +515,21 @@ class SwarmBackend(Backend):
                 f"`docker service ps {self._service_name(name)}`).")  # fmt: skip
 
     def kill(self, name: str) -> None:
-        raise LabError(f"killing {name} needs its node's engine; stop that node's Docker "
-                       "instead (docs/multi-host.md).")  # fmt: skip
+        """Its task's container killed through its node's engine, and the service scaled to
+        none so Swarm does not restart it: down until `labctl up` (a crash drill)."""
+        self._kill_task(name)
+
+    def _kill_task(self, name: str) -> None:
+        container = self._task_container(name)
+        if container is None:
+            where = self.agent_where(name)
+            raise (NotRunningError(f"{name} is not running.") if where is None else LabError(
+                f"killing {name} needs the engine of its {where} (the {ENGINE_LABEL} node "
+                "label, docs/multi-host.md); stop that node's Docker instead."))  # fmt: skip
+        container.kill()
+        service = self._service(name)
+        if service is not None:
+            service.scale(0)  # before Swarm's restart delay (2 s) runs out
 
     def logs(self, name: str, follow: bool) -> Iterator[bytes]:
         service = self._service(name)
@@ -539,19 +542,28 @@ class SwarmBackend(Backend):
             yield b"".join(chunks)
 
     # -- the agent ------------------------------------------------------------------------
-    # An agent is a service too, on the node that holds the lab home at the same path (its
-    # working dirs and driving log: a node labelled smartcar-lab.<component>=true, else
-    # smartcar-lab.home=true, else the first node by host name), with its config handed over
-    # as a swarm config and its metrics published in host mode on that node.
-    def _agent_node(self, component: str) -> SwarmNode:
+    # An agent is a service too, on a node that holds the lab home at the same path (its
+    # working dirs, driving log, state and log file), with its config handed over as a swarm
+    # config and its metrics published in host mode on that node.
+    def _agent_node(self, launch: AgentLaunch) -> SwarmNode:
+        """The node labelled for this agent; else, of the nodes holding the lab home (labelled
+        ``smartcar-lab.home``, else every node), the first, or for an agent that runs
+        ``apart`` (fed over the network) the one with the fewest of this lab's agents, the
+        first excluded where there is another."""
         nodes = sorted(self._nodes(), key=lambda n: n.hostname)
         if not nodes:
             raise UsageError("the swarm has no ready node to run the agent on.")
-        for label in (placement_label(component), HOME_NODE_LABEL):
-            holders = [n for n in nodes if n.labels.get(label) == "true"]
-            if holders:
-                return holders[0]
-        return nodes[0]
+        pinned = [n for n in nodes if n.labels.get(placement_label(launch.component)) == "true"]
+        if pinned:
+            return pinned[0]
+        homes = [n for n in nodes if n.labels.get(HOME_NODE_LABEL) == "true"] or nodes
+        if not launch.apart:
+            return homes[0]
+        busy: Counter[str] = Counter()
+        for component in self.agent_components():
+            busy.update(str(t.get("NodeID", "")) for t in self._tasks(component)
+                        if t["Status"]["State"] == "running")  # fmt: skip
+        return min(homes[1:] or homes, key=lambda n: busy[n.id])
 
     def _free_port_on(self, node: SwarmNode) -> int:
         for _ in range(100):
@@ -589,7 +601,7 @@ class SwarmBackend(Backend):
         component = launch.component
         self.paths.logs_dir.mkdir(parents=True, exist_ok=True)
         launch.state_dir.mkdir(parents=True, exist_ok=True)
-        node = self._agent_node(component)
+        node = self._agent_node(launch)
         self._placed = {component: node}
         self._pin(lambda _: None)
         port = launch.monitoring_port or self._free_port_on(node)
@@ -632,12 +644,13 @@ class SwarmBackend(Backend):
             return None
         return f"node {self._node_names().get(str(running.get('NodeID', '')), '?')}"
 
-    def _agent_container(self, component: str) -> Container | None:
-        """The running agent's container, through its node's engine (the manager's, or the
-        ``smartcar-lab.engine`` label); None where labctl cannot reach it."""
+    def _task_container(self, name: str) -> Container | None:
+        """The container of a server's or agent's running task, through its node's engine
+        (the manager's, or the ``smartcar-lab.engine`` label); None where labctl cannot reach
+        it."""
         import docker.errors
 
-        task = next((t for t in self._tasks(component) if t["Status"]["State"] == "running"),
+        task = next((t for t in self._tasks(name) if t["Status"]["State"] == "running"),
                     None)  # fmt: skip
         if task is None:
             return None
@@ -655,7 +668,7 @@ class SwarmBackend(Backend):
     def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
         """Asked inside the agent's container (its processes' open files), the path as the
         container sees it; True where labctl cannot look (no engine label on that node)."""
-        container = self._agent_container(component)
+        container = self._task_container(component)
         if container is None:
             return self.agent_where(component) is not None
         inside = f"{LAB_HOME}/{path.resolve().relative_to(self.paths.home.resolve())}"
@@ -682,11 +695,9 @@ class SwarmBackend(Backend):
         return running
 
     def kill_agent(self, component: str = AGENT) -> None:
-        container = self._agent_container(component)
-        if container is None:
-            raise LabError(f"killing {component} needs its node's engine (the "
-                           f"{ENGINE_LABEL} node label).")  # fmt: skip
-        container.kill()
+        """Killed as a server is (``kill``): down until it is started again."""
+        if self.agent_where(component) is not None:
+            self._kill_task(component)
 
     def agent_components(self) -> list[str]:
         services = self.client.services.list(
