@@ -114,6 +114,7 @@ def test_pilot_passes_every_stage_with_the_agent_on_a_host(swarm: SimulatedSwarm
     began = time.monotonic()
     result = on(swarm, "pilot", "--home", home, "--cars", "3", "--duration", "10", "--seed", "7")
     print(f"swarm pilot took {time.monotonic() - began:.1f} s")  # docs/multi-host.md cites it
+    print(result.stdout[-2500:])
     text = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert "pilot PASSED" in text and "FAIL" not in text
@@ -134,6 +135,7 @@ def test_example_runs_with_its_agents_on_the_hosts(swarm: SimulatedSwarm, home: 
     report = json.loads(result.stdout)
     assert report["ok"] and report["figures"]["backend"] == "swarm"
     where = report["figures"]["where"]
+    print(f"{name}: {report['figures']}")
     assert set(where.values()) <= {f"node {host}" for host in swarm.hosts}, where
     if name == "flume-4":
         collectors = {where[c] for c in ("c1", "c2", "c3", "c4")}
@@ -181,6 +183,7 @@ def test_flume4_collectors_fail_over_when_aggregator5s_host_is_lost(
     monkeypatch.setenv("DOCKER_HOST", swarm.manager_url)
     example = Aggregator5HostFrozen(engine, swarm)
     report = example.execute(Cluster.open(LabPaths(Path(home))), Scale(cars=1), print)
+    print(f"flume-4 with {example.frozen} frozen: {report.figures}")
     assert example.frozen and example.frozen != report.figures["where"]["c1"].split()[1]
     failed = [c for c in report.checks if not c.ok]
     assert report.ok, failed

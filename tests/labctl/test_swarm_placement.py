@@ -1,12 +1,17 @@
 """Where `labctl up --backend swarm` puts each server (pure logic: nodes as the manager lists
-them); the deployment itself is tested on a simulated swarm in tests/docker/test_swarm_lab.py."""
+them) and the stack's healthchecks; the deployment itself is tested on a simulated swarm in tests/docker/test_swarm_lab.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from labctl.backends.swarm import SwarmNode, place
+from labctl.backends.swarm import SwarmBackend, SwarmNode, place
 from labctl.errors import UsageError
+from labctl.kafka.config import SESSION_TIMEOUT_MS
+from labctl.paths import LabPaths
+from labctl.spec import ClusterSpec
 
 SERVERS = ["zookeeper", "broker-0", "broker-1", "broker-2"]
 BROKERS = SERVERS[1:]
@@ -57,3 +62,14 @@ def test_labels_putting_brokers_together_need_allow_colocated() -> None:
 def test_no_node_at_all() -> None:
     with pytest.raises(UsageError, match="no ready node"):
         place(SERVERS, BROKERS, [], False)
+
+
+def test_swarm_probes_are_slower_than_a_zookeeper_session(tmp_path: Path) -> None:
+    """Swarm restarts a task whose healthcheck fails `retries` times in a row: in the stack,
+    that takes longer than a broker's ZooKeeper session, however quick the Docker backend's
+    own ZooKeeper probe is."""
+    stack = SwarmBackend(LabPaths(tmp_path), ClusterSpec(backend="swarm")).stack()
+    for name, service in stack["services"].items():
+        check = service["healthcheck"]
+        interval = int(check["interval"].rstrip("s"))
+        assert interval >= 5 and interval * check["retries"] * 1000 > SESSION_TIMEOUT_MS, name
