@@ -1,5 +1,6 @@
 """Where `labctl up --backend swarm` puts each server (pure logic: nodes as the manager lists
-them) and the stack's healthchecks; the deployment itself is tested on a simulated swarm in tests/docker/test_swarm_lab.py."""
+them) and the stack's healthchecks; the deployment itself is tested on a simulated swarm in
+tests/docker/test_swarm_lab.py."""
 
 from __future__ import annotations
 
