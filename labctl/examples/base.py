@@ -142,7 +142,7 @@ class ExampleRun:
                 raise LabError(
                     f"{component} exited at start; see {backend.agent_log_of(component)}."
                 )
-            if self._answers(role):
+            if self.answers(role):
                 return
             time.sleep(0.2)
         raise LabError(
@@ -150,7 +150,8 @@ class ExampleRun:
             f"{backend.agent_log_of(component)}."
         )
 
-    def _answers(self, role: str) -> bool:
+    def answers(self, role: str) -> bool:
+        """Do the agent's metrics answer (at its host)?"""
         try:
             self.metrics(role)
             return True

@@ -162,16 +162,8 @@ class Aggregator5HostFrozen(Flume4):
     def recover_aggregator(self, run: ExampleRun) -> None:
         self.engine.containers.get(f"{self.swarm.name}-{self.frozen}").unpause()
         backend = run.cluster.backend
-        wait_for(lambda: backend.agent_where(run.component("agg5")) and _answers(run, "agg5"),
+        wait_for(lambda: backend.agent_where(run.component("agg5")) and run.answers("agg5"),
                  120, "aggregator 5 to answer again on its host")  # fmt: skip
-
-
-def _answers(run: ExampleRun, role: str) -> bool:
-    try:
-        run.metrics(role)
-        return True
-    except OSError:
-        return False
 
 
 def test_flume4_collectors_fail_over_when_aggregator5s_host_is_lost(
