@@ -150,6 +150,24 @@ def place(servers: list[str], brokers: list[str], nodes: list[SwarmNode],
     return placed
 
 
+def place_agent(component: str, apart: bool, nodes: list[SwarmNode],
+                busy: Counter[str]) -> SwarmNode:  # fmt: skip
+    """An agent's node: the one labelled for it; else, of the nodes holding the lab home
+    (labelled ``smartcar-lab.home``, else every node, in host-name order), the first, or for an
+    agent that runs ``apart`` (fed over the network) the one running the fewest of the lab's
+    agents (``busy``: by node id), the first excluded where there is another."""
+    nodes = sorted(nodes, key=lambda n: n.hostname)
+    if not nodes:
+        raise UsageError("the swarm has no ready node to run the agent on.")
+    pinned = [n for n in nodes if n.labels.get(placement_label(component)) == "true"]
+    if pinned:
+        return pinned[0]
+    homes = [n for n in nodes if n.labels.get(HOME_NODE_LABEL) == "true"] or nodes
+    if not apart:
+        return homes[0]
+    return min(homes[1:] or homes, key=lambda n: busy[n.id])
+
+
 class SwarmBackend(EngineBackend):
     kind = "swarm"
     help = "services of a Docker Swarm stack, each broker on its own node (DOCKER_HOST: a manager)"
@@ -553,24 +571,12 @@ class SwarmBackend(EngineBackend):
     # working dirs, driving log, state and log file), with its config handed over as a swarm
     # config and its metrics published in host mode on that node.
     def _agent_node(self, launch: AgentLaunch) -> SwarmNode:
-        """The node labelled for this agent; else, of the nodes holding the lab home (labelled
-        ``smartcar-lab.home``, else every node), the first, or for an agent that runs
-        ``apart`` (fed over the network) the one with the fewest of this lab's agents, the
-        first excluded where there is another."""
-        nodes = sorted(self._nodes(), key=lambda n: n.hostname)
-        if not nodes:
-            raise UsageError("the swarm has no ready node to run the agent on.")
-        pinned = [n for n in nodes if n.labels.get(placement_label(launch.component)) == "true"]
-        if pinned:
-            return pinned[0]
-        homes = [n for n in nodes if n.labels.get(HOME_NODE_LABEL) == "true"] or nodes
-        if not launch.apart:
-            return homes[0]
         busy: Counter[str] = Counter()
-        for component in self.agent_components():
-            busy.update(str(t.get("NodeID", "")) for t in self._tasks(component)
-                        if t["Status"]["State"] == "running")  # fmt: skip
-        return min(homes[1:] or homes, key=lambda n: busy[n.id])
+        if launch.apart:
+            for component in self.agent_components():
+                busy.update(str(t.get("NodeID", "")) for t in self._tasks(component)
+                            if t["Status"]["State"] == "running")  # fmt: skip
+        return place_agent(launch.component, launch.apart, self._nodes(), busy)
 
     def _free_port_on(self, node: SwarmNode) -> int:
         for _ in range(100):

@@ -4,11 +4,12 @@ tests/docker/test_swarm_lab.py."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from labctl.backends.swarm import SwarmBackend, SwarmNode, place
+from labctl.backends.swarm import SwarmBackend, SwarmNode, place, place_agent
 from labctl.errors import UsageError
 from labctl.kafka.config import SESSION_TIMEOUT_MS
 from labctl.paths import LabPaths
@@ -74,3 +75,25 @@ def test_swarm_probes_are_slower_than_a_zookeeper_session(tmp_path: Path) -> Non
         check = service["healthcheck"]
         interval = int(check["interval"].rstrip("s"))
         assert interval >= 5 and interval * check["retries"] * 1000 > SESSION_TIMEOUT_MS, name
+
+
+def test_agents_reading_files_share_the_home_node_and_aggregators_spread() -> None:
+    """flume-4: collectors on the first home node, aggregator 5 and 6 each on another."""
+    three = nodes("host2", "host0", "host1")
+    assert place_agent("agent-flume-4-c1", False, three, Counter()).hostname == "host0"
+    agg5 = place_agent("agent-flume-4-agg5", True, three, Counter({"id-host0": 4}))
+    assert agg5.hostname == "host1"
+    agg6 = place_agent("agent-flume-4-agg6", True, three, Counter({"id-host0": 4, agg5.id: 1}))
+    assert agg6.hostname == "host2"
+
+
+def test_an_agents_own_label_and_the_home_label_win() -> None:
+    labelled = nodes("host0", "host1", "host2", labels={
+        "host2": {"smartcar-lab.agent-flume-4-agg5": "true"},
+        "host1": {"smartcar-lab.home": "true"}})  # fmt: skip
+    assert place_agent("agent-flume-4-agg5", True, labelled, Counter()).hostname == "host2"
+    assert place_agent("agent", False, labelled, Counter()).hostname == "host1"
+    # one node holds the home: an agent that runs apart has nowhere else to go
+    assert place_agent("agent-flume-4-agg6", True, labelled, Counter()).hostname == "host1"
+    with pytest.raises(UsageError, match="no ready node"):
+        place_agent("agent", False, [], Counter())
