@@ -160,10 +160,25 @@ class Aggregator5HostFrozen(Flume4):
         self.engine.containers.get(f"{self.swarm.name}-{self.frozen}").pause()
 
     def recover_aggregator(self, run: ExampleRun) -> None:
+        """The host thawed; Swarm, which marked it down, may replace aggregator 5's task:
+        until one task of it runs (the old one gone) and answers."""
         self.engine.containers.get(f"{self.swarm.name}-{self.frozen}").unpause()
-        backend = run.cluster.backend
-        wait_for(lambda: backend.agent_where(run.component("agg5")) and run.answers("agg5"),
-                 120, "aggregator 5 to answer again on its host")  # fmt: skip
+        manager = docker.DockerClient(base_url=self.swarm.manager_url)
+        project = run.cluster.backend.compose_project
+        service = manager.services.get(f"{project}_{run.component('agg5')}")
+
+        def settled() -> bool:
+            tasks = service.tasks()
+            running = [t["ID"] for t in tasks if t["Status"]["State"] == "running"]
+            wanted = [t["ID"] for t in tasks if t["DesiredState"] == "running"]
+            return len(running) == 1 and wanted == running and run.answers("agg5")
+
+        wait_for(
+            settled,
+            180,
+            "aggregator 5 to run once again on its host",
+            lambda: [(t["DesiredState"], t["Status"]["State"]) for t in service.tasks()],
+        )
 
 
 def test_flume4_collectors_fail_over_when_aggregator5s_host_is_lost(
