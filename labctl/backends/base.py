@@ -50,6 +50,9 @@ class AgentLaunch:
     log_level: str = "INFO"
     component: str = AGENT  # its process or container name: "agent", or "agent-<role>"
     env: dict[str, str] = field(default_factory=dict)  # more variables for its config
+    # Fed over the network, not by the lab's files (flume-4's aggregators): a backend of
+    # several hosts may run it on another host than the agents that read files.
+    apart: bool = False
 
 
 def is_agent(component: str) -> bool:
@@ -74,7 +77,6 @@ class Backend(ABC):
     help: ClassVar[str]  # what `--backend <kind>` runs, in a few words
     ready_timeout: ClassVar[float]  # s from start to ready (after any build)
     own_nodes: ClassVar[bool]  # each server a node of its own (host name, filesystem, address)
-    runs_examples: ClassVar[bool] = True  # `labctl example run` can start its agents here
     compose_project: str | None = None  # the Compose project the lab's containers belong to
 
     def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:

@@ -64,6 +64,8 @@ from labctl.backends.image import ensure_image
 from labctl.backends.tools import file_logs, last_line, tree_has_open
 from labctl.errors import LabError, NotRunningError, PrerequisiteError, ReadinessTimeout
 from labctl.kafka.zookeeper import wait_session_expired
+from labctl.paths import LabPaths
+from labctl.spec import ClusterSpec
 
 if TYPE_CHECKING:
     import docker
@@ -128,18 +130,18 @@ def run_options(project: str, name: str, service: dict[str, Any]) -> dict[str, A
     return options
 
 
-class DockerBackend(Backend):
-    kind = "docker"
-    help = "a container per server and agent (each broker its own node)"
-    ready_timeout = 300.0  # ready in ~30 s idle; 3 JVM containers on 2 busy cores take minutes
+class EngineBackend(Backend):
+    """What the Docker and Swarm backends share: a Docker engine (``DOCKER_HOST``), the lab's
+    project name (Compose's, or the Swarm stack's) and the project image."""
+
     own_nodes = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:
+        super().__init__(paths, spec)
         self.project = self.spec.project or project_name(self.paths.home)
         self.compose_project = self.project
         self._client: docker.DockerClient | None = None
-        self._image: str | None = None
+        self._image: str | None = None  # the project image's tag, once built or found
 
     @property
     def client(self) -> docker.DockerClient:
@@ -147,14 +149,20 @@ class DockerBackend(Backend):
             self._client = connect()
         return self._client
 
+    def _target(self) -> Target:
+        return Target.values(self.paths.home, self._image or "smartcar-lab:latest")
+
+
+class DockerBackend(EngineBackend):
+    kind = "docker"
+    help = "a container per server and agent (each broker its own node)"
+    ready_timeout = 300.0  # ready in ~30 s idle; 3 JVM containers on 2 busy cores take minutes
+
     @property
     def started_by(self) -> str:
         if self.spec.compose_files:
             return f"docker compose (project {self.project}, {', '.join(self.spec.compose_files)})"
         return f"labctl up --backend docker (Compose project {self.project})"
-
-    def _target(self) -> Target:
-        return Target.values(self.paths.home, self._image or "smartcar-lab:latest")
 
     @property
     def _config_files(self) -> tuple[Path, Path]:

@@ -19,9 +19,12 @@ network to the other brokers, and ``<its node's address>:<its port>`` (a host-mo
 port) to clients outside the swarm; its data is a volume local to its node, kept when Swarm
 restarts it there.
 
-The pilot's agent is a service too, on the node holding the lab home at the same path (node
-label ``smartcar-lab.<component>``, else ``smartcar-lab.home``, else the first node), its config
-a swarm config, its metrics port published in host mode on that node.
+Every agent (the pilot's, the examples') is a service too, on a node holding the lab home at
+the same path (node label ``smartcar-lab.<component>``, else the first node labelled
+``smartcar-lab.home``, else the first node; an agent fed over the network, like flume-4's
+aggregators, on another of those nodes), its config a swarm config, its metrics port published
+in host mode on that node. A drill's kill (``kill``, ``kill_agent``) kills the task's container
+through its node's engine and scales the service to none, so it stays down until started again.
 
 The image reaches the nodes without a registry: labctl builds (or finds) it on this machine's
 engine and, for every node whose engine it can reach (the node label ``smartcar-lab.engine``,
@@ -36,6 +39,7 @@ import hashlib
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,14 +47,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labctl.backends.base import AGENT, AgentLaunch, AgentRun, Backend, ComponentState, Progress
+from labctl.backends.base import AGENT, AgentLaunch, AgentRun, ComponentState, Progress
 from labctl.backends.compose import (
     AGENT_CONF,
     AGENT_METRICS_PORT,
     LAB_HOME,
     SECOND,
     AgentService,
-    Target,
     agent_service,
     render,
     server_service,
@@ -62,10 +65,12 @@ from labctl.backends.container import (
     EXTERNAL_HOST_VARIABLE,
     container_port,
 )
-from labctl.backends.docker import connect, project_name
+from labctl.backends.docker import EngineBackend
 from labctl.backends.image import ensure_image
 from labctl.errors import LabError, NotRunningError, PortInUseError, PrerequisiteError, UsageError
 from labctl.kafka.config import CONTAINER_DATA
+from labctl.paths import LabPaths
+from labctl.spec import ClusterSpec
 
 if TYPE_CHECKING:
     import docker
@@ -79,6 +84,12 @@ HOME_NODE_LABEL = "smartcar-lab.home"  # the node holding the lab home (agents r
 AGENT_LABEL = "smartcar-lab.agent"  # a service's label: the agent component it runs
 ENGINE_LABEL = "smartcar-lab.engine"  # a node's engine as labctl may reach it (image loading)
 FAILED = ("failed", "rejected", "orphaned")
+# Swarm restarts a task whose healthcheck fails `retries` times in a row (Docker alone only marks
+# it unhealthy). Probing no more often than every 5 s makes that 15 s or more of failures:
+# longer than a broker's ZooKeeper session (6 s) and than a loaded host's pauses. The Docker
+# backend's 1 s ZooKeeper probe only speeds up `up`; it costs ~0.14 s of CPU each second for
+# the life of the lab (a python process per probe, measured under load on 2 cores).
+PROBE_INTERVAL_S = 5
 
 
 def placement_label(server: str) -> str:
@@ -139,30 +150,36 @@ def place(servers: list[str], brokers: list[str], nodes: list[SwarmNode],
     return placed
 
 
-class SwarmBackend(Backend):
+def place_agent(component: str, apart: bool, nodes: list[SwarmNode],
+                busy: Counter[str]) -> SwarmNode:  # fmt: skip
+    """An agent's node: the one labelled for it; else, of the nodes holding the lab home
+    (labelled ``smartcar-lab.home``, else every node, in host-name order), the first, or for an
+    agent that runs ``apart`` (fed over the network) the one running the fewest of the lab's
+    agents (``busy``: by node id), the first excluded where there is another."""
+    nodes = sorted(nodes, key=lambda n: n.hostname)
+    if not nodes:
+        raise UsageError("the swarm has no ready node to run the agent on.")
+    pinned = [n for n in nodes if n.labels.get(placement_label(component)) == "true"]
+    if pinned:
+        return pinned[0]
+    homes = [n for n in nodes if n.labels.get(HOME_NODE_LABEL) == "true"] or nodes
+    if not apart:
+        return homes[0]
+    return min(homes[1:] or homes, key=lambda n: busy[n.id])
+
+
+class SwarmBackend(EngineBackend):
     kind = "swarm"
     help = "services of a Docker Swarm stack, each broker on its own node (DOCKER_HOST: a manager)"
     ready_timeout = 600.0  # images loaded first; JVMs on busy nodes take minutes
-    own_nodes = True
-    runs_examples = False  # the examples' agents answer on 127.0.0.1 (labctl/examples/base.py)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = self.spec.project or project_name(self.paths.home)
-        self.compose_project = self.project
-        self._client: docker.DockerClient | None = None
-        self._image: str | None = None
+    def __init__(self, paths: LabPaths, spec: ClusterSpec) -> None:
+        super().__init__(paths, spec)
         self._placed: dict[str, SwarmNode] = {}
 
     @property
     def started_by(self) -> str:
         return f"labctl up --backend swarm (stack {self.project})"
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = connect()
-        return self._client
 
     def _service_name(self, name: str) -> str:
         return f"{self.project}_{name}"
@@ -295,9 +312,6 @@ class SwarmBackend(Backend):
         its own address on the overlay network (labctl.node)."""
         return {EXTERNAL_HOST_VARIABLE: self.spec.host_of(name), BY_ADDRESS_VARIABLE: "1"}
 
-    def _target(self) -> Target:
-        return Target.values(self.paths.home, self._image or "smartcar-lab:latest")
-
     def stack(self) -> dict[str, Any]:
         """The servers as a stack file (``docker stack deploy -c``): the compose rendering with
         each service's ``deploy`` section, host-mode ports and the overlay network."""
@@ -310,6 +324,7 @@ class SwarmBackend(Backend):
             service["ports"] = [{"target": container_port(name), "published": published,
                                  "protocol": "tcp", "mode": "host"}]  # fmt: skip
             service["environment"] = self._variables(name)
+            service["healthcheck"] = _swarm_healthcheck(service["healthcheck"])
             service["deploy"] = {"placement": {"constraints": [
                 f"node.labels.{placement_label(name)} == true"]},
                 "endpoint_mode": "dnsrr", "restart_policy": {"condition": "any"}}  # fmt: skip
@@ -349,7 +364,7 @@ class SwarmBackend(Backend):
         old = self._service(name)
         if old is not None:
             old.remove()
-        check = service["healthcheck"]
+        check = _swarm_healthcheck(service["healthcheck"])
         seconds = {k: int(str(check[k]).rstrip("s")) * SECOND
                    for k in ("interval", "timeout", "start_period")}  # fmt: skip
         labels = {STACK_LABEL: self.project, "smartcar-lab.server": name}
@@ -525,8 +540,21 @@ class SwarmBackend(Backend):
                 f"`docker service ps {self._service_name(name)}`).")  # fmt: skip
 
     def kill(self, name: str) -> None:
-        raise LabError(f"killing {name} needs its node's engine; stop that node's Docker "
-                       "instead (docs/multi-host.md).")  # fmt: skip
+        """Its task's container killed through its node's engine, and the service scaled to
+        none so Swarm does not restart it: down until `labctl up` (a crash drill)."""
+        self._kill_task(name)
+
+    def _kill_task(self, name: str) -> None:
+        container = self._task_container(name)
+        if container is None:
+            where = self.agent_where(name)
+            raise (NotRunningError(f"{name} is not running.") if where is None else LabError(
+                f"killing {name} needs the engine of its {where} (the {ENGINE_LABEL} node "
+                "label, docs/multi-host.md); stop that node's Docker instead."))  # fmt: skip
+        container.kill()
+        service = self._service(name)
+        if service is not None:
+            service.scale(0)  # before Swarm's restart delay (2 s) runs out
 
     def logs(self, name: str, follow: bool) -> Iterator[bytes]:
         service = self._service(name)
@@ -539,19 +567,16 @@ class SwarmBackend(Backend):
             yield b"".join(chunks)
 
     # -- the agent ------------------------------------------------------------------------
-    # An agent is a service too, on the node that holds the lab home at the same path (its
-    # working dirs and driving log: a node labelled smartcar-lab.<component>=true, else
-    # smartcar-lab.home=true, else the first node by host name), with its config handed over
-    # as a swarm config and its metrics published in host mode on that node.
-    def _agent_node(self, component: str) -> SwarmNode:
-        nodes = sorted(self._nodes(), key=lambda n: n.hostname)
-        if not nodes:
-            raise UsageError("the swarm has no ready node to run the agent on.")
-        for label in (placement_label(component), HOME_NODE_LABEL):
-            holders = [n for n in nodes if n.labels.get(label) == "true"]
-            if holders:
-                return holders[0]
-        return nodes[0]
+    # An agent is a service too, on a node that holds the lab home at the same path (its
+    # working dirs, driving log, state and log file), with its config handed over as a swarm
+    # config and its metrics published in host mode on that node.
+    def _agent_node(self, launch: AgentLaunch) -> SwarmNode:
+        busy: Counter[str] = Counter()
+        if launch.apart:
+            for component in self.agent_components():
+                busy.update(str(t.get("NodeID", "")) for t in self._tasks(component)
+                            if t["Status"]["State"] == "running")  # fmt: skip
+        return place_agent(launch.component, launch.apart, self._nodes(), busy)
 
     def _free_port_on(self, node: SwarmNode) -> int:
         for _ in range(100):
@@ -589,7 +614,7 @@ class SwarmBackend(Backend):
         component = launch.component
         self.paths.logs_dir.mkdir(parents=True, exist_ok=True)
         launch.state_dir.mkdir(parents=True, exist_ok=True)
-        node = self._agent_node(component)
+        node = self._agent_node(launch)
         self._placed = {component: node}
         self._pin(lambda _: None)
         port = launch.monitoring_port or self._free_port_on(node)
@@ -632,12 +657,13 @@ class SwarmBackend(Backend):
             return None
         return f"node {self._node_names().get(str(running.get('NodeID', '')), '?')}"
 
-    def _agent_container(self, component: str) -> Container | None:
-        """The running agent's container, through its node's engine (the manager's, or the
-        ``smartcar-lab.engine`` label); None where labctl cannot reach it."""
+    def _task_container(self, name: str) -> Container | None:
+        """The container of a server's or agent's running task, through its node's engine
+        (the manager's, or the ``smartcar-lab.engine`` label); None where labctl cannot reach
+        it."""
         import docker.errors
 
-        task = next((t for t in self._tasks(component) if t["Status"]["State"] == "running"),
+        task = next((t for t in self._tasks(name) if t["Status"]["State"] == "running"),
                     None)  # fmt: skip
         if task is None:
             return None
@@ -655,7 +681,7 @@ class SwarmBackend(Backend):
     def agent_has_open(self, path: Path, component: str = AGENT) -> bool:
         """Asked inside the agent's container (its processes' open files), the path as the
         container sees it; True where labctl cannot look (no engine label on that node)."""
-        container = self._agent_container(component)
+        container = self._task_container(component)
         if container is None:
             return self.agent_where(component) is not None
         inside = f"{LAB_HOME}/{path.resolve().relative_to(self.paths.home.resolve())}"
@@ -682,11 +708,9 @@ class SwarmBackend(Backend):
         return running
 
     def kill_agent(self, component: str = AGENT) -> None:
-        container = self._agent_container(component)
-        if container is None:
-            raise LabError(f"killing {component} needs its node's engine (the "
-                           f"{ENGINE_LABEL} node label).")  # fmt: skip
-        container.kill()
+        """Killed as a server is (``kill``): down until it is started again."""
+        if self.agent_where(component) is not None:
+            self._kill_task(component)
 
     def agent_components(self) -> list[str]:
         services = self.client.services.list(
@@ -698,6 +722,12 @@ class SwarmBackend(Backend):
 
     def agent_env(self, launch: AgentLaunch) -> dict[str, str]:
         return compose_agent_variables(self.spec, AgentService.of(launch, self.paths.home))
+
+
+def _swarm_healthcheck(check: dict[str, Any]) -> dict[str, Any]:
+    """A rendered healthcheck probing no more often than every ``PROBE_INTERVAL_S``."""
+    interval = max(int(str(check["interval"]).rstrip("s")), PROBE_INTERVAL_S)
+    return {**check, "interval": f"{interval}s"}
 
 
 def _local_engine() -> docker.DockerClient | None:

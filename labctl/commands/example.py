@@ -10,7 +10,6 @@ from rich.table import Table
 
 from labctl.app import app, console, err_console
 from labctl.commands.options import HomeOption
-from labctl.errors import LabError
 from labctl.examples import EXAMPLES, Scale
 from labctl.lab import open_lab
 from labctl.paths import LabPaths, resolve_home
@@ -53,11 +52,6 @@ def run(
                                  param_hint="--exactly-once")  # fmt: skip
     example = EXAMPLES[name]
     cluster = open_lab(LabPaths(resolve_home(home)))
-    if not cluster.backend.runs_examples:
-        raise LabError(
-            f"the examples do not run on the {cluster.spec.backend} backend yet (their agents "
-            "are read on this machine); run them in a local or Docker lab (another --home)."
-        )
     out = err_console if as_json else console
     with out.status(f"{name}: starting") as status:
         report = example.execute(cluster, Scale(cars, seed, exactly_once),

@@ -152,7 +152,7 @@ def kafka_topic(cp: ComponentPlan) -> str | None:
 
 
 def agent_view(plan: AgentPlan, metrics: Metrics | None, rates: RateMeter, now: float, *,
-               pid: int | None, problem: str) -> AgentView:  # fmt: skip
+               pid: int | None, problem: str, where: str = "") -> AgentView:  # fmt: skip
     """The graph of ``plan`` with what ``metrics`` says (None: the agent is not running)."""
     builder = _Builder(plan, metrics, rates, now)
     for cp in plan.sources.values():
@@ -162,4 +162,4 @@ def agent_view(plan: AgentPlan, metrics: Metrics | None, rates: RateMeter, now: 
     in_rate, out_rate = builder.totals()
     return AgentView(plan.agent, plan.file, metrics is not None, pid, problem,
                      tuple(builder.nodes.values()), tuple(builder.edges), in_rate,
-                     out_rate)  # fmt: skip
+                     out_rate, where or (f"pid {pid}" if pid is not None else ""))  # fmt: skip

@@ -94,11 +94,12 @@ def members(status: dict[str, Any]) -> tuple[Member, ...]:
             listed = broker_id in registered
             out.append(Member(name, "broker", row["port"], running, running and listed,
                               row["pid"], row["uptime_s"], broker_id, listed,
-                              broker_id == status.get("controller")))  # fmt: skip
+                              broker_id == status.get("controller"),
+                              row["where"] or ""))  # fmt: skip
         else:
             role = "controller" if name.startswith("controller") else "zookeeper"
             out.append(Member(name, role, row["port"], running, running, row["pid"],
-                              row["uptime_s"]))  # fmt: skip
+                              row["uptime_s"], where=row["where"] or ""))  # fmt: skip
     return tuple(out)
 
 

@@ -134,11 +134,13 @@ class Collector:
         cluster = Cluster(self.paths, self._spec() or ClusterSpec())
         try:
             metrics = lab_agent.metrics(self.paths, timeout=1.0)
-            pid, problem = lab_agent.state(self.paths).get("pid"), ""
+            recorded, problem = lab_agent.state(self.paths), ""
         except (LabError, OSError, ValueError) as exc:
-            metrics, pid, problem = None, None, _why_down(exc)
+            metrics, recorded, problem = None, {}, _why_down(exc)
+        pid, where = recorded.get("pid"), recorded.get("where")
         self._agent = agent_view(agent_plan(cluster), metrics, self._agent_rates, now,
                                  pid=pid if isinstance(pid, int) else None,
+                                 where=where if isinstance(where, str) else "",
                                  problem=problem)  # fmt: skip
         with self._changed:  # snapshot() copies the history under the same lock
             self._history.append((time.time(), self._agent.in_rate, self._agent.out_rate))

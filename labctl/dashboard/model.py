@@ -48,6 +48,7 @@ class AgentView:
     edges: tuple[Edge, ...] = ()
     in_rate: float = 0.0  # events/s received by every source
     out_rate: float = 0.0  # events/s delivered by every sink
+    where: str = ""  # where it runs: "pid 1234", "container 3f2a9c01be77", "node host0"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Member:
     broker_id: int | None = None
     in_metadata: bool = False
     is_controller: bool = False
+    where: str = ""  # as `labctl status` says it: "pid 1234", "node host2 (node down)"
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class GroupView:
 @dataclass(frozen=True)
 class ClusterView:
     mode: str  # zookeeper | kraft
-    backend: str  # local | docker
+    backend: str  # local | docker | swarm
     bootstrap: str
     topic: str
     members: tuple[Member, ...] = ()

@@ -86,7 +86,8 @@ def agent_tree(agent: AgentView) -> Tree:
     """Each source's flow: source -> interceptors -> channel -> sink -> topic, edges as rates."""
     head = Text(f"agent {agent.name} ", style="bold")
     if agent.running:
-        head.append(f"pid {agent.pid} · in {rate(agent.in_rate)} · out {rate(agent.out_rate)}")
+        head.append(f"{agent.where or 'pid ?'} · in {rate(agent.in_rate)} · "
+                    f"out {rate(agent.out_rate)}")  # fmt: skip
     else:
         head.append_text(state(False, f"not running: {agent.problem}"))
     tree = Tree(head)
@@ -129,12 +130,13 @@ def chart(history: tuple[tuple[float, float, float], ...], width: int, now: floa
 def cluster_part(cluster: ClusterView | None) -> RenderableType:
     if cluster is None:
         return Text("no cluster: start one with `labctl up`", style="bold red")
-    members = plain_table("member", "role", "port", "state", "uptime", right=("port", "uptime"))
+    members = plain_table("member", "role", "port", "state", "uptime", "where",
+                          right=("port", "uptime"))  # fmt: skip
     for m in cluster.members:
         word = "up" if m.ok else ("not in metadata" if m.running else "down")
         uptime = f"{m.uptime_s:.0f} s" if m.uptime_s is not None else "-"
         members.add_row(m.name + (" ★" if m.is_controller else ""), m.role, str(m.port),
-                        state(m.ok, word), uptime)  # fmt: skip
+                        state(m.ok, word), uptime, m.where or "-")  # fmt: skip
     parts = plain_table("partition", "leader", "ISR", "end offset", "rate",
                         right=("end offset", "rate"))  # fmt: skip
     for p in cluster.partitions:

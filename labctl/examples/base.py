@@ -57,6 +57,7 @@ class Agent:
     conf: Path
     monitoring_port: int
     launch: AgentLaunch
+    host: str = "127.0.0.1"  # where its metrics answer (a Swarm node's address)
 
 
 @dataclass
@@ -104,33 +105,33 @@ class ExampleRun:
     # -- agents ----------------------------------------------------------------------------
     def start(
         self, role: str, conf_name: str, name: str, env: dict[str, str] | None = None,
-        extra: str = "",
+        extra: str = "", apart: bool = False,
     ) -> Agent:  # fmt: skip
         """Start one agent from a shipped config (plus *extra* properties); returns once its
-        metrics answer."""
+        metrics answer. ``apart``: fed over the network, it may run on a host of its own."""
         backend = self.cluster.backend
         component = self.component(role)
         conf = self.home / f"{role}.conf"
         if not conf.exists():
             conf.write_text(shipped_conf(conf_name) + extra)
-        launch = AgentLaunch(conf, name, self.state(role), component=component, env=dict(env or {}))
+        launch = AgentLaunch(conf, name, self.state(role), component=component,
+                             env=dict(env or {}), apart=apart)  # fmt: skip
         self.progress(f"starting {component}")
         backend.stop_agent(component=component)
-        run = backend.start_agent(launch)
-        agent = Agent(component, name, conf, run.monitoring_port, launch)
-        self.agents[role] = agent
-        self._wait_answering(role)
-        return agent
+        return self._started(role, launch)
 
     def restart(self, role: str) -> Agent:
         """Start an agent again (after a kill) with its launch of before."""
-        old = self.agents[role]
-        run = self.cluster.backend.start_agent(old.launch)
-        self.agents[role] = Agent(
-            old.component, old.name, old.conf, run.monitoring_port, old.launch
-        )
+        return self._started(role, self.agents[role].launch)
+
+    def _started(self, role: str, launch: AgentLaunch) -> Agent:
+        run = self.cluster.backend.start_agent(launch)
+        agent = Agent(launch.component, launch.name, launch.conf_file, run.monitoring_port,
+                      launch, run.host)  # fmt: skip
+        self.agents[role] = agent
+        self.report.figures.setdefault("where", {})[role] = run.where
         self._wait_answering(role)
-        return self.agents[role]
+        return agent
 
     def _wait_answering(self, role: str) -> None:
         """Until the agent's metrics answer; LabError at once if it exited, or in time."""
@@ -142,7 +143,7 @@ class ExampleRun:
                 raise LabError(
                     f"{component} exited at start; see {backend.agent_log_of(component)}."
                 )
-            if self._answers(role):
+            if self.answers(role):
                 return
             time.sleep(0.2)
         raise LabError(
@@ -150,7 +151,8 @@ class ExampleRun:
             f"{backend.agent_log_of(component)}."
         )
 
-    def _answers(self, role: str) -> bool:
+    def answers(self, role: str) -> bool:
+        """Do the agent's metrics answer (at its host)?"""
         try:
             self.metrics(role)
             return True
@@ -158,8 +160,9 @@ class ExampleRun:
             return False
 
     def metrics(self, role: str) -> dict[str, dict[str, str]]:
-        port = self.agents[role].monitoring_port
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as resp:
+        agent = self.agents[role]
+        url = f"http://{agent.host}:{agent.monitoring_port}/metrics"
+        with urllib.request.urlopen(url, timeout=3) as resp:
             data: dict[str, dict[str, str]] = json.loads(resp.read())
         return data
 

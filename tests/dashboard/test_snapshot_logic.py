@@ -13,7 +13,8 @@ from rich.console import Console
 from agents.config.properties import load_properties
 from agents.config.topology import build_plan
 from labctl.dashboard.agent_graph import AGENT_DOWN, agent_view
-from labctl.dashboard.model import Snapshot
+from labctl.dashboard.cluster_facts import members
+from labctl.dashboard.model import ClusterView, Snapshot
 from labctl.dashboard.rates import RateMeter
 from labctl.dashboard.top import render, sparkline
 from labctl.paths import LabPaths
@@ -157,3 +158,25 @@ def test_terminal_view_renders_a_snapshot() -> None:
     assert "no cluster" in text
     assert "5.0/s" in text and "peak 5.0/s" in text  # the newest sample is charted
     assert sparkline([None, 0.0, 1000.0], 1000.0) == " ▁█"
+
+
+def test_terminal_view_shows_where_each_member_and_the_agent_run() -> None:
+    """A Swarm lab: each member's node as `labctl status` says it, a lost node's broker down."""
+    status = {"brokers": [0, 1], "controller": 0, "components": [
+        {"component": "zookeeper", "port": 2181, "pid": None, "where": "node host0",
+         "state": "running", "uptime_s": 60.0},
+        {"component": "broker-0", "port": 9092, "pid": None, "where": "node host0",
+         "state": "running", "uptime_s": 50.0},
+        {"component": "broker-1", "port": 9093, "pid": None, "where": "node host2 (node down)",
+         "state": "stopped", "uptime_s": None}]}  # fmt: skip
+    cluster = ClusterView("zookeeper", "swarm", "10.0.0.1:9092", "SmartCar-Topic",
+                          members(status))  # fmt: skip
+    view = agent_view(pilot_plan(), metrics(10, 10), RateMeter(), now=1.0, pid=None,
+                      problem="", where="node host0")  # fmt: skip
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(Snapshot("/lab", time.time(), True, view, cluster), 160))
+    text = console.export_text()
+    assert "agent SmartCar_Agent node host0 · in" in text
+    row = next(line for line in text.splitlines() if "broker-1" in line)
+    assert "down" in row and "node host2 (node down)" in row
+    assert "node host0" in next(line for line in text.splitlines() if "broker-0" in line)

@@ -99,5 +99,7 @@ def swarm(engine: docker.DockerClient, lab_image: str,
     """Three simulated hosts joined as one swarm (``tests.docker.swarm_hosts``), sharing a
     folder for lab homes (``swarm.shared[0]``) at the same path, as an NFS export would."""
     homes = tmp_path_factory.mktemp("swarm-homes")
-    with simulated_swarm(engine, f"smartcar-swarm-test-{os.getpid()}", mounts=(homes,)) as hosts:
+    # SMARTCAR_TEST_TAG: a word in the names of what the test run creates (a shared engine)
+    name = f"smartcar-swarm-test-{os.environ.get('SMARTCAR_TEST_TAG', '')}{os.getpid()}"
+    with simulated_swarm(engine, name, mounts=(homes,)) as hosts:
         yield hosts

@@ -79,7 +79,7 @@ function renderAgent(agent) {
   const state = document.getElementById("agent-state");
   state.className = agent.running ? "note" : "note bad";
   state.textContent = agent.running
-    ? `running, pid ${agent.pid ?? "?"} · in ${rate(agent.in_rate)} · out ${rate(agent.out_rate)} · ${agent.conf_file}`
+    ? `running, ${agent.where || "pid ?"} · in ${rate(agent.in_rate)} · out ${rate(agent.out_rate)} · ${agent.conf_file}`
     : `not running: ${agent.problem} (start it with \`labctl agent start\`)`;
   const cols = Math.max(1, ...agent.nodes.map((n) => n.column + 1));
   const rows = Math.max(1, ...agent.nodes.map((n) => n.row + 1));
@@ -172,7 +172,8 @@ function renderCluster(c) {
       class: m.ok ? "member" : "member down", "data-member": m.name, "data-ok": String(m.ok) },
     el("b", {}, m.name + (m.is_controller ? " ★" : "")),
     el("small", {}, `${m.role} · port ${m.port}`),
-    el("small", {}, m.ok ? `up ${seconds(m.uptime_s) || ""}` : (m.running ? "not in metadata" : "down")))));
+    el("small", {}, m.ok ? `up ${seconds(m.uptime_s) || ""}` : (m.running ? "not in metadata" : "down")),
+    m.where ? el("small", { class: "where" }, m.where) : null)));
   document.querySelector("#partitions tbody").replaceChildren(...c.partitions.map((p) => el("tr",
     { class: p.ok ? "" : "bad", "data-partition": `${p.topic}/${p.partition}`,
       "data-end-offset": p.end_offset ?? "" },
