@@ -38,9 +38,11 @@ from agents.config.topology import build_plan
 from agents.errors import AgentError, ConfigError, Problem
 
 if TYPE_CHECKING:
+    from agents.monitoring import MonitoringServer
     from agents.runtime import Agent
+    from agents.supervisor import Supervisor
 
-FLOW_PROCESSES = False  # the default of --flow-processes (docs/performance.md: measured)
+FLOW_PROCESSES = True  # the default of --flow-processes (docs/performance.md: measured)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -219,10 +221,8 @@ def on_stop_signals(stop: threading.Event) -> None:
 
 def supervise(args: argparse.Namespace, flows: Mapping[str, AgentBuild]) -> int:
     """Run each flow in a process of its own (``agents.supervisor``) until told to stop."""
-    from agents.monitoring import MonitoringServer
     from agents.supervisor import Supervisor
 
-    log = logging.getLogger("agents")
     argv = ["-f", args.conf_file, "-n", args.name, "--drain-timeout", str(args.drain_timeout),
             "--stall-after", str(args.stall_after), "--log-level", args.log_level]  # fmt: skip
     argv += ["--lenient"] if args.lenient else []
@@ -230,11 +230,7 @@ def supervise(args: argparse.Namespace, flows: Mapping[str, AgentBuild]) -> int:
     supervisor = Supervisor(args.name, flows, argv, args.conf_file, args.drain_timeout)
     stop = threading.Event()
     on_stop_signals(stop)
-    monitor = None
-    if args.monitoring_port is not None:
-        monitor = MonitoringServer(supervisor, args.monitoring_port, args.monitoring_host)
-        monitor.start()
-        log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
+    monitor = start_monitoring(args, supervisor)
     try:
         return supervisor.run(stop)
     finally:
@@ -242,18 +238,28 @@ def supervise(args: argparse.Namespace, flows: Mapping[str, AgentBuild]) -> int:
             monitor.stop()
 
 
-def run_agent(args: argparse.Namespace, agent: Agent) -> int:
-    """Run *agent* in this process until told to stop (or a component stops it)."""
+def start_monitoring(
+    args: argparse.Namespace, target: Agent | Supervisor
+) -> MonitoringServer | None:
+    """The HTTP server of ``--monitoring-port`` for *target*, started; None without one."""
     from agents.monitoring import MonitoringServer
 
+    if args.monitoring_port is None:
+        return None
+    monitor = MonitoringServer(target, args.monitoring_port, args.monitoring_host)
+    monitor.start()
+    logging.getLogger("agents").info(
+        "metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port
+    )
+    return monitor
+
+
+def run_agent(args: argparse.Namespace, agent: Agent) -> int:
+    """Run *agent* in this process until told to stop (or a component stops it)."""
     log = logging.getLogger("agents")
     stop = threading.Event()
     on_stop_signals(stop)
-    monitor = None
-    if args.monitoring_port is not None:
-        monitor = MonitoringServer(agent, args.monitoring_port, args.monitoring_host)
-        monitor.start()
-        log.info("metrics at http://%s:%d/metrics", args.monitoring_host, monitor.port)
+    monitor = start_monitoring(args, agent)
     agent.on_fatal = stop.set  # a component that must stop the agent (exit 1, or 3 if fenced)
     try:
         agent.start()

@@ -137,7 +137,8 @@ positions: every line once for read_committed readers, across SIGKILLs and broke
 One agent process holds one Python GIL, so its flows take turns on one core.
 `--flow-processes` runs each independent flow (the connected parts of sources, channels,
 sinks and sink groups: two flows share no channel, sink or group) in a process of its own,
-supervised by the agent process (default: off; docs/performance.md has the figures). The
+supervised by the agent process (default: on, `--no-flow-processes` turns it off;
+docs/performance.md has the figures). The
 agent is still one agent: one `/metrics` (the merge of its flows'; a restarted flow's counts
 go on from what its dead process had shown at the last scrape), one stop (SIGTERM or
 SIGINT: every flow drains, with the same `--drain-timeout`, in parallel; exit 0), one exit
